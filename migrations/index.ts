@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as initial from './20261125_001_initial.ts';
+
+/** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
+export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
+  { name: '20261125_001_initial', ...initial },
+];
+
+export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
+  getMigrations: async () => [...migrations],
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => m,
+};

@@ -1,0 +1,236 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type Config } from '../config.ts';
+import type { Actor } from '../enrolment/context.ts';
+import { enrol } from '../enrolment/enrol.ts';
+import { normalizeEmail } from '../enrolment/identity.ts';
+import { generatePassword } from '../enrolment/passwords.ts';
+import { revoke } from '../enrolment/revoke.ts';
+import { createToken } from '../enrolment/tokens.ts';
+import { addUser, disableUser, findUser } from '../enrolment/users.ts';
+import { MailcaError } from '../errors.ts';
+import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
+import { createLogger, openMailca, openStore, serve, type Mailca } from '../main.ts';
+import { colonFingerprint } from '../publishers/allowlists.ts';
+import { certificateStatus, type CertificateStatus } from '../store/index.ts';
+
+const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, sourceIp: null });
+
+function config(overrides: Partial<Record<string, unknown>> = {}): Config {
+  return loadConfig(process.env, overrides);
+}
+
+/** Opens mailca for one command and always closes it. */
+async function withMailca<T>(fn: (m: Mailca) => Promise<T>, opts: { createCaIfMissing?: boolean; cfg?: Config } = {}): Promise<T> {
+  const cfg = opts.cfg ?? config();
+  const log = createLogger({ logLevel: process.env.MAILCA_LOG_LEVEL ? cfg.logLevel : 'warn' });
+  const m = await openMailca(cfg, { log, createCaIfMissing: opts.createCaIfMissing });
+  try {
+    return await fn(m);
+  } finally {
+    await m.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const choice = (name: string, allowed: readonly string[]) => (v: string) => {
+  if (!allowed.includes(v)) throw new InvalidArgumentError(`${name} must be one of: ${allowed.join(', ')}`);
+  return v;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('mailca')
+    .description('a small CA for mail-client (SMTP submission) certificates')
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  program
+    .command('serve')
+    .description('migrate the database, create the CA on first run, publish, and serve HTTP')
+    .action(async () => {
+      const running = await serve(config());
+      const stop = () => void running.stop().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('init')
+    .description('create the CA (once; a second run says it exists)')
+    .option('--name <name>', 'CA subject common name (default from MAILCA_CA_NAME)')
+    .addOption(new Option('--key-alg <alg>', 'CA key algorithm').choices(['P-256', 'P-384', 'RSA-3072']))
+    .action(async (o: { name?: string; keyAlg?: 'P-256' | 'P-384' | 'RSA-3072' }) => {
+      const cfg = config({ ...(o.name ? { caName: o.name } : {}), ...(o.keyAlg ? { caKeyAlgorithm: o.keyAlg } : {}) });
+      const store = await openStore(cfg);
+      const existing = await store.cas.findActive().finally(() => store.close());
+      if (existing) {
+        console.log(`a CA already exists: "${existing.name}" (${existing.keyAlgorithm}), SHA-256 ${colonFingerprint(existing.fingerprintSha256)}; nothing to do`);
+        return;
+      }
+      await withMailca(
+        async (m) => {
+          await m.publisher.publish();
+          const ca = await m.store.cas.findActive();
+          if (ca) console.log(`created CA "${ca.name}" (${ca.keyAlgorithm}), SHA-256 ${colonFingerprint(ca.fingerprintSha256)}`);
+        },
+        { createCaIfMissing: true, cfg },
+      );
+    });
+
+  const user = program.command('user').description('manage users');
+  user
+    .command('add')
+    .description('add a user; the password is read from stdin, or generated and printed once')
+    .argument('<email>', 'the address certificates will be issued for')
+    .option('--name <name>', 'display name')
+    .option('--admin', 'may use the admin pages and API', false)
+    .action(async (emailArg: string, o: { name?: string; admin: boolean }) => {
+      const email = normalizeEmail(emailArg);
+      let password = (await readStdin()).replace(/\r?\n$/, '');
+      const generated = password === '';
+      if (generated) password = generatePassword();
+      await withMailca(async (m) => {
+        const u = await addUser(m.ctx, cliActor(), { email, displayName: o.name, isAdmin: o.admin, password });
+        console.log(`added ${u.email}${u.isAdmin ? ' (admin)' : ''}`);
+        if (generated) console.log(`password: ${password}`);
+      });
+    });
+  user
+    .command('disable')
+    .description('disable a user and revoke their certificates')
+    .argument('<email>')
+    .action(async (email: string) => {
+      await withMailca(async (m) => {
+        const { user: u, revoked } = await disableUser(m.ctx, cliActor(), email);
+        console.log(`disabled ${u.email}; revoked ${revoked.length} certificate(s)${revoked.length ? ': ' + revoked.join(', ') : ''}`);
+      });
+    });
+
+  const token = program.command('token').description('manage API bearer tokens');
+  token
+    .command('create')
+    .description('create a bearer token; it is printed once and only its hash is stored')
+    .requiredOption('--role <role>', 'admin (everything) or mta (read allow-lists)', choice('--role', ['admin', 'mta']))
+    .requiredOption('--name <name>', 'what the token is for, e.g. mx1')
+    .action(async (o: { role: string; name: string }) => {
+      await withMailca(async (m) => {
+        const { token: secret } = await createToken(m.ctx, cliActor(), { role: o.role, name: o.name });
+        console.log(secret);
+      });
+    });
+
+  program
+    .command('issue')
+    .description("issue a certificate for a user's address from a CSR file (PEM or DER)")
+    .requiredOption('--email <email>', 'the user (must exist)')
+    .requiredOption('--csr <file>', 'CSR file')
+    .option('--device <label>', 'device label')
+    .option('--out <file>', 'write the certificate PEM here instead of stdout')
+    .action(async (o: { email: string; csr: string; device?: string; out?: string }) => {
+      let csr: Buffer;
+      try {
+        csr = readFileSync(o.csr);
+      } catch (e) {
+        throw new CliError(`cannot read ${o.csr}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      await withMailca(async (m) => {
+        const u = await findUser(m.ctx, o.email);
+        const { record, chainPem } = await enrol(m.ctx, cliActor(), { user: u, csr, deviceLabel: o.device });
+        const pem = record.certificatePem + chainPem.join('');
+        if (o.out) {
+          const { writeFileAtomic } = await import('../publishers/atomic-file.ts');
+          writeFileAtomic(o.out, pem);
+        } else process.stdout.write(pem);
+        console.error(`issued serial ${record.serial} for ${record.email}, SHA-256 ${colonFingerprint(record.fingerprintSha256)}, expires ${record.notAfter.toISOString()}`);
+      });
+    });
+
+  program
+    .command('revoke')
+    .description('revoke a certificate')
+    .argument('<serial>', 'serial (hex)')
+    .requiredOption('--reason <reason>', `RFC 5280 reason: ${ACCEPTED_REVOCATION_REASONS.join(', ')}`, choice('--reason', ACCEPTED_REVOCATION_REASONS))
+    .action(async (serial: string, o: { reason: string }) => {
+      await withMailca(async (m) => {
+        const r = await revoke(m.ctx, cliActor(), { serial, reason: o.reason });
+        console.log(`revoked ${r.serial} (${r.email}), reason ${o.reason}`);
+      });
+    });
+
+  program
+    .command('list')
+    .description('list certificates')
+    .option('--email <email>', 'only this address')
+    .option('--status <status>', 'active, revoked, expired or not_yet_valid', choice('--status', ['active', 'revoked', 'expired', 'not_yet_valid']))
+    .option('--json', 'JSON output', false)
+    .action(async (o: { email?: string; status?: CertificateStatus; json: boolean }) => {
+      await withMailca(async (m) => {
+        const now = m.ctx.clock.now();
+        const email = o.email ? normalizeEmail(o.email) : undefined;
+        const rows = [];
+        for (let offset = 0; ; offset += 500) {
+          const page = await m.store.certificates.list({ email, status: o.status, now, limit: 500, offset });
+          rows.push(...page.items);
+          if (page.items.length < 500) break;
+        }
+        if (o.json) {
+          console.log(JSON.stringify(rows.map((c) => ({ serial: c.serial, email: c.email, status: certificateStatus(c, now), fingerprint_sha256: colonFingerprint(c.fingerprintSha256), not_after: c.notAfter.toISOString(), device_label: c.deviceLabel })), null, 2));
+          return;
+        }
+        for (const c of rows) {
+          console.log([c.serial, certificateStatus(c, now).padEnd(8), c.notAfter.toISOString(), c.email, c.deviceLabel ?? ''].join('  ').trimEnd());
+        }
+        if (rows.length === 0) console.error('no certificates');
+      });
+    });
+
+  program
+    .command('publish')
+    .description('rewrite the allow-lists, CA bundle and CRL in <data dir>/publish now')
+    .action(async () => {
+      await withMailca(async (m) => {
+        const r = await m.publisher.publish();
+        console.log(`published ${r.activeCertificates} active certificate(s); CRL number ${r.crls.map((c) => c.crlNumber).join(', ')}`);
+      });
+    });
+
+  const auditCmd = program.command('audit').description('the audit log');
+  auditCmd
+    .command('verify')
+    .description('check the hash chain of the audit log; exits 1 if a row was changed or deleted')
+    .action(async () => {
+      await withMailca(async (m) => {
+        const v = await m.store.audit.verify();
+        if (!v.ok) throw new CliError(`audit log BROKEN after ${v.events} event(s): ${v.problem}`);
+        console.log(`audit log intact: ${v.events} event(s)`);
+      });
+    });
+
+  return program;
+}
+
+class CliError extends Error {}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof MailcaError || e instanceof CliError) {
+      console.error(`mailca: ${e.message.split('\n').join('\n  ')}`);
+      return 1;
+    }
+    console.error(`mailca: ${(e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const keyAlgorithm = z.enum(['P-256', 'P-384', 'RSA-3072']);
+
+const boolish = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080')
+  .transform((s) => {
+    const i = s.lastIndexOf(':');
+    const host = s.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(s.slice(i + 1));
+    return { host, port };
+  })
+  .refine((l) => l.port > 0 && l.port < 65536, 'port must be 1-65535');
+
+const publicUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.org' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+export const configSchema = z.object({
+  dataDir: z.string().min(1).default('./data'),
+  databaseUrl: z
+    .string()
+    .regex(/^(postgres|postgresql):\/\//, 'only postgres:// URLs are supported; leave unset for SQLite')
+    .optional(),
+  listen: listenAddress.prefault('127.0.0.1:8080'),
+  publicUrl: publicUrl.optional(),
+  caPassphrase: z.string().min(12, 'must be at least 12 characters').optional(),
+  caName: z.string().min(1).max(64).default('mailca client CA'),
+  caKeyAlgorithm: keyAlgorithm.default('P-256'),
+  caLifetimeDays: positiveInt(30, 36500).default(3650),
+  certLifetimeDays: positiveInt(1, 3650).default(365),
+  crlLifetimeHours: positiveInt(1, 24 * 90).default(168),
+  emailProtection: boolish.default(false),
+  sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
+  trustProxy: boolish.default(false),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variable → config key. */
+const ENV_KEYS: Record<string, keyof Config> = {
+  MAILCA_DATA_DIR: 'dataDir',
+  DATABASE_URL: 'databaseUrl',
+  MAILCA_LISTEN: 'listen',
+  MAILCA_PUBLIC_URL: 'publicUrl',
+  MAILCA_CA_PASSPHRASE: 'caPassphrase',
+  MAILCA_CA_NAME: 'caName',
+  MAILCA_CA_KEY_ALG: 'caKeyAlgorithm',
+  MAILCA_CA_LIFETIME_DAYS: 'caLifetimeDays',
+  MAILCA_CERT_LIFETIME_DAYS: 'certLifetimeDays',
+  MAILCA_CRL_LIFETIME_HOURS: 'crlLifetimeHours',
+  MAILCA_EKU_EMAIL_PROTECTION: 'emailProtection',
+  MAILCA_SESSION_SECRET: 'sessionSecret',
+  MAILCA_SESSION_IDLE_MINUTES: 'sessionIdleMinutes',
+  MAILCA_TRUST_PROXY: 'trustProxy',
+  MAILCA_LOG_LEVEL: 'logLevel',
+};
+
+const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));
+
+/**
+ * Reads the optional JSON config file (MAILCA_CONFIG), overlays the environment, and validates once.
+ * Every bad value is reported with the variable that holds it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ConfigInput> = {}): Config {
+  let fileValues: Record<string, unknown> = {};
+  if (env.MAILCA_CONFIG) {
+    try {
+      fileValues = JSON.parse(readFileSync(env.MAILCA_CONFIG, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError('config_file', `MAILCA_CONFIG (${env.MAILCA_CONFIG}): ${(e as Error).message}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [envName, key] of Object.entries(ENV_KEYS)) {
+    const v = env[envName];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const parsed = configSchema.safeParse({ ...fileValues, ...fromEnv, ...overrides });
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const where = keyToEnv.get(key as keyof Config) ?? key;
+      return `${where}: ${issue.message}`;
+    });
+    throw new ConfigError('config_invalid', `invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+export function publishDir(config: Config): string {
+  return path.join(config.dataDir, 'publish');
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { CaKeyring } from '../issuance/authority.ts';
+import type { Store } from '../store/index.ts';
+
+/** Who does something, and from where; recorded in the audit log. */
+export interface Actor {
+  /** e.g. "user:alice@example.test", "token:backup-admin", "cli:root". */
+  id: string;
+  sourceIp: string | null;
+}
+
+export interface IssuancePolicy {
+  certLifetimeDays: number;
+  emailProtection: boolean;
+  /** CRL distribution point put in certificates, when the public URL is known. */
+  crlDistributionUrl?: string;
+}
+
+/** Everything enrolment needs, passed in (no module-level singletons). */
+export interface EnrolmentContext {
+  store: Store;
+  clock: Clock;
+  keyring: CaKeyring;
+  policy: IssuancePolicy;
+  log: Logger;
+  /** Re-publishes lists and CRL; awaited so a change is on the lists before the call returns. */
+  publish(): Promise<void>;
+}
+
+export async function audit(
+  ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
+  actor: Actor,
+  action: string,
+  target: string | null,
+  details?: Record<string, unknown>,
+): Promise<void> {
+  await ctx.store.withLock('audit', (tx) =>
+    tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action, target, sourceIp: actor.sourceIp, details: details ?? null }),
+  );
+}

@@ -1,0 +1,85 @@
+import { MINUTE_MS, DAY_MS } from '../clock.ts';
+import { Forbidden, InvalidCsr } from '../errors.ts';
+import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
+import { newSerial } from '../issuance/serial.ts';
+import type { CertificateRecord, User } from '../store/index.ts';
+import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { checkCsr } from './csr.ts';
+import { normalizeDeviceLabel } from './identity.ts';
+
+export interface EnrolmentResult {
+  record: CertificateRecord;
+  /** The CA chain above the certificate (the issuing CA), PEM. */
+  chainPem: string[];
+}
+
+/** Backdating covers clients whose clocks run a little slow. */
+const BACKDATE_MS = 5 * MINUTE_MS;
+
+/**
+ * Issues a certificate for `user` from a CSR. The certificate names the user's address and nothing
+ * from the request except its public key.
+ * Order: check → build → sign → store → publish → audit.
+ */
+export async function enrol(
+  ctx: EnrolmentContext,
+  actor: Actor,
+  req: { user: User; csr: string | Uint8Array; deviceLabel?: unknown },
+): Promise<EnrolmentResult> {
+  const { user } = req;
+  if (user.disabledAt) throw new Forbidden('user_disabled', `${user.email} is disabled`);
+  const deviceLabel = normalizeDeviceLabel(req.deviceLabel);
+  const csr = await checkCsr(req.csr);
+  const blockedBy = await ctx.store.blockedKeys.findBlockingSerial(csr.spkiSha256);
+  if (blockedBy) {
+    throw new InvalidCsr(
+      'csr_key_blocked',
+      `this public key belonged to certificate ${blockedBy}, which was revoked for key compromise; generate a new key`,
+    );
+  }
+
+  const issuer = await ctx.keyring.active();
+  const now = ctx.clock.now();
+  const notBefore = new Date(now.getTime() - BACKDATE_MS);
+  const wanted = now.getTime() + ctx.policy.certLifetimeDays * DAY_MS;
+  const notAfter = new Date(Math.min(wanted, issuer.ca.notAfter.getTime()));
+  const issued = await issueLeafCertificate({
+    signer: issuer.signer,
+    caCertificateDer: issuer.certificateDer,
+    email: user.email,
+    subjectPublicKeySpki: csr.subjectPublicKeySpki,
+    serial: newSerial(),
+    notBefore,
+    notAfter,
+    crlDistributionUrl: ctx.policy.crlDistributionUrl,
+    emailProtection: ctx.policy.emailProtection,
+  });
+
+  const record: CertificateRecord = {
+    serial: issued.serial,
+    caId: issuer.ca.id,
+    userId: user.id,
+    email: user.email,
+    subject: issued.subject,
+    fingerprintSha256: issued.fingerprintSha256,
+    spkiSha256: issued.spkiSha256,
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    certificatePem: issued.pem,
+    deviceLabel,
+    createdAt: now,
+    revokedAt: null,
+    revocationReason: null,
+  };
+  await ctx.store.certificates.insert(record);
+  await ctx.publish();
+  await audit(ctx, actor, 'certificate.issue', record.serial, {
+    email: user.email,
+    fingerprint_sha256: record.fingerprintSha256,
+    key: csr.keyDescription,
+    not_after: record.notAfter.toISOString(),
+    device_label: deviceLabel,
+  });
+  ctx.log.info({ serial: record.serial, email: user.email, actor: actor.id }, 'certificate issued');
+  return { record, chainPem: [toPem(issuer.certificateDer, 'CERTIFICATE')] };
+}

@@ -1,0 +1,49 @@
+import { BadRequest, Conflict, NotFound } from '../errors.ts';
+import { ACCEPTED_REVOCATION_REASONS, type RevocationReason } from '../issuance/revocation-reasons.ts';
+import type { CertificateRecord } from '../store/index.ts';
+import { audit, type Actor, type EnrolmentContext } from './context.ts';
+
+export function parseSerial(input: string): string {
+  const serial = input.trim().toLowerCase().replace(/:/g, '');
+  if (!/^[0-9a-f]{1,40}$/.test(serial)) throw new BadRequest('invalid_serial', 'a serial is up to 40 hexadecimal digits');
+  return serial;
+}
+
+export function parseRevocationReason(input: unknown): RevocationReason {
+  if (input === undefined || input === null || input === '') return 'unspecified';
+  const accepted: readonly string[] = ACCEPTED_REVOCATION_REASONS;
+  if (typeof input !== 'string' || !accepted.includes(input)) {
+    throw new BadRequest('invalid_reason', `reason must be one of: ${ACCEPTED_REVOCATION_REASONS.join(', ')}`);
+  }
+  return input as RevocationReason;
+}
+
+/**
+ * Revokes a certificate; with `ownerUserId` only that user's own. keyCompromise also blocks the key
+ * so a later CSR with it is refused.
+ */
+export async function revoke(
+  ctx: EnrolmentContext,
+  actor: Actor,
+  req: { serial: string; reason: unknown; ownerUserId?: number },
+): Promise<CertificateRecord> {
+  const serial = parseSerial(req.serial);
+  const reason = parseRevocationReason(req.reason);
+  const found = await ctx.store.certificates.findBySerial(serial);
+  if (!found || (req.ownerUserId !== undefined && found.userId !== req.ownerUserId)) {
+    throw new NotFound('certificate_not_found', `no certificate with serial ${serial}`);
+  }
+  if (found.revokedAt) throw new Conflict('already_revoked', `certificate ${serial} was already revoked on ${found.revokedAt.toISOString()}`);
+
+  const now = ctx.clock.now();
+  const changed = await ctx.store.transaction(async (tx) => {
+    const ok = await tx.certificates.revoke(serial, now, reason);
+    if (ok && reason === 'keyCompromise') await tx.blockedKeys.block(found.spkiSha256, serial, now);
+    return ok;
+  });
+  if (!changed) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
+  await ctx.publish();
+  await audit(ctx, actor, 'certificate.revoke', serial, { email: found.email, reason });
+  ctx.log.info({ serial, reason, actor: actor.id }, 'certificate revoked');
+  return { ...found, revokedAt: now, revocationReason: reason };
+}

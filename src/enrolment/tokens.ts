@@ -1,0 +1,32 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { BadRequest } from '../errors.ts';
+import type { ApiToken, Store, TokenRole } from '../store/index.ts';
+import { audit, type Actor, type EnrolmentContext } from './context.ts';
+
+const TOKEN_PREFIX = 'mca_';
+const ROLES: readonly TokenRole[] = ['admin', 'mta'];
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Creates a bearer token; the secret is returned once and only its hash is stored. */
+export async function createToken(
+  ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
+  actor: Actor,
+  req: { role: unknown; name: unknown },
+): Promise<{ token: string; record: ApiToken }> {
+  if (typeof req.role !== 'string' || !ROLES.includes(req.role as TokenRole)) {
+    throw new BadRequest('invalid_role', `role must be one of: ${ROLES.join(', ')}`);
+  }
+  if (typeof req.name !== 'string' || !/^[\w.@-]{1,100}$/.test(req.name)) {
+    throw new BadRequest('invalid_name', 'token name must be 1-100 characters of letters, digits, . _ - @');
+  }
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const record = await ctx.store.tokens.insert({ name: req.name, role: req.role as TokenRole, tokenSha256: sha256(token), createdAt: ctx.clock.now() });
+  await audit(ctx, actor, 'token.create', req.name, { role: record.role });
+  return { token, record };
+}
+
+export async function authenticateToken(store: Store, token: string): Promise<ApiToken | undefined> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+  return store.tokens.findActiveByHash(sha256(token));
+}

@@ -1,0 +1,67 @@
+import { BadRequest, Conflict, NotFound } from '../errors.ts';
+import type { User } from '../store/index.ts';
+import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { normalizeEmail } from './identity.ts';
+import { hashPassword } from './passwords.ts';
+import { revoke } from './revoke.ts';
+
+export const MIN_PASSWORD_LENGTH = 10;
+
+export async function addUser(
+  ctx: EnrolmentContext,
+  actor: Actor,
+  req: { email: unknown; displayName?: unknown; isAdmin?: unknown; password?: unknown },
+): Promise<User> {
+  const email = normalizeEmail(req.email);
+  if (req.displayName !== undefined && req.displayName !== null && (typeof req.displayName !== 'string' || req.displayName.length > 200)) {
+    throw new BadRequest('invalid_name', 'name must be a string of at most 200 characters');
+  }
+  if (req.isAdmin !== undefined && typeof req.isAdmin !== 'boolean') throw new BadRequest('invalid_admin', 'admin must be true or false');
+  let passwordHash: string | null = null;
+  if (req.password !== undefined && req.password !== null) {
+    if (typeof req.password !== 'string' || req.password.length < MIN_PASSWORD_LENGTH || req.password.length > 1024) {
+      throw new BadRequest('weak_password', `password must be ${MIN_PASSWORD_LENGTH} to 1024 characters`);
+    }
+    passwordHash = await hashPassword(req.password);
+  }
+  if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
+  let user: User;
+  try {
+    user = await ctx.store.users.insert({
+      email,
+      displayName: (req.displayName as string | undefined) ?? null,
+      isAdmin: req.isAdmin === true,
+      passwordHash,
+      createdAt: ctx.clock.now(),
+    });
+  } catch (e) {
+    // Lost a race with a concurrent add of the same address.
+    if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
+    throw e;
+  }
+  await audit(ctx, actor, 'user.add', email, { admin: user.isAdmin });
+  return user;
+}
+
+export async function findUser(ctx: Pick<EnrolmentContext, 'store'>, email: unknown): Promise<User> {
+  const normalized = normalizeEmail(email);
+  const user = await ctx.store.users.findByEmail(normalized);
+  if (!user) throw new NotFound('user_not_found', `no user ${normalized}`);
+  return user;
+}
+
+/** Disables a user and revokes every certificate they still hold (reason affiliationChanged). */
+export async function disableUser(ctx: EnrolmentContext, actor: Actor, emailInput: unknown): Promise<{ user: User; revoked: string[] }> {
+  const user = await findUser(ctx, emailInput);
+  if (user.disabledAt) throw new Conflict('user_disabled', `${user.email} is already disabled`);
+  const now = ctx.clock.now();
+  await ctx.store.users.setDisabled(user.id, now);
+  await audit(ctx, actor, 'user.disable', user.email);
+  const revoked: string[] = [];
+  for (const cert of await ctx.store.certificates.listUnrevokedForUser(user.id, now)) {
+    await revoke(ctx, actor, { serial: cert.serial, reason: 'affiliationChanged' });
+    revoked.push(cert.serial);
+  }
+  if (revoked.length === 0) await ctx.publish();
+  return { user: { ...user, disabledAt: now }, revoked };
+}

@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, { type RequestHandler } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import type { EnrolmentContext } from '../enrolment/context.ts';
+import { Forbidden, BadRequest } from '../errors.ts';
+import type { Publisher } from '../publishers/publish.ts';
+import { errorHandler, sendError } from './errors.ts';
+import { identify } from './principal.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { allowlistRoutes } from './routes/allowlist.ts';
+import { meRoutes } from './routes/me.ts';
+import { publicRoutes } from './routes/public.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { DatabaseSessionStore } from './session-store.ts';
+import { configurePassport, passwordSignIn } from './sign-in/password.ts';
+
+export interface HttpOptions {
+  /** Origin of MAILCA_PUBLIC_URL; state-changing requests from any other origin are refused. */
+  publicUrl?: string;
+  sessionSecret: string;
+  sessionIdleMs: number;
+  trustProxy: boolean;
+  /** Built portal (web/dist), served at / when present. */
+  webDir: string;
+}
+
+export const SESSION_COOKIE = 'mailca.sid';
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Cross-site request defence for cookie sessions (with SameSite=Strict): state changes accept JSON
+ * only (an HTML form cannot send it without CORS), and a browser's Origin must be ours.
+ */
+function jsonOnlySameOrigin(publicUrl: string | undefined): RequestHandler {
+  const configured = publicUrl ? new URL(publicUrl).origin : undefined;
+  return (req, _res, next) => {
+    if (!STATE_CHANGING.has(req.method)) return next();
+    const origin = req.get('origin');
+    if (origin) {
+      const own = configured ?? `${req.protocol}://${req.get('host') ?? ''}`;
+      if (origin !== own) return next(new Forbidden('bad_origin', `requests from origin ${origin} are not accepted`));
+    }
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (hasBody && !req.is('application/json')) {
+      return next(new BadRequest('json_required', 'send the request body as application/json'));
+    }
+    next();
+  };
+}
+
+export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: HttpOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', opts.trustProxy);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+    }),
+  );
+
+  app.use(publicRoutes({ store: ctx.store, publisher }));
+
+  const secure = opts.publicUrl?.startsWith('https://') ?? false;
+  const auth = configurePassport(ctx.store, passwordSignIn(ctx));
+  const api = express.Router();
+  api.use(jsonOnlySameOrigin(opts.publicUrl));
+  api.use(express.json({ limit: '64kb', strict: true }));
+  api.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: opts.sessionSecret,
+      store: new DatabaseSessionStore(ctx.store, ctx.clock, opts.sessionIdleMs),
+      resave: false,
+      saveUninitialized: false,
+      rolling: true, // the idle timeout restarts with each request
+      proxy: opts.trustProxy,
+      cookie: { httpOnly: true, sameSite: 'strict', secure, maxAge: opts.sessionIdleMs, path: '/' },
+    }),
+  );
+  api.use(auth.initialize());
+  api.use(auth.session());
+  api.use(identify(ctx.store));
+  api.use(sessionRoutes(ctx, auth));
+  api.use(meRoutes(ctx));
+  api.use(adminRoutes(ctx));
+  api.use(allowlistRoutes(ctx));
+  api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
+  app.use('/api/v1', api);
+
+  const webDir = path.resolve(opts.webDir);
+  if (existsSync(path.join(webDir, 'index.html'))) {
+    app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
+  }
+  app.use((req, res) => sendError(res, 404, 'not_found', `not found: ${req.path}`));
+  app.use(errorHandler(ctx.log));
+  return app;
+}

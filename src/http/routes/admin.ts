@@ -1,0 +1,72 @@
+import { Router } from 'express';
+import type { EnrolmentContext } from '../../enrolment/context.ts';
+import { normalizeEmail } from '../../enrolment/identity.ts';
+import { parseSerial, revoke } from '../../enrolment/revoke.ts';
+import { addUser, disableUser } from '../../enrolment/users.ts';
+import { BadRequest, NotFound } from '../../errors.ts';
+import type { CertificateStatus } from '../../store/index.ts';
+import { pageParams } from '../pagination.ts';
+import { actorOf, requireRole } from '../principal.ts';
+import { auditView, certificateView, userView } from '../views.ts';
+
+const STATUSES: readonly CertificateStatus[] = ['active', 'revoked', 'expired', 'not_yet_valid'];
+
+/** Admin API (admin token or admin user): the same enrolment functions users' actions go through. */
+export function adminRoutes(ctx: EnrolmentContext): Router {
+  const r = Router();
+  r.use(['/certificates', '/users', '/audit'], requireRole('admin'));
+
+  r.get('/certificates', async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const { limit, offset } = pageParams(q);
+    const status = q.status === undefined || q.status === '' ? undefined : String(q.status);
+    if (status !== undefined && !STATUSES.includes(status as CertificateStatus)) {
+      throw new BadRequest('invalid_status', `status must be one of: ${STATUSES.join(', ')}`);
+    }
+    const email = q.email === undefined || q.email === '' ? undefined : normalizeEmail(q.email);
+    const now = ctx.clock.now();
+    const page = await ctx.store.certificates.list({ email, status: status as CertificateStatus | undefined, now, limit, offset });
+    res.json({ certificates: page.items.map((c) => certificateView(c, now)), total: page.total, limit, offset });
+  });
+
+  r.get('/certificates/:serial', async (req, res) => {
+    const serial = parseSerial(String(req.params.serial));
+    const cert = await ctx.store.certificates.findBySerial(serial);
+    if (!cert) throw new NotFound('certificate_not_found', `no certificate with serial ${serial}`);
+    res.json({ certificate: certificateView(cert, ctx.clock.now()) });
+  });
+
+  r.post('/certificates/:serial/revoke', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const record = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason });
+    res.json({ certificate: certificateView(record, ctx.clock.now()) });
+  });
+
+  r.get('/users', async (_req, res) => {
+    res.json({ users: (await ctx.store.users.list()).map(userView) });
+  });
+
+  r.post('/users', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const user = await addUser(ctx, actorOf(req), { email: b.email, displayName: b.name, isAdmin: b.admin, password: b.password });
+    res.status(201).json({ user: userView(user) });
+  });
+
+  r.post('/users/:email/disable', async (req, res) => {
+    const { user, revoked } = await disableUser(ctx, actorOf(req), String(req.params.email));
+    res.json({ user: userView(user), revoked_serials: revoked });
+  });
+
+  r.get('/audit', async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const { limit, offset } = pageParams(q);
+    const page = await ctx.store.audit.list({
+      limit,
+      offset,
+      action: typeof q.action === 'string' && q.action ? q.action : undefined,
+      target: typeof q.target === 'string' && q.target ? q.target : undefined,
+    });
+    res.json({ events: page.items.map(auditView), total: page.total, limit, offset });
+  });
+  return r;
+}

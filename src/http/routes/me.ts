@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import type { EnrolmentContext } from '../../enrolment/context.ts';
+import { enrol } from '../../enrolment/enrol.ts';
+import { revoke } from '../../enrolment/revoke.ts';
+import { BadRequest } from '../../errors.ts';
+import { colonFingerprint } from '../../publishers/allowlists.ts';
+import { actorOf, requireUser, sessionUser } from '../principal.ts';
+import { certificateView } from '../views.ts';
+
+/** What a signed-in user may do with their own certificates. */
+export function meRoutes(ctx: EnrolmentContext): Router {
+  const r = Router();
+  r.post('/enrol', requireUser, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body.csr !== 'string') throw new BadRequest('missing_csr', 'send JSON {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}');
+    const { record, chainPem } = await enrol(ctx, actorOf(req), { user: sessionUser(req), csr: body.csr, deviceLabel: body.device_label });
+    res.status(201).json({
+      serial: record.serial,
+      email: record.email,
+      fingerprint_sha256: colonFingerprint(record.fingerprintSha256),
+      not_before: record.notBefore.toISOString(),
+      not_after: record.notAfter.toISOString(),
+      device_label: record.deviceLabel,
+      certificate: record.certificatePem,
+      chain: chainPem,
+    });
+  });
+  r.get('/me/certificates', requireUser, async (req, res) => {
+    const now = ctx.clock.now();
+    const certs = await ctx.store.certificates.listForUser(sessionUser(req).id);
+    res.json({ certificates: certs.map((c) => certificateView(c, now)) });
+  });
+  r.post('/me/certificates/:serial/revoke', requireUser, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const user = sessionUser(req);
+    const record = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason, ownerUserId: user.id });
+    res.json({ certificate: certificateView(record, ctx.clock.now()) });
+  });
+  return r;
+}

@@ -1,0 +1,44 @@
+import { Router, type Request, type Response } from 'express';
+import type { Publisher } from '../../publishers/publish.ts';
+import { pemToDer } from '../../publishers/publish.ts';
+import { contentEtag } from '../../publishers/allowlists.ts';
+import type { Store } from '../../store/index.ts';
+
+/** Sends a body with a content-hash ETag, or 304 when the client already has it. */
+export function sendWithEtag(req: Request, res: Response, body: string | Uint8Array, contentType: string): void {
+  const etag = contentEtag(body);
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'no-cache');
+  const inm = req.get('if-none-match');
+  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+    res.status(304).end();
+    return;
+  }
+  res.type(contentType).send(typeof body === 'string' ? body : Buffer.from(body));
+}
+
+/** Unauthenticated: the trust bundle, the CRLs and health. */
+export function publicRoutes(deps: { store: Store; publisher: Publisher }): Router {
+  const r = Router();
+  r.get('/healthz', async (_req, res) => {
+    await deps.store.ping();
+    res.json({ status: 'ok' });
+  });
+  r.get('/ca.pem', async (req, res) => {
+    sendWithEtag(req, res, await deps.publisher.caBundlePem(), 'application/x-pem-file');
+  });
+  r.get('/crl.pem', async (req, res) => {
+    const crls = await deps.publisher.currentCrls();
+    sendWithEtag(req, res, crls.map((c) => c.crlPem).join(''), 'application/x-pem-file');
+  });
+  r.get('/crl.der', async (req, res) => {
+    const active = await deps.store.cas.findActive();
+    const crl = (await deps.publisher.currentCrls()).find((c) => c.caId === active?.id);
+    if (!crl) {
+      res.status(404).json({ error: 'no_crl', message: 'no CA has been created yet' });
+      return;
+    }
+    sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
+  });
+  return r;
+}

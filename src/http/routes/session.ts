@@ -1,0 +1,34 @@
+import { Router } from 'express';
+import type passport from 'passport';
+import type { User } from '../../store/index.ts';
+import { actorOf, requireUser, sessionUser } from '../principal.ts';
+import { userView } from '../views.ts';
+import type { EnrolmentContext } from '../../enrolment/context.ts';
+import { audit } from '../../enrolment/context.ts';
+
+/** Sign-in and sign-out for people; the session cookie carries the rest. */
+export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStatic): Router {
+  const r = Router();
+  r.post('/login', (req, res, next) => {
+    auth.authenticate('local', { session: true }, (err: unknown, user: User | false) => {
+      if (err) return next(err);
+      if (!user) return res.status(400).json({ error: 'missing_credentials', message: 'send JSON {"email": …, "password": …}' });
+      req.logIn(user, (e) => (e ? next(e) : res.json({ user: userView(user) })));
+    })(req, res, next);
+  });
+  r.post('/logout', (req, res, next) => {
+    const user = req.user;
+    req.logout((err) => {
+      if (err) return next(err);
+      req.session.destroy(() => {
+        res.clearCookie('mailca.sid');
+        if (user) void audit(ctx, { id: `user:${user.email}`, sourceIp: req.ip ?? null }, 'logout', user.email).catch(() => undefined);
+        res.json({ signed_out: true });
+      });
+    });
+  });
+  r.get('/me', requireUser, (req, res) => {
+    res.json({ user: userView(sessionUser(req)), actor: actorOf(req).id });
+  });
+  return r;
+}

@@ -1,0 +1,40 @@
+import session from 'express-session';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../store/index.ts';
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/** express-session store on mailca's database, so sessions survive restarts and span instances. */
+export class DatabaseSessionStore extends session.Store {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly idleMs: number,
+  ) {
+    super();
+  }
+
+  private expiry(sess: session.SessionData): Date {
+    const cookieExpiry = sess.cookie?.expires ? new Date(sess.cookie.expires) : undefined;
+    return cookieExpiry ?? new Date(this.clock.now().getTime() + this.idleMs);
+  }
+
+  override get(sid: string, cb: Callback<session.SessionData | null>): void {
+    this.store.sessions.get(sid, this.clock.now()).then(
+      (data) => cb(undefined, data ? (JSON.parse(data) as session.SessionData) : null),
+      (e: unknown) => cb(e),
+    );
+  }
+
+  override set(sid: string, sess: session.SessionData, cb?: Callback): void {
+    this.store.sessions.set(sid, JSON.stringify(sess), this.expiry(sess)).then(() => cb?.(), (e: unknown) => cb?.(e));
+  }
+
+  override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
+    this.store.sessions.touch(sid, this.expiry(sess)).then(() => cb?.(), (e: unknown) => cb?.(e));
+  }
+
+  override destroy(sid: string, cb?: Callback): void {
+    this.store.sessions.destroy(sid).then(() => cb?.(), (e: unknown) => cb?.(e));
+  }
+}

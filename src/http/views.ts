@@ -1,0 +1,43 @@
+import { colonFingerprint } from '../publishers/allowlists.ts';
+import { certificateStatus, type AuditEvent, type CertificateRecord, type User } from '../store/index.ts';
+
+/** JSON shapes of the API; snake_case, ISO times, fingerprints as openssl prints them. */
+export function certificateView(c: CertificateRecord, now: Date) {
+  return {
+    serial: c.serial,
+    email: c.email,
+    subject: c.subject,
+    status: certificateStatus(c, now),
+    fingerprint_sha256: colonFingerprint(c.fingerprintSha256),
+    not_before: c.notBefore.toISOString(),
+    not_after: c.notAfter.toISOString(),
+    device_label: c.deviceLabel,
+    created_at: c.createdAt.toISOString(),
+    revoked_at: c.revokedAt?.toISOString() ?? null,
+    revocation_reason: c.revocationReason,
+    certificate: c.certificatePem,
+  };
+}
+
+export function userView(u: User) {
+  return {
+    email: u.email,
+    name: u.displayName,
+    admin: u.isAdmin,
+    created_at: u.createdAt.toISOString(),
+    disabled_at: u.disabledAt?.toISOString() ?? null,
+  };
+}
+
+export function auditView(e: AuditEvent) {
+  return {
+    id: e.id,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    target: e.target,
+    source_ip: e.sourceIp,
+    details: e.details,
+    hash: e.hash,
+  };
+}

@@ -1,0 +1,94 @@
+import { X509Certificate } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { DAY_MS, MINUTE_MS } from '../clock.ts';
+import { Conflict, ConfigError, NotFound } from '../errors.ts';
+import type { CaRecord, Store } from '../store/index.ts';
+import { createCaCertificate, fingerprintSha256Hex } from './certificate.ts';
+import { newSerial } from './serial.ts';
+import { encryptPrivateKey, FileSigner, generateCaKeyPair, type KeyAlgorithm, type Signer } from './signer.ts';
+
+/** A CA ready to sign: its record, its certificate and a signer for its key. */
+export interface Issuer {
+  ca: CaRecord;
+  certificateDer: Uint8Array;
+  signer: Signer;
+}
+
+export interface CreateCaOptions {
+  name: string;
+  keyAlgorithm: KeyAlgorithm;
+  lifetimeDays: number;
+  passphrase: string;
+  clock: Clock;
+}
+
+/** Creates a self-signed CA and stores it with its key encrypted under the passphrase. */
+export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaRecord> {
+  const now = opts.clock.now();
+  const { privateKey } = generateCaKeyPair(opts.keyAlgorithm);
+  const encryptedKeyPem = encryptPrivateKey(privateKey, opts.passphrase);
+  const signer = FileSigner.fromEncryptedPem(encryptedKeyPem, opts.passphrase);
+  const notBefore = new Date(now.getTime() - 5 * MINUTE_MS);
+  const notAfter = new Date(now.getTime() + opts.lifetimeDays * DAY_MS);
+  const cert = await createCaCertificate({ signer, commonName: opts.name, serial: newSerial(), notBefore, notAfter });
+  return store.cas.insert({
+    name: opts.name,
+    keyAlgorithm: opts.keyAlgorithm,
+    certificatePem: cert.pem,
+    encryptedKeyPem,
+    fingerprintSha256: fingerprintSha256Hex(cert.der),
+    notBefore,
+    notAfter,
+    status: 'active',
+    createdAt: now,
+  });
+}
+
+/** Creates the first CA; a second call reports that one exists. */
+export async function initCa(store: Store, opts: CreateCaOptions): Promise<CaRecord> {
+  const existing = await store.cas.findActive();
+  if (existing) throw new Conflict('ca_exists', `a CA already exists: "${existing.name}" (fingerprint ${existing.fingerprintSha256})`);
+  return createCa(store, opts);
+}
+
+export function certificateDerOf(pem: string): Uint8Array {
+  return new Uint8Array(new X509Certificate(pem).raw);
+}
+
+/** Decrypts CA keys on first use and keeps their signers; the passphrase never leaves this object. */
+export class CaKeyring {
+  readonly #signers = new Map<number, Issuer>();
+  readonly #passphrase: string;
+
+  constructor(
+    private readonly store: Store,
+    passphrase: string,
+  ) {
+    this.#passphrase = passphrase;
+  }
+
+  /** The issuer of new certificates. */
+  async active(): Promise<Issuer> {
+    const ca = await this.store.cas.findActive();
+    if (!ca) throw new NotFound('no_ca', 'no CA has been created yet; run `mailca init`');
+    return this.issuerFor(ca);
+  }
+
+  async forCa(ca: CaRecord): Promise<Issuer> {
+    return this.issuerFor(ca);
+  }
+
+  private issuerFor(ca: CaRecord): Issuer {
+    const cached = this.#signers.get(ca.id);
+    if (cached) return { ...cached, ca };
+    let signer: Signer;
+    try {
+      signer = FileSigner.fromEncryptedPem(ca.encryptedKeyPem, this.#passphrase);
+    } catch {
+      throw new ConfigError('ca_passphrase', `cannot decrypt the key of CA "${ca.name}": wrong MAILCA_CA_PASSPHRASE`);
+    }
+    const issuer = { ca, certificateDer: certificateDerOf(ca.certificatePem), signer };
+    this.#signers.set(ca.id, issuer);
+    return issuer;
+  }
+}

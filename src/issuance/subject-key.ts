@@ -1,0 +1,48 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { bytesEqual } from './bytes.ts';
+
+export type SubjectKeyKind = 'ec-p256' | 'ec-p384' | 'rsa';
+
+export interface CheckedSubjectKey {
+  kind: SubjectKeyKind;
+  /** Parsed SPKI; re-encodes to exactly the input bytes (checked). */
+  info: SubjectPublicKeyInfo;
+}
+
+const MIN_RSA_BITS = 2048;
+const MAX_RSA_BITS = 8192;
+
+/** Accepts only EC P-256/P-384 and RSA 2048–8192 SPKIs, in exact DER. */
+export function checkSubjectPublicKey(spki: Uint8Array): CheckedSubjectKey {
+  let key: KeyObject;
+  let info: SubjectPublicKeyInfo;
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  } catch (error) {
+    throw new Error('Subject public key: not a parseable SubjectPublicKeyInfo', { cause: error });
+  }
+  if (!bytesEqual(new Uint8Array(AsnConvert.serialize(info)), spki)) {
+    throw new Error('Subject public key: SubjectPublicKeyInfo is not in canonical DER');
+  }
+  return { kind: subjectKeyKind(key), info };
+}
+
+function subjectKeyKind(key: KeyObject): SubjectKeyKind {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'ec') {
+    if (details?.namedCurve === 'prime256v1') return 'ec-p256';
+    if (details?.namedCurve === 'secp384r1') return 'ec-p384';
+    throw new Error(`Subject public key: unsupported EC curve ${details?.namedCurve ?? 'unknown'}`);
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = details?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+      throw new Error(`Subject public key: RSA modulus of ${bits} bits is outside ${MIN_RSA_BITS}–${MAX_RSA_BITS}`);
+    }
+    return 'rsa';
+  }
+  throw new Error(`Subject public key: unsupported key type ${key.asymmetricKeyType ?? 'unknown'}`);
+}

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { systemClock, HOUR_MS, MINUTE_MS, type Clock } from './clock.ts';
+import { publishDir, type Config } from './config.ts';
+import type { EnrolmentContext } from './enrolment/context.ts';
+import { createApp } from './http/app.ts';
+import { CaKeyring, createCa } from './issuance/authority.ts';
+import { resolveCaPassphrase } from './issuance/passphrase.ts';
+import { Publisher } from './publishers/publish.ts';
+import { startPublishScheduler } from './publishers/scheduler.ts';
+import { Store } from './store/index.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The wired application: the only place that builds and connects the parts. */
+export interface Mailca {
+  config: Config;
+  store: Store;
+  keyring: CaKeyring;
+  publisher: Publisher;
+  ctx: EnrolmentContext;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token'] });
+}
+
+export function openStore(config: Config): Promise<Store> {
+  return Store.open({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'mailca.sqlite') });
+}
+
+/**
+ * Opens the database (migrating it) and the CA keyring. With `createCaIfMissing` a first run creates
+ * the CA, generating a passphrase file if none is configured.
+ */
+export async function openMailca(config: Config, opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean } = {}): Promise<Mailca> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(config);
+  try {
+    const hasCa = Boolean(await store.cas.findActive());
+    const source = resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate: !hasCa && Boolean(opts.createCaIfMissing) });
+    if (source.generatedFile) {
+      log.warn(`generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`);
+    }
+    if (!hasCa && opts.createCaIfMissing) {
+      const ca = await createCa(store, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, passphrase: source.passphrase, clock });
+      log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
+    }
+    const keyring = new CaKeyring(store, source.passphrase);
+    const publisher = new Publisher({ store, keyring, clock, log, dir: publishDir(config), crlLifetimeMs: config.crlLifetimeHours * HOUR_MS });
+    const ctx: EnrolmentContext = {
+      store,
+      clock,
+      keyring,
+      log,
+      policy: {
+        certLifetimeDays: config.certLifetimeDays,
+        emailProtection: config.emailProtection,
+        crlDistributionUrl: config.publicUrl ? `${config.publicUrl}/crl.der` : undefined,
+      },
+      publish: async () => {
+        await publisher.publish();
+      },
+    };
+    return { config, store, keyring, publisher, ctx, log, close: () => store.close() };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** MAILCA_SESSION_SECRET, or a secret generated once into the data dir. */
+function sessionSecret(config: Config): string {
+  if (config.sessionSecret) return config.sessionSecret;
+  const file = path.join(config.dataDir, 'session-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  return readFileSync(file, 'utf8').trim();
+}
+
+export interface RunningServer {
+  mailca: Mailca;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `mailca serve`: migrate, create the CA on first run, publish, serve, and keep the lists current. */
+export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean } = {}): Promise<RunningServer> {
+  const mailca = await openMailca(config, { ...opts, createCaIfMissing: true });
+  await mailca.publisher.publish();
+  const app = createApp(mailca.ctx, mailca.publisher, {
+    publicUrl: config.publicUrl,
+    sessionSecret: sessionSecret(config),
+    sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
+    trustProxy: config.trustProxy,
+    webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
+  });
+  const scheduler = opts.scheduler === false ? undefined : startPublishScheduler(mailca.publisher, mailca.log);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host}:${port}`;
+  mailca.log.info({ url, publicUrl: config.publicUrl }, 'mailca is serving');
+  return {
+    mailca,
+    server,
+    url,
+    async stop() {
+      scheduler?.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await mailca.close();
+    },
+  };
+}

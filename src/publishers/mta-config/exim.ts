@@ -1,0 +1,190 @@
+import { POLICIES } from './policies.ts';
+import type { EximSasl, MtaConfigOptions, RenderedEximConfig } from './types.ts';
+import { enrolMessage, listeningPort } from './validate.ts';
+
+const DEFAULT_EXIM_SASL: EximSasl = { driver: 'dovecot', socket: '/run/dovecot/auth-client' };
+
+function mainSection(opts: MtaConfigOptions): string[] {
+  const policy = POLICIES[opts.policy];
+  const tlsOnConnect = policy.tls === 'tls-on-connect';
+  const port = listeningPort(opts, tlsOnConnect);
+  const lines = [
+    `# mailca submission policy ${opts.policy}: ${policy.title}`,
+    `MAILCA_ALLOWLIST = ${opts.paths.eximAllowlist}`,
+    `MAILCA_ENFORCEMENT = ${opts.paths.eximEnforcement}`,
+    '',
+    `primary_hostname = ${opts.hostname}`,
+    'domainlist local_domains = @',
+    'keep_environment =',
+    'never_users = root',
+  ];
+  if (opts.listenAddress !== undefined) lines.push(`local_interfaces = <; ${opts.listenAddress}`);
+  lines.push(`daemon_smtp_ports = ${port}`);
+  if (tlsOnConnect) lines.push(`tls_on_connect_ports = ${port}`);
+  lines.push(
+    'tls_advertise_hosts = *',
+    `tls_certificate = ${opts.tls.certFile}`,
+    `tls_privatekey = ${opts.tls.keyFile}`,
+  );
+  if (policy.clientCertificates !== 'none') {
+    lines.push(`tls_verify_certificates = ${opts.paths.caBundle}`, `tls_crl = ${opts.paths.crlPem}`);
+    lines.push(policy.clientCertificates === 'mandatory' ? 'tls_verify_hosts = *' : 'tls_try_verify_hosts = *');
+  }
+  lines.push(
+    policy.tls === 'starttls-optional' ? 'auth_advertise_hosts = *' : 'auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}',
+    'acl_smtp_mail = mailca_acl_mail',
+    'acl_smtp_rcpt = mailca_acl_rcpt',
+  );
+  return lines;
+}
+
+function aclSection(opts: MtaConfigOptions): string[] {
+  const policy = POLICIES[opts.policy];
+  const lines = ['begin acl', '', 'mailca_acl_mail:'];
+  if (policy.tls === 'starttls-mandatory') {
+    lines.push('  deny    message = 5.7.0 STARTTLS required', '          condition = ${if eq{$tls_in_cipher}{}}');
+  }
+  lines.push('  accept', '', 'mailca_acl_rcpt:');
+  if (policy.clientCertificates !== 'none') {
+    lines.push(
+      '  # a CA-verified (unexpired, unrevoked per tls_crl) certificate whose SHA-256 is on the allow-list',
+      '  accept  condition = ${if eq{$tls_in_certificate_verified}{1}}',
+      '          condition = ${if def:tls_in_peercert}',
+      '          condition = ${lookup{${sha256:$tls_in_peercert}}lsearch{MAILCA_ALLOWLIST}{yes}{no}}',
+      '          control = submission',
+    );
+  }
+  if (policy.clientCertificates === 'optional') {
+    lines.push(
+      '  # enforced users may no longer submit with a password alone',
+      `  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`,
+      '          authenticated = *',
+      '          condition = ${if eq{${lookup{$authenticated_id}lsearch{MAILCA_ENFORCEMENT}{$value}}}{enforced}}',
+    );
+  }
+  if (policy.clientCertificates === 'mandatory') {
+    lines.push(`  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`);
+  } else {
+    lines.push(
+      '  accept  authenticated = *',
+      '          control = submission',
+      `  deny    message = 5.7.1 authentication${policy.clientCertificates === 'optional' ? ' or a client certificate' : ''} required`,
+    );
+  }
+  return lines;
+}
+
+function authenticatorSection(opts: MtaConfigOptions): string[] {
+  const sasl = opts.eximSasl ?? DEFAULT_EXIM_SASL;
+  const lines = ['begin authenticators', ''];
+  if (sasl.driver === 'dovecot') {
+    for (const mechanism of ['PLAIN', 'LOGIN']) {
+      lines.push(
+        `mailca_dovecot_${mechanism.toLowerCase()}:`,
+        '  driver = dovecot',
+        `  public_name = ${mechanism}`,
+        `  server_socket = ${sasl.socket}`,
+        '  server_set_id = $auth1',
+        '',
+      );
+    }
+    return lines;
+  }
+  const passwordOf = (login: string): string => `\${lookup{${login}}lsearch{${sasl.passwordFile}}{$value}{*}}`;
+  lines.push(
+    'mailca_plain:',
+    '  driver = plaintext',
+    '  public_name = PLAIN',
+    '  server_prompts = :',
+    `  server_condition = \${if crypteq{$auth3}{${passwordOf('$auth2')}}}`,
+    '  server_set_id = $auth2',
+    '',
+    'mailca_login:',
+    '  driver = plaintext',
+    '  public_name = LOGIN',
+    '  server_prompts = <| Username: | Password:',
+    `  server_condition = \${if crypteq{$auth2}{${passwordOf('$auth1')}}}`,
+    '  server_set_id = $auth1',
+    '',
+  );
+  return lines;
+}
+
+/** Routing for a submission-only smarthost; merge with the site's own routers if Exim also delivers locally. */
+function routingSections(): string[] {
+  return [
+    'begin routers',
+    '',
+    'mailca_dnslookup:',
+    '  driver = dnslookup',
+    '  domains = ! +local_domains',
+    '  transport = mailca_remote_smtp',
+    '  ignore_target_hosts = 0.0.0.0 : 127.0.0.0/8',
+    '  no_more',
+    '',
+    'begin transports',
+    '',
+    'mailca_remote_smtp:',
+    '  driver = smtp',
+    '',
+    'begin retry',
+    '',
+    '*   *   F,2h,15m; G,16h,1h,1.5; F,4d,6h',
+    '',
+  ];
+}
+
+function eximNotes(opts: MtaConfigOptions): string {
+  const policy = POLICIES[opts.policy];
+  const lines = [
+    `Policy ${opts.policy}: ${policy.title}.`,
+    `Without a certificate: ${policy.withoutCertificate}`,
+    'This is a complete configuration for a submission-only Exim (run with `exim -C FILE -bd`); to merge it into an',
+    'existing one, copy the main options, the two ACLs (and point acl_smtp_mail/acl_smtp_rcpt at them) and the',
+    'authenticators; keep your own routers and transports.',
+  ];
+  if (policy.clientCertificates !== 'none') {
+    lines.push(
+      `Exim re-reads the lsearch files ${opts.paths.eximAllowlist} and ${opts.paths.eximEnforcement} on each connection: no`,
+      'reload is needed after a pull.',
+      `The CA bundle and the CRL (${opts.paths.crlPem}) are read when the daemon starts: after each CRL update send the daemon`,
+      'SIGHUP (`kill -HUP $(cat /run/exim4/exim.pid)`). A certificate is accepted only if it chains to the CA, is unexpired,',
+      'unrevoked and its SHA-256 fingerprint (upper-case hex, no colons) is on the allow-list.',
+    );
+  }
+  if (policy.clientCertificates === 'optional') {
+    lines.push(
+      'A listed certificate permits mail without a password; otherwise password authentication is needed, except for logins',
+      `with the value "enforced" in ${opts.paths.eximEnforcement}, who are refused with the enrolment link.`,
+    );
+  }
+  if (policy.clientCertificates === 'mandatory') {
+    lines.push(
+      'tls_verify_hosts = * makes the TLS handshake fail without a CA-verified certificate; a verified but unlisted one is',
+      'refused at RCPT. AUTH stays offered, but a password alone never permits mail.',
+    );
+  }
+  if (policy.tls === 'starttls-optional') {
+    lines.push('Optional STARTTLS offers AUTH before STARTTLS: passwords may be sent in clear. Prefer policies 6-8.');
+  }
+  if (policy.tls !== 'tls-on-connect') {
+    lines.push(
+      `The daemon listens on the submission port ${listeningPort(opts, false)} only; do not apply these ACLs to port 25 if it`,
+      'also receives mail from other servers (MX).',
+    );
+  }
+  lines.push('exim_path, spool_directory and log_file_path are left to the Exim build defaults; set them if you run Exim unpacked.');
+  return lines.join('\n') + '\n';
+}
+
+export function renderEximConfig(opts: MtaConfigOptions): RenderedEximConfig {
+  const eximConf = [
+    ...mainSection(opts),
+    '',
+    ...aclSection(opts),
+    '',
+    ...authenticatorSection(opts),
+    ...routingSections(),
+  ].join('\n');
+  return { mta: 'exim', eximConf, notes: eximNotes(opts) };
+}

@@ -1,0 +1,27 @@
+import { renderEximConfig } from './exim.ts';
+import { renderPostfixConfig } from './postfix.ts';
+import type { MtaConfigOptions, RenderedEximConfig, RenderedMtaConfig, RenderedPostfixConfig } from './types.ts';
+import { validateOptions } from './validate.ts';
+
+export { POLICIES, POLICY_NUMBERS } from './policies.ts';
+export type { ClientCertificateMode, PolicyDescription, TlsMode } from './policies.ts';
+export type {
+  EximSasl,
+  MtaConfigOptions,
+  MtaKind,
+  PolicyNumber,
+  PostfixSasl,
+  PublishedPaths,
+  RenderedEximConfig,
+  RenderedMtaConfig,
+  RenderedPostfixConfig,
+} from './types.ts';
+
+/** Ready-to-paste MTA configuration for one of the eight submission policies. Pure: no I/O. Throws on unsafe input. */
+export function renderMtaConfig(opts: MtaConfigOptions & { mta: 'postfix' }): RenderedPostfixConfig;
+export function renderMtaConfig(opts: MtaConfigOptions & { mta: 'exim' }): RenderedEximConfig;
+export function renderMtaConfig(opts: MtaConfigOptions): RenderedMtaConfig;
+export function renderMtaConfig(opts: MtaConfigOptions): RenderedMtaConfig {
+  validateOptions(opts);
+  return opts.mta === 'postfix' ? renderPostfixConfig(opts) : renderEximConfig(opts);
+}

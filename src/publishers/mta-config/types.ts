@@ -1,0 +1,67 @@
+export type MtaKind = 'postfix' | 'exim';
+export type PolicyNumber = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+
+/** Files that mailca's publishers write; generated configs reference them. */
+export interface PublishedPaths {
+  /** Postfix access(5) table for check_ccert_access (texthash): `AB:CD:…:EF OK`. */
+  postfixAllowlist: string;
+  /** Exim lsearch: `ABCDEF…(64 hex, no colons): alice@example.test`. */
+  eximAllowlist: string;
+  /** PEM CA certificate(s) that issue client certificates. */
+  caBundle: string;
+  /** PEM CRL(s) of the CA(s). */
+  crlPem: string;
+  /** Postfix check_sasl_access table (texthash): `alice@example.test REJECT 5.7.1 …`. */
+  postfixEnforcement: string;
+  /** Exim lsearch: `alice@example.test: enforced`. */
+  eximEnforcement: string;
+}
+
+/** Where Postfix's smtpd finds its SASL server (smtpd_sasl_type / smtpd_sasl_path). */
+export interface PostfixSasl {
+  type: 'dovecot' | 'cyrus';
+  /** dovecot: socket relative to the queue directory (e.g. `private/auth`); cyrus: the application name (`smtpd`). */
+  path: string;
+}
+
+/** How Exim checks passwords: a Dovecot auth socket, or an lsearch file of `login: {crypt}HASH` lines. */
+export type EximSasl =
+  | { driver: 'dovecot'; socket: string }
+  | { driver: 'lsearch-crypteq'; passwordFile: string };
+
+export interface MtaConfigOptions {
+  mta: MtaKind;
+  policy: PolicyNumber;
+  paths: PublishedPaths;
+  /** The server's host name (Exim primary_hostname; the server certificate should name it). */
+  hostname: string;
+  /** Enrolment portal named in refusal messages. */
+  portalUrl: string;
+  tls: { certFile: string; keyFile: string };
+  /** Listening ports; defaults 465 (TLS on connect) and 587 (STARTTLS). */
+  ports?: { tlsOnConnect?: number; submission?: number };
+  /** Bind address; default all addresses. */
+  listenAddress?: string;
+  /** Default: Dovecot on `private/auth`. */
+  postfixSasl?: PostfixSasl;
+  /** Default: Dovecot on `/run/dovecot/auth-client`. */
+  eximSasl?: EximSasl;
+}
+
+export interface RenderedPostfixConfig {
+  mta: 'postfix';
+  /** Lines to add to main.cf (only mailca_pN_* parameters; nothing global is overridden). */
+  mainCf: string;
+  /** The service entry to add to master.cf. */
+  masterCf: string;
+  notes: string;
+}
+
+export interface RenderedEximConfig {
+  mta: 'exim';
+  /** A complete runnable configuration: main options, ACLs, authenticators, routers, transports, retry. */
+  eximConf: string;
+  notes: string;
+}
+
+export type RenderedMtaConfig = RenderedPostfixConfig | RenderedEximConfig;

@@ -1,0 +1,104 @@
+import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { CaKeyring } from '../issuance/authority.ts';
+import type { CrlRecord, Store } from '../store/index.ts';
+import { renderEximAllowlist, renderJsonAllowlist, renderPostfixAllowlist } from './allowlists.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import { crlRefreshDue, ensureCrl } from './crls.ts';
+
+/** File names in `<data dir>/publish/`: the contract with MTAs and the pull client. */
+export const PUBLISHED_FILES = {
+  postfixAllowlist: 'allowlist.postfix',
+  eximAllowlist: 'allowlist.exim',
+  jsonAllowlist: 'allowlist.json',
+  caBundle: 'ca.pem',
+  crlPem: 'crl.pem',
+  crlDer: 'crl.der',
+} as const;
+
+export interface PublisherDeps {
+  store: Store;
+  keyring: CaKeyring;
+  clock: Clock;
+  log: Logger;
+  /** `<data dir>/publish` */
+  dir: string;
+  crlLifetimeMs: number;
+}
+
+export interface PublishResult {
+  at: Date;
+  activeCertificates: number;
+  crls: CrlRecord[];
+}
+
+function pemToDer(pem: string): Uint8Array {
+  const body = pem.replace(/-----(BEGIN|END) [^-]+-----/g, '').replace(/\s+/g, '');
+  return new Uint8Array(Buffer.from(body, 'base64'));
+}
+
+/**
+ * Writes every published file as a function of store state at the clock's now. Calls are queued,
+ * so two changes in quick succession publish in order and never interleave file writes.
+ */
+export class Publisher {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  publish(): Promise<PublishResult> {
+    const run = this.#queue.then(() => this.publishNow());
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Signs (if due) and returns the CRL of every CA that is still trusted. */
+  async currentCrls(): Promise<CrlRecord[]> {
+    const cas = await this.deps.store.cas.listTrusted();
+    const crls: CrlRecord[] = [];
+    for (const ca of cas) crls.push(await ensureCrl(this.deps, ca, { lifetimeMs: this.deps.crlLifetimeMs }));
+    return crls;
+  }
+
+  async caBundlePem(): Promise<string> {
+    const cas = await this.deps.store.cas.listTrusted();
+    return cas.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
+  }
+
+  /** When published state next changes by time alone: a validity boundary or a CRL refresh. */
+  async nextDue(): Promise<Date | undefined> {
+    const now = this.deps.clock.now();
+    const times: number[] = [];
+    const boundary = await this.deps.store.certificates.nextValidityBoundary(now);
+    if (boundary) times.push(boundary.getTime());
+    const cas = await this.deps.store.cas.listTrusted();
+    for (const crl of await this.deps.store.crls.listForCas(cas.map((c) => c.id))) {
+      times.push(crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime());
+    }
+    return times.length ? new Date(Math.min(...times)) : undefined;
+  }
+
+  private async publishNow(): Promise<PublishResult> {
+    const { store, clock, dir } = this.deps;
+    const now = clock.now();
+    const active = await store.certificates.listActive(now);
+    const crls = await this.currentCrls();
+    const bundle = await this.caBundlePem();
+    const active_ca = await store.cas.findActive();
+    const activeCrl = crls.find((c) => c.caId === active_ca?.id);
+
+    const file = (name: string) => path.join(dir, name);
+    writeFileAtomic(file(PUBLISHED_FILES.postfixAllowlist), renderPostfixAllowlist(active));
+    writeFileAtomic(file(PUBLISHED_FILES.eximAllowlist), renderEximAllowlist(active));
+    writeFileAtomic(file(PUBLISHED_FILES.jsonAllowlist), renderJsonAllowlist(active));
+    writeFileAtomic(file(PUBLISHED_FILES.caBundle), bundle);
+    writeFileAtomic(file(PUBLISHED_FILES.crlPem), crls.map((c) => c.crlPem).join(''));
+    if (activeCrl) writeFileAtomic(file(PUBLISHED_FILES.crlDer), pemToDer(activeCrl.crlPem));
+    this.deps.log.debug({ active: active.length, crls: crls.map((c) => c.crlNumber) }, 'published');
+    return { at: now, activeCertificates: active.length, crls };
+  }
+}
+
+export { pemToDer };

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AuditEvent } from './types.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  source_ip: string | null;
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface NewAuditEvent {
+  at: Date;
+  actor: string;
+  action: string;
+  target?: string | null;
+  sourceIp?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+/** The hash that links an event to its predecessor; covers every stored field. */
+function eventHash(prevHash: string, row: Omit<AuditRow, 'id' | 'prev_hash' | 'hash'>): string {
+  const canonical = JSON.stringify([prevHash, row.at, row.actor, row.action, row.target, row.source_ip, row.details]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+const toEvent = (r: AuditRow): AuditEvent => ({
+  id: Number(r.id),
+  at: new Date(r.at),
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  sourceIp: r.source_ip,
+  details: r.details === null ? null : (JSON.parse(r.details) as Record<string, unknown>),
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+export type AuditVerification = { ok: true; events: number } | { ok: false; events: number; problem: string };
+
+/** Appends must run inside a transaction holding Store.withLock('audit') so the chain stays linear. */
+export class AuditStore {
+  constructor(private readonly db: Knex) {}
+
+  async append(e: NewAuditEvent): Promise<AuditEvent> {
+    const head = await this.db('audit_head').where({ id: 1 }).first<{ last_id: number; last_hash: string } | undefined>();
+    const prevHash = head?.last_hash ?? GENESIS_HASH;
+    const fields = {
+      at: e.at.getTime(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      source_ip: e.sourceIp ?? null,
+      details: e.details ? JSON.stringify(e.details) : null,
+    };
+    const hash = eventHash(prevHash, fields);
+    const [row] = await this.db<AuditRow>('audit_events').insert({ ...fields, prev_hash: prevHash, hash }).returning('*');
+    const inserted = row as AuditRow;
+    await this.db('audit_head').insert({ id: 1, last_id: inserted.id, last_hash: hash }).onConflict('id').merge();
+    return toEvent(inserted);
+  }
+
+  async list(filter: { limit: number; offset: number; action?: string; target?: string }): Promise<{ items: AuditEvent[]; total: number }> {
+    const base = () => {
+      let q = this.db<AuditRow>('audit_events');
+      if (filter.action) q = q.where({ action: filter.action });
+      if (filter.target) q = q.where({ target: filter.target });
+      return q;
+    };
+    const [c] = await base().count<{ n: number }[]>({ n: '*' });
+    const rows = await base().orderBy('id', 'desc').limit(filter.limit).offset(filter.offset);
+    return { items: rows.map(toEvent), total: Number(c?.n ?? 0) };
+  }
+
+  /** Count of `action` events since `since` for a target or a source IP (login rate limiting). */
+  async countSince(action: string, since: Date, by: { target?: string; sourceIp?: string }): Promise<number> {
+    let q = this.db('audit_events').where({ action }).where('at', '>=', since.getTime());
+    if (by.target !== undefined) q = q.where({ target: by.target });
+    if (by.sourceIp !== undefined) q = q.where({ source_ip: by.sourceIp });
+    const [c] = await q.count<{ n: number }[]>({ n: '*' });
+    return Number(c?.n ?? 0);
+  }
+
+  /** Walks the chain in id order; any edited, inserted or deleted row breaks it. */
+  async verify(batchSize = 1000): Promise<AuditVerification> {
+    let prevHash = GENESIS_HASH;
+    let lastId = 0;
+    let events = 0;
+    for (;;) {
+      const rows = await this.db<AuditRow>('audit_events').where('id', '>', lastId).orderBy('id').limit(batchSize);
+      for (const r of rows) {
+        events++;
+        if (r.prev_hash !== prevHash) {
+          return { ok: false, events, problem: `event ${r.id}: previous-hash link broken (an event before it was changed or deleted)` };
+        }
+        const expected = eventHash(r.prev_hash, r);
+        if (expected !== r.hash) return { ok: false, events, problem: `event ${r.id}: contents changed (hash mismatch)` };
+        prevHash = r.hash;
+        lastId = Number(r.id);
+      }
+      if (rows.length < batchSize) break;
+    }
+    const head = await this.db('audit_head').where({ id: 1 }).first<{ last_id: number; last_hash: string } | undefined>();
+    if (head && (Number(head.last_id) !== lastId || head.last_hash !== prevHash)) {
+      return { ok: false, events, problem: `the newest event ${head.last_id} is missing or changed (chain ends at ${lastId || 'nothing'})` };
+    }
+    if (!head && events > 0) return { ok: false, events, problem: 'the chain head record is missing' };
+    return { ok: true, events };
+  }
+}

@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import type { CaRecord, CaStatus, CrlRecord } from './types.ts';
+
+interface CaRow {
+  id: number;
+  name: string;
+  key_algorithm: string;
+  certificate_pem: string;
+  encrypted_key_pem: string;
+  fingerprint_sha256: string;
+  not_before: number;
+  not_after: number;
+  status: CaStatus;
+  created_at: number;
+}
+
+const toCa = (r: CaRow): CaRecord => ({
+  id: r.id,
+  name: r.name,
+  keyAlgorithm: r.key_algorithm,
+  certificatePem: r.certificate_pem,
+  encryptedKeyPem: r.encrypted_key_pem,
+  fingerprintSha256: r.fingerprint_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  status: r.status,
+  createdAt: new Date(r.created_at),
+});
+
+export class CaStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
+    const [row] = await this.db<CaRow>('cas')
+      .insert({
+        name: ca.name,
+        key_algorithm: ca.keyAlgorithm,
+        certificate_pem: ca.certificatePem,
+        encrypted_key_pem: ca.encryptedKeyPem,
+        fingerprint_sha256: ca.fingerprintSha256,
+        not_before: ca.notBefore.getTime(),
+        not_after: ca.notAfter.getTime(),
+        status: ca.status,
+        created_at: ca.createdAt.getTime(),
+      })
+      .returning('*');
+    return toCa(row as CaRow);
+  }
+
+  /** The CA that issues now: the newest one marked active. */
+  async findActive(): Promise<CaRecord | undefined> {
+    const row = await this.db<CaRow>('cas').where({ status: 'active' }).orderBy('id', 'desc').first();
+    return row && toCa(row);
+  }
+
+  /** CAs whose certificates may still be in use (not retired), oldest first. */
+  async listTrusted(): Promise<CaRecord[]> {
+    const rows = await this.db<CaRow>('cas').whereNot({ status: 'retired' }).orderBy('id');
+    return rows.map(toCa);
+  }
+
+  async list(): Promise<CaRecord[]> {
+    return (await this.db<CaRow>('cas').orderBy('id')).map(toCa);
+  }
+}
+
+interface CrlRow {
+  ca_id: number;
+  crl_number: number;
+  this_update: number;
+  next_update: number;
+  crl_pem: string;
+  state_hash: string;
+}
+
+const toCrl = (r: CrlRow): CrlRecord => ({
+  caId: r.ca_id,
+  crlNumber: Number(r.crl_number),
+  thisUpdate: new Date(r.this_update),
+  nextUpdate: new Date(r.next_update),
+  crlPem: r.crl_pem,
+  stateHash: r.state_hash,
+});
+
+export class CrlStore {
+  constructor(private readonly db: Knex) {}
+
+  async find(caId: number): Promise<CrlRecord | undefined> {
+    const row = await this.db<CrlRow>('crls').where({ ca_id: caId }).first();
+    return row && toCrl(row);
+  }
+
+  async listForCas(caIds: number[]): Promise<CrlRecord[]> {
+    const rows = await this.db<CrlRow>('crls').whereIn('ca_id', caIds).orderBy('ca_id');
+    return rows.map(toCrl);
+  }
+
+  /** Replaces the CA's current CRL. Callers allocate crlNumber under Store.withLock('crl'). */
+  async save(crl: CrlRecord): Promise<void> {
+    await this.db('crls')
+      .insert({
+        ca_id: crl.caId,
+        crl_number: crl.crlNumber,
+        this_update: crl.thisUpdate.getTime(),
+        next_update: crl.nextUpdate.getTime(),
+        crl_pem: crl.crlPem,
+        state_hash: crl.stateHash,
+      })
+      .onConflict('ca_id')
+      .merge();
+  }
+}

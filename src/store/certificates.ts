@@ -1,0 +1,171 @@
+import type { Knex } from 'knex';
+import type { ActiveCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry } from './types.ts';
+
+interface CertificateRow {
+  serial: string;
+  ca_id: number;
+  user_id: number;
+  email: string;
+  subject: string;
+  fingerprint_sha256: string;
+  spki_sha256: string;
+  not_before: number;
+  not_after: number;
+  certificate_pem: string;
+  device_label: string | null;
+  created_at: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+}
+
+const toRecord = (r: CertificateRow): CertificateRecord => ({
+  serial: r.serial,
+  caId: r.ca_id,
+  userId: r.user_id,
+  email: r.email,
+  subject: r.subject,
+  fingerprintSha256: r.fingerprint_sha256,
+  spkiSha256: r.spki_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  certificatePem: r.certificate_pem,
+  deviceLabel: r.device_label,
+  createdAt: new Date(r.created_at),
+  revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
+  revocationReason: r.revocation_reason,
+});
+
+export function certificateStatus(c: Pick<CertificateRecord, 'revokedAt' | 'notBefore' | 'notAfter'>, now: Date): CertificateStatus {
+  if (c.revokedAt) return 'revoked';
+  if (c.notAfter.getTime() <= now.getTime()) return 'expired';
+  if (c.notBefore.getTime() > now.getTime()) return 'not_yet_valid';
+  return 'active';
+}
+
+/** Narrows a query to certificates in `status` at `now`; the SQL twin of certificateStatus. */
+function whereStatus(q: Knex.QueryBuilder, status: CertificateStatus, now: Date): Knex.QueryBuilder {
+  const t = now.getTime();
+  switch (status) {
+    case 'revoked':
+      return q.whereNotNull('revoked_at');
+    case 'expired':
+      return q.whereNull('revoked_at').where('not_after', '<=', t);
+    case 'not_yet_valid':
+      return q.whereNull('revoked_at').where('not_after', '>', t).where('not_before', '>', t);
+    case 'active':
+      return q.whereNull('revoked_at').where('not_before', '<=', t).where('not_after', '>', t);
+  }
+}
+
+export class CertificateStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(c: CertificateRecord): Promise<void> {
+    await this.db<CertificateRow>('certificates').insert({
+      serial: c.serial,
+      ca_id: c.caId,
+      user_id: c.userId,
+      email: c.email,
+      subject: c.subject,
+      fingerprint_sha256: c.fingerprintSha256,
+      spki_sha256: c.spkiSha256,
+      not_before: c.notBefore.getTime(),
+      not_after: c.notAfter.getTime(),
+      certificate_pem: c.certificatePem,
+      device_label: c.deviceLabel,
+      created_at: c.createdAt.getTime(),
+      revoked_at: null,
+      revocation_reason: null,
+    });
+  }
+
+  async findBySerial(serial: string): Promise<CertificateRecord | undefined> {
+    const row = await this.db<CertificateRow>('certificates').where({ serial }).first();
+    return row && toRecord(row);
+  }
+
+  async list(filter: { email?: string; status?: CertificateStatus; now: Date; limit: number; offset: number }): Promise<Page<CertificateRecord>> {
+    const base = () => {
+      let q = this.db<CertificateRow>('certificates');
+      if (filter.email) q = q.where({ email: filter.email });
+      if (filter.status) q = whereStatus(q, filter.status, filter.now);
+      return q;
+    };
+    const [countRow] = await base().count<{ n: number }[]>({ n: '*' });
+    const rows = await base().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'serial' }]).limit(filter.limit).offset(filter.offset);
+    return { items: rows.map(toRecord), total: Number(countRow?.n ?? 0) };
+  }
+
+  async listForUser(userId: number): Promise<CertificateRecord[]> {
+    const rows = await this.db<CertificateRow>('certificates').where({ user_id: userId }).orderBy('created_at', 'desc');
+    return rows.map(toRecord);
+  }
+
+  async listActiveForUser(userId: number, now: Date): Promise<CertificateRecord[]> {
+    const rows = await whereStatus(this.db<CertificateRow>('certificates').where({ user_id: userId }), 'active', now);
+    return (rows as CertificateRow[]).map(toRecord);
+  }
+
+  /** Unrevoked, unexpired certificates of a user (including ones not yet valid). */
+  async listUnrevokedForUser(userId: number, now: Date): Promise<CertificateRecord[]> {
+    const rows = await this.db<CertificateRow>('certificates')
+      .where({ user_id: userId })
+      .whereNull('revoked_at')
+      .where('not_after', '>', now.getTime());
+    return rows.map(toRecord);
+  }
+
+  /** Every active certificate at `now`, ordered by fingerprint so the lists are byte-stable. */
+  async listActive(now: Date): Promise<ActiveCertificate[]> {
+    const rows = await whereStatus(
+      this.db('certificates').select('serial', 'email', 'subject', 'fingerprint_sha256', 'not_after'),
+      'active',
+      now,
+    ).orderBy('fingerprint_sha256');
+    return (rows as Pick<CertificateRow, 'serial' | 'email' | 'subject' | 'fingerprint_sha256' | 'not_after'>[]).map((r) => ({
+      serial: r.serial,
+      email: r.email,
+      subject: r.subject,
+      fingerprintSha256: r.fingerprint_sha256,
+      notAfter: new Date(r.not_after),
+    }));
+  }
+
+  /** Revoked certificates of one CA that have not yet expired: the CRL's entries. */
+  async listRevokedUnexpired(caId: number, now: Date): Promise<RevokedEntry[]> {
+    const rows = await this.db('certificates')
+      .select('serial', 'revoked_at', 'revocation_reason')
+      .where({ ca_id: caId })
+      .whereNotNull('revoked_at')
+      .where('not_after', '>', now.getTime())
+      .orderBy('serial');
+    return (rows as Pick<CertificateRow, 'serial' | 'revoked_at' | 'revocation_reason'>[]).map((r) => ({
+      serial: r.serial,
+      revokedAt: new Date(r.revoked_at as number),
+      reason: r.revocation_reason ?? 'unspecified',
+    }));
+  }
+
+  /** Marks a certificate revoked; false if it was already revoked (or does not exist). */
+  async revoke(serial: string, at: Date, reason: string): Promise<boolean> {
+    const n = await this.db('certificates').where({ serial }).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
+    return n > 0;
+  }
+
+  /**
+   * The next instant after `now` at which the set of active certificates changes by time alone
+   * (a certificate expires or becomes valid); undefined if none.
+   */
+  async nextValidityBoundary(now: Date): Promise<Date | undefined> {
+    const t = now.getTime();
+    const [expiry] = await this.db('certificates').whereNull('revoked_at').where('not_after', '>', t).min<{ m: number | null }[]>({ m: 'not_after' });
+    const [start] = await this.db('certificates').whereNull('revoked_at').where('not_before', '>', t).min<{ m: number | null }[]>({ m: 'not_before' });
+    const candidates = [expiry?.m, start?.m].filter((m): m is number => m !== null && m !== undefined).map(Number);
+    return candidates.length ? new Date(Math.min(...candidates)) : undefined;
+  }
+
+  async countUsersWithActive(now: Date): Promise<number> {
+    const [row] = await whereStatus(this.db('certificates'), 'active', now).countDistinct<{ n: number }[]>({ n: 'user_id' });
+    return Number(row?.n ?? 0);
+  }
+}

@@ -1,0 +1,47 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrationSource } from '../../migrations/index.ts';
+
+// int8 (COUNT, bigInteger columns) arrives as a string from pg; every value we store fits a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  /** postgres://… ; absent means SQLite at sqliteFile. */
+  databaseUrl?: string;
+  sqliteFile: string;
+}
+
+export function knexConfig(opts: DatabaseOptions): Knex.Config {
+  if (opts.databaseUrl) {
+    return { client: 'pg', connection: opts.databaseUrl, pool: { min: 0, max: 10 }, migrations: { migrationSource } };
+  }
+  return {
+    client: 'better-sqlite3',
+    connection: { filename: opts.sqliteFile },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('foreign_keys = ON');
+        conn.pragma('busy_timeout = 5000');
+        done(null, conn);
+      },
+    },
+    migrations: { migrationSource },
+  };
+}
+
+export function openKnex(opts: DatabaseOptions): { knex: Knex; dialect: Dialect } {
+  if (!opts.databaseUrl) mkdirSync(path.dirname(opts.sqliteFile), { recursive: true });
+  return { knex: knexFactory(knexConfig(opts)), dialect: opts.databaseUrl ? 'postgres' : 'sqlite' };
+}
+
+export async function migrateToLatest(knex: Knex): Promise<void> {
+  await knex.migrate.latest();
+}

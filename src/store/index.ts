@@ -1,0 +1,78 @@
+import type { Knex } from 'knex';
+import { AuditStore } from './audit.ts';
+import { CaStore, CrlStore } from './cas.ts';
+import { CertificateStore } from './certificates.ts';
+import { migrateToLatest, openKnex, type DatabaseOptions, type Dialect } from './db.ts';
+import { BlockedKeyStore, SessionStore, TokenStore } from './tokens.ts';
+import { UserStore } from './users.ts';
+
+export type * from './types.ts';
+export { certificateStatus } from './certificates.ts';
+export type { AuditVerification, NewAuditEvent } from './audit.ts';
+
+/** Named critical sections; on PostgreSQL they hold across instances (advisory locks). */
+export type LockName = 'audit' | 'crl' | 'issuance';
+const LOCK_KEYS: Record<LockName, number> = { audit: 7_261_001, crl: 7_261_002, issuance: 7_261_003 };
+
+/** The only gateway to the database. Each part is a narrow set of queries for its consumers. */
+export class Store {
+  readonly users: UserStore;
+  readonly certificates: CertificateStore;
+  readonly tokens: TokenStore;
+  readonly blockedKeys: BlockedKeyStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditStore;
+  readonly cas: CaStore;
+  readonly crls: CrlStore;
+
+  private constructor(
+    private readonly db: Knex,
+    readonly dialect: Dialect,
+    private readonly owned: boolean,
+  ) {
+    this.users = new UserStore(db);
+    this.certificates = new CertificateStore(db);
+    this.tokens = new TokenStore(db);
+    this.blockedKeys = new BlockedKeyStore(db);
+    this.sessions = new SessionStore(db);
+    this.audit = new AuditStore(db);
+    this.cas = new CaStore(db);
+    this.crls = new CrlStore(db);
+  }
+
+  static async open(opts: DatabaseOptions): Promise<Store> {
+    const { knex, dialect } = openKnex(opts);
+    try {
+      await migrateToLatest(knex);
+    } catch (e) {
+      await knex.destroy();
+      throw e;
+    }
+    return new Store(knex, dialect, true);
+  }
+
+  /** Runs `fn` in one transaction; nested calls join the outer one. */
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false)));
+  }
+
+  /**
+   * Runs `fn` in a transaction that holds the named lock. SQLite has a single writer connection,
+   * so the transaction alone serialises; PostgreSQL takes a transaction-scoped advisory lock.
+   */
+  async withLock<T>(name: LockName, fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.transaction(async (tx) => {
+      if (tx.dialect === 'postgres') await tx.db.raw('select pg_advisory_xact_lock(?)', [LOCK_KEYS[name]]);
+      return fn(tx);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.raw('select 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.db.destroy();
+  }
+}

@@ -1,0 +1,74 @@
+import type { Knex } from 'knex';
+import type { ApiToken, TokenRole } from './types.ts';
+
+interface TokenRow {
+  id: number;
+  name: string;
+  role: TokenRole;
+  token_sha256: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const toToken = (r: TokenRow): ApiToken => ({
+  id: r.id,
+  name: r.name,
+  role: r.role,
+  createdAt: new Date(r.created_at),
+  revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
+});
+
+export class TokenStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(t: { name: string; role: TokenRole; tokenSha256: string; createdAt: Date }): Promise<ApiToken> {
+    const [row] = await this.db<TokenRow>('api_tokens')
+      .insert({ name: t.name, role: t.role, token_sha256: t.tokenSha256, created_at: t.createdAt.getTime() })
+      .returning('*');
+    return toToken(row as TokenRow);
+  }
+
+  async findActiveByHash(tokenSha256: string): Promise<ApiToken | undefined> {
+    const row = await this.db<TokenRow>('api_tokens').where({ token_sha256: tokenSha256 }).whereNull('revoked_at').first();
+    return row && toToken(row);
+  }
+}
+
+export class BlockedKeyStore {
+  constructor(private readonly db: Knex) {}
+
+  async block(spkiSha256: string, serial: string, at: Date): Promise<void> {
+    await this.db('blocked_keys').insert({ spki_sha256: spkiSha256, serial, blocked_at: at.getTime() }).onConflict('spki_sha256').ignore();
+  }
+
+  /** The serial whose keyCompromise revocation blocked this key, if any. */
+  async findBlockingSerial(spkiSha256: string): Promise<string | undefined> {
+    const row = await this.db('blocked_keys').where({ spki_sha256: spkiSha256 }).first<{ serial: string } | undefined>();
+    return row?.serial;
+  }
+}
+
+export class SessionStore {
+  constructor(private readonly db: Knex) {}
+
+  async get(sid: string, now: Date): Promise<string | undefined> {
+    const row = await this.db('sessions').where({ sid }).where('expires_at', '>', now.getTime()).first<{ data: string } | undefined>();
+    return row?.data;
+  }
+
+  async set(sid: string, data: string, expiresAt: Date): Promise<void> {
+    await this.db('sessions').insert({ sid, data, expires_at: expiresAt.getTime() }).onConflict('sid').merge();
+  }
+
+  async touch(sid: string, expiresAt: Date): Promise<void> {
+    await this.db('sessions').where({ sid }).update({ expires_at: expiresAt.getTime() });
+  }
+
+  async destroy(sid: string): Promise<void> {
+    await this.db('sessions').where({ sid }).delete();
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    return this.db('sessions').where('expires_at', '<=', now.getTime()).delete();
+  }
+}

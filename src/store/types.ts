@@ -1,0 +1,96 @@
+export interface User {
+  id: number;
+  email: string;
+  displayName: string | null;
+  isAdmin: boolean;
+  passwordHash: string | null;
+  createdAt: Date;
+  disabledAt: Date | null;
+}
+
+export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
+
+export interface CertificateRecord {
+  serial: string;
+  caId: number;
+  userId: number;
+  email: string;
+  subject: string;
+  /** Lowercase hex SHA-256 of the DER, computed once at issuance. */
+  fingerprintSha256: string;
+  /** Lowercase hex SHA-256 of the subject public key info. */
+  spkiSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  certificatePem: string;
+  deviceLabel: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+}
+
+/** What the allow-lists need of an active certificate, and nothing more. */
+export interface ActiveCertificate {
+  serial: string;
+  email: string;
+  subject: string;
+  fingerprintSha256: string;
+  notAfter: Date;
+}
+
+export interface RevokedEntry {
+  serial: string;
+  revokedAt: Date;
+  reason: string;
+}
+
+export type CaStatus = 'active' | 'retiring' | 'retired';
+
+export interface CaRecord {
+  id: number;
+  name: string;
+  keyAlgorithm: string;
+  certificatePem: string;
+  encryptedKeyPem: string;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  status: CaStatus;
+  createdAt: Date;
+}
+
+export type TokenRole = 'admin' | 'mta';
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  role: TokenRole;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  sourceIp: string | null;
+  details: Record<string, unknown> | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface CrlRecord {
+  caId: number;
+  crlNumber: number;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  crlPem: string;
+  stateHash: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}

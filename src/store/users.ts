@@ -1,0 +1,63 @@
+import type { Knex } from 'knex';
+import type { User } from './types.ts';
+
+interface UserRow {
+  id: number;
+  email: string;
+  display_name: string | null;
+  is_admin: boolean | number;
+  password_hash: string | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+const toUser = (r: UserRow): User => ({
+  id: r.id,
+  email: r.email,
+  displayName: r.display_name,
+  isAdmin: Boolean(r.is_admin),
+  passwordHash: r.password_hash,
+  createdAt: new Date(r.created_at),
+  disabledAt: r.disabled_at === null ? null : new Date(r.disabled_at),
+});
+
+export class UserStore {
+  constructor(private readonly db: Knex) {}
+
+  async insert(u: { email: string; displayName: string | null; isAdmin: boolean; passwordHash: string | null; createdAt: Date }): Promise<User> {
+    const [row] = await this.db<UserRow>('users')
+      .insert({
+        email: u.email,
+        display_name: u.displayName,
+        is_admin: u.isAdmin,
+        password_hash: u.passwordHash,
+        created_at: u.createdAt.getTime(),
+      })
+      .returning('*');
+    return toUser(row as UserRow);
+  }
+
+  async findByEmail(email: string): Promise<User | undefined> {
+    const row = await this.db<UserRow>('users').where({ email }).first();
+    return row && toUser(row);
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const row = await this.db<UserRow>('users').where({ id }).first();
+    return row && toUser(row);
+  }
+
+  async list(): Promise<User[]> {
+    const rows = await this.db<UserRow>('users').orderBy('email');
+    return rows.map(toUser);
+  }
+
+  async setDisabled(id: number, at: Date): Promise<void> {
+    await this.db('users').where({ id }).whereNull('disabled_at').update({ disabled_at: at.getTime() });
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db('users').whereNull('disabled_at').count<{ n: number }[]>({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  }
+}
