@@ -20,7 +20,7 @@ const listenAddress = z
     const port = Number(s.slice(i + 1));
     return { host, port };
   })
-  .refine((l) => l.port > 0 && l.port < 65536, 'port must be 1-65535');
+  .refine((l) => l.port < 65536, 'port must be 0-65535 (0 = any free port)');
 
 const publicUrl = z
   .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.org' })

@@ -11,6 +11,7 @@ import { identify } from './principal.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { allowlistRoutes } from './routes/allowlist.ts';
 import { meRoutes } from './routes/me.ts';
+import { overviewRoutes } from './routes/overview.ts';
 import { publicRoutes } from './routes/public.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { DatabaseSessionStore } from './session-store.ts';
@@ -75,7 +76,6 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   app.use(publicRoutes({ store: ctx.store, publisher }));
 
-  const secure = opts.publicUrl?.startsWith('https://') ?? false;
   const auth = configurePassport(ctx.store, passwordSignIn(ctx));
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
@@ -89,7 +89,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
       saveUninitialized: false,
       rolling: true, // the idle timeout restarts with each request
       proxy: opts.trustProxy,
-      cookie: { httpOnly: true, sameSite: 'strict', secure, maxAge: opts.sessionIdleMs, path: '/' },
+      // Secure whenever the request came over HTTPS (directly, or via a trusted proxy).
+      cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: opts.sessionIdleMs, path: '/' },
     }),
   );
   api.use(auth.initialize());
@@ -99,6 +100,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
   api.use(allowlistRoutes(ctx));
+  api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs }));
   api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
   app.use('/api/v1', api);
 

@@ -168,4 +168,39 @@ export class CertificateStore {
     const [row] = await whereStatus(this.db('certificates'), 'active', now).countDistinct<{ n: number }[]>({ n: 'user_id' });
     return Number(row?.n ?? 0);
   }
+
+  /** Active certificates at `now` whose validity ends by `until`: the ones about to expire. */
+  async countExpiringBy(now: Date, until: Date): Promise<number> {
+    const [row] = await whereStatus(this.db('certificates'), 'active', now).where('not_after', '<=', until.getTime()).count<{ n: number }[]>({ n: '*' });
+    return Number(row?.n ?? 0);
+  }
+
+  /** Certificates revoked at or after `since`. */
+  async countRevokedSince(since: Date): Promise<number> {
+    const [row] = await this.db('certificates').where('revoked_at', '>=', since.getTime()).count<{ n: number }[]>({ n: '*' });
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Admin search: `q` matches part of the address, or the start of the serial or SHA-256 fingerprint
+   * (hex, colons and case ignored); `status` narrows as in list().
+   */
+  async search(filter: { q?: string; status?: CertificateStatus; now: Date; limit: number; offset: number }): Promise<Page<CertificateRecord>> {
+    const text = (filter.q ?? '').trim().toLowerCase();
+    const hex = text.replace(/[:\s]/g, '');
+    const base = () => {
+      let q = this.db<CertificateRow>('certificates');
+      if (text) {
+        q = q.where((w) => {
+          w.whereRaw("email like ? escape '\\'", [`%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+          if (hex.length >= 4 && /^[0-9a-f]+$/.test(hex)) w.orWhere('serial', 'like', `${hex}%`).orWhere('fingerprint_sha256', 'like', `${hex}%`);
+        });
+      }
+      if (filter.status) q = whereStatus(q, filter.status, filter.now);
+      return q;
+    };
+    const [countRow] = await base().count<{ n: number }[]>({ n: '*' });
+    const rows = await base().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'serial' }]).limit(filter.limit).offset(filter.offset);
+    return { items: rows.map(toRecord), total: Number(countRow?.n ?? 0) };
+  }
 }
