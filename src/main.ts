@@ -48,7 +48,9 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
     const hasCa = Boolean(await store.cas.findActive());
     const source = resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate: !hasCa && Boolean(opts.createCaIfMissing) });
     if (source.generatedFile) {
-      log.warn(`generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`);
+      const warning = `generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`;
+      log.warn(warning);
+      process.stderr.write(`\n*** mailca: ${warning}\n\n`);
     }
     if (!hasCa && opts.createCaIfMissing) {
       const ca = await createCa(store, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, passphrase: source.passphrase, clock });

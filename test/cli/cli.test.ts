@@ -1,0 +1,168 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import knexFactory from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { opensslCsr } from '../helpers/mailca.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/mailca.mjs');
+let db: TestDatabase;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `mailca` command against the test database. */
+async function mailca(args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', MAILCA_DATA_DIR: db.dataDir, MAILCA_LOG_LEVEL: 'warn', ...extraEnv };
+  if (db.databaseUrl) env.DATABASE_URL = db.databaseUrl;
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [BIN, ...args], { env }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('mailca CLI', () => {
+  it('init creates the CA once, with a generated 0600 passphrase file, and publishes', async () => {
+    const first = await mailca(['init', '--name', 'Example Mail CA', '--key-alg', 'P-384']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('created CA "Example Mail CA" (P-384)');
+    expect(first.stderr).toContain('ca-passphrase'); // said loudly
+    const passFile = path.join(db.dataDir, 'ca-passphrase');
+    expect(statSync(passFile).mode & 0o777).toBe(0o600);
+    expect(existsSync(path.join(db.dataDir, 'publish', 'ca.pem'))).toBe(true);
+    const second = await mailca(['init']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('already exists');
+  });
+
+  it('the CA key is stored encrypted: the database holds no plain private key', async () => {
+    const knex = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(db.dataDir, 'mailca.sqlite') }, useNullAsDefault: true });
+    const [row] = await knex('cas').select('encrypted_key_pem');
+    await knex.destroy();
+    expect(row.encrypted_key_pem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    expect(row.encrypted_key_pem).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);
+  });
+
+  it('adds users (password from stdin, or generated and printed once), creates tokens', async () => {
+    const withPw = await mailca(['user', 'add', 'Alice@Example.test', '--name', 'Alice', '--admin'], 'a very good password\n');
+    expect(withPw.code, withPw.stderr).toBe(0);
+    expect(withPw.stdout).toContain('added alice@example.test (admin)');
+    expect(withPw.stdout).not.toContain('password:');
+    const generated = await mailca(['user', 'add', 'bob@example.test']);
+    expect(generated.stdout).toMatch(/password: \S{20}/);
+    const dup = await mailca(['user', 'add', 'bob@example.test']);
+    expect(dup.code).not.toBe(0);
+    expect(dup.stderr).toContain('already exists');
+    const token = await mailca(['token', 'create', '--role', 'mta', '--name', 'mx1']);
+    expect(token.code).toBe(0);
+    expect(token.stdout.trim()).toMatch(/^mca_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('issues from a CSR file, lists, revokes, publishes, and the lists follow', async () => {
+    const { csrFile } = opensslCsr(db.dataDir, 'cli', 'P-256', '/CN=eve@evil.test');
+    const issued = await mailca(['issue', '--email', 'bob@example.test', '--csr', csrFile, '--device', 'Phone']);
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toContain('BEGIN CERTIFICATE');
+    const serial = /issued serial ([0-9a-f]{32})/.exec(issued.stderr)?.[1];
+    expect(serial).toBeTruthy();
+    const postfix = () => readFileSync(path.join(db.dataDir, 'publish', 'allowlist.postfix'), 'utf8');
+    expect(postfix()).toContain(`serial ${serial}`);
+
+    const list = await mailca(['list', '--email', 'bob@example.test', '--status', 'active']);
+    expect(list.stdout).toContain(serial);
+    expect(list.stdout).toContain('Phone');
+
+    const revoked = await mailca(['revoke', serial!, '--reason', 'cessationOfOperation']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(postfix()).not.toContain(`serial ${serial}`);
+    expect((await mailca(['list', '--status', 'revoked'])).stdout).toContain(serial);
+    const again = await mailca(['revoke', serial!, '--reason', 'superseded']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('already revoked');
+
+    const published = await mailca(['publish']);
+    expect(published.code).toBe(0);
+    expect(published.stdout).toMatch(/published 0 active certificate\(s\); CRL number \d+/);
+  });
+
+  it('disables a user and revokes their certificates', async () => {
+    const { csrFile } = opensslCsr(db.dataDir, 'cli2', 'P-256');
+    await mailca(['issue', '--email', 'alice@example.test', '--csr', csrFile]);
+    const disabled = await mailca(['user', 'disable', 'alice@example.test']);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(disabled.stdout).toMatch(/revoked 1 certificate/);
+  });
+
+  it('verifies the audit chain and detects a changed and a deleted row', async () => {
+    const ok = await mailca(['audit', 'verify']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/audit log intact: \d+ event/);
+
+    const knex = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(db.dataDir, 'mailca.sqlite') }, useNullAsDefault: true });
+    try {
+      const [second] = await knex('audit_events').orderBy('id').offset(1).limit(1);
+      await knex('audit_events').where({ id: second.id }).update({ actor: 'someone-else' });
+      const changed = await mailca(['audit', 'verify']);
+      expect(changed.code).toBe(1);
+      expect(changed.stderr).toContain(`event ${second.id}: contents changed`);
+      await knex('audit_events').where({ id: second.id }).update({ actor: second.actor });
+      expect((await mailca(['audit', 'verify'])).code).toBe(0);
+
+      await knex('audit_events').where({ id: second.id }).delete();
+      const deleted = await mailca(['audit', 'verify']);
+      expect(deleted.code).toBe(1);
+      expect(deleted.stderr).toContain('link broken');
+      await knex('audit_events').insert(second);
+
+      const [last] = await knex('audit_events').orderBy('id', 'desc').limit(1);
+      await knex('audit_events').where({ id: last.id }).delete();
+      const tail = await mailca(['audit', 'verify']);
+      expect(tail.code).toBe(1);
+      expect(tail.stderr).toContain('missing or changed');
+    } finally {
+      await knex.destroy();
+    }
+  });
+
+  it('has --help everywhere and refuses bad arguments with a one-line reason', async () => {
+    for (const cmd of [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['issue'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']]) {
+      const help = await mailca([...cmd, '--help']);
+      expect(help.code, cmd.join(' ')).toBe(0);
+      expect(help.stdout).toContain('Usage: mailca');
+    }
+    const cases: string[][] = [
+      ['frobnicate'],
+      ['revoke', 'abcd', '--reason', 'bored'],
+      ['revoke', 'abcd'],
+      ['token', 'create', '--role', 'root', '--name', 'x'],
+      ['list', '--status', 'sleepy'],
+      ['issue', '--email', 'bob@example.test', '--csr', '/nonexistent.csr'],
+      ['user', 'add', 'not-an-address'],
+      ['revoke', 'ab'.repeat(16), '--reason', 'superseded'],
+      ['init', '--key-alg', 'DSA'],
+    ];
+    for (const args of cases) {
+      const r = await mailca(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+    }
+    const badConfig = await mailca(['list'], undefined, { MAILCA_LISTEN: 'nonsense' });
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.stderr).toContain('MAILCA_LISTEN');
+  });
+});
