@@ -28,6 +28,31 @@ export interface EnrolmentContext {
   publish(): Promise<void>;
 }
 
+/**
+ * Runs a state change and its audit event in one transaction, so neither exists without the other.
+ * The audit lock keeps the hash chain linear across instances.
+ */
+export async function audited<T>(
+  ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
+  actor: Actor,
+  event: { action: string; target: string | null; details?: (result: T) => Record<string, unknown> },
+  change: (tx: Store) => Promise<T>,
+): Promise<T> {
+  return ctx.store.withLock('audit', async (tx) => {
+    const result = await change(tx);
+    await tx.audit.append({
+      at: ctx.clock.now(),
+      actor: actor.id,
+      action: event.action,
+      target: event.target,
+      sourceIp: actor.sourceIp,
+      details: event.details?.(result) ?? null,
+    });
+    return result;
+  });
+}
+
+/** Records an event that has no state change of its own (sign-in, sign-out). */
 export async function audit(
   ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
   actor: Actor,

@@ -3,7 +3,7 @@ import { Forbidden, InvalidCsr } from '../errors.ts';
 import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
 import { newSerial } from '../issuance/serial.ts';
 import type { CertificateRecord, User } from '../store/index.ts';
-import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { checkCsr } from './csr.ts';
 import { normalizeDeviceLabel } from './identity.ts';
 
@@ -19,7 +19,7 @@ const BACKDATE_MS = 5 * MINUTE_MS;
 /**
  * Issues a certificate for `user` from a CSR. The certificate names the user's address and nothing
  * from the request except its public key.
- * Order: check → build → sign → store → publish → audit.
+ * Order: check → build → sign → store with its audit event → publish.
  */
 export async function enrol(
   ctx: EnrolmentContext,
@@ -71,15 +71,18 @@ export async function enrol(
     revokedAt: null,
     revocationReason: null,
   };
-  await ctx.store.certificates.insert(record);
+  await audited(ctx, actor, {
+    action: 'certificate.issue',
+    target: record.serial,
+    details: () => ({
+      email: user.email,
+      fingerprint_sha256: record.fingerprintSha256,
+      key: csr.keyDescription,
+      not_after: record.notAfter.toISOString(),
+      device_label: deviceLabel,
+    }),
+  }, (tx) => tx.certificates.insert(record));
   await ctx.publish();
-  await audit(ctx, actor, 'certificate.issue', record.serial, {
-    email: user.email,
-    fingerprint_sha256: record.fingerprintSha256,
-    key: csr.keyDescription,
-    not_after: record.notAfter.toISOString(),
-    device_label: deviceLabel,
-  });
   ctx.log.info({ serial: record.serial, email: user.email, actor: actor.id }, 'certificate issued');
   return { record, chainPem: [toPem(issuer.certificateDer, 'CERTIFICATE')] };
 }

@@ -1,7 +1,7 @@
 import { BadRequest, Conflict, NotFound } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS, type RevocationReason } from '../issuance/revocation-reasons.ts';
 import type { CertificateRecord } from '../store/index.ts';
-import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { audited, type Actor, type EnrolmentContext } from './context.ts';
 
 export function parseSerial(input: string): string {
   const serial = input.trim().toLowerCase().replace(/:/g, '');
@@ -36,14 +36,12 @@ export async function revoke(
   if (found.revokedAt) throw new Conflict('already_revoked', `certificate ${serial} was already revoked on ${found.revokedAt.toISOString()}`);
 
   const now = ctx.clock.now();
-  const changed = await ctx.store.transaction(async (tx) => {
-    const ok = await tx.certificates.revoke(serial, now, reason);
-    if (ok && reason === 'keyCompromise') await tx.blockedKeys.block(found.spkiSha256, serial, now);
-    return ok;
+  await audited(ctx, actor, { action: 'certificate.revoke', target: serial, details: () => ({ email: found.email, reason }) }, async (tx) => {
+    // A concurrent revocation may have won since the read above.
+    if (!(await tx.certificates.revoke(serial, now, reason))) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
+    if (reason === 'keyCompromise') await tx.blockedKeys.block(found.spkiSha256, serial, now);
   });
-  if (!changed) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
   await ctx.publish();
-  await audit(ctx, actor, 'certificate.revoke', serial, { email: found.email, reason });
   ctx.log.info({ serial, reason, actor: actor.id }, 'certificate revoked');
   return { ...found, revokedAt: now, revocationReason: reason };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BadRequest } from '../errors.ts';
 import type { ApiToken, Store, TokenRole } from '../store/index.ts';
-import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { audited, type Actor, type EnrolmentContext } from './context.ts';
 
 const TOKEN_PREFIX = 'mca_';
 const ROLES: readonly TokenRole[] = ['admin', 'mta'];
@@ -21,8 +21,11 @@ export async function createToken(
     throw new BadRequest('invalid_name', 'token name must be 1-100 characters of letters, digits, . _ - @');
   }
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-  const record = await ctx.store.tokens.insert({ name: req.name, role: req.role as TokenRole, tokenSha256: sha256(token), createdAt: ctx.clock.now() });
-  await audit(ctx, actor, 'token.create', req.name, { role: record.role });
+  const name = req.name;
+  const role = req.role as TokenRole;
+  const record = await audited(ctx, actor, { action: 'token.create', target: name, details: () => ({ role }) }, (tx) =>
+    tx.tokens.insert({ name, role, tokenSha256: sha256(token), createdAt: ctx.clock.now() }),
+  );
   return { token, record };
 }
 

@@ -1,6 +1,6 @@
 import { BadRequest, Conflict, NotFound } from '../errors.ts';
 import type { User } from '../store/index.ts';
-import { audit, type Actor, type EnrolmentContext } from './context.ts';
+import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { normalizeEmail } from './identity.ts';
 import { hashPassword } from './passwords.ts';
 import { revoke } from './revoke.ts';
@@ -25,22 +25,21 @@ export async function addUser(
     passwordHash = await hashPassword(req.password);
   }
   if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
-  let user: User;
   try {
-    user = await ctx.store.users.insert({
-      email,
-      displayName: (req.displayName as string | undefined) ?? null,
-      isAdmin: req.isAdmin === true,
-      passwordHash,
-      createdAt: ctx.clock.now(),
-    });
+    return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin }) }, (tx) =>
+      tx.users.insert({
+        email,
+        displayName: (req.displayName as string | undefined) ?? null,
+        isAdmin: req.isAdmin === true,
+        passwordHash,
+        createdAt: ctx.clock.now(),
+      }),
+    );
   } catch (e) {
     // Lost a race with a concurrent add of the same address.
     if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
     throw e;
   }
-  await audit(ctx, actor, 'user.add', email, { admin: user.isAdmin });
-  return user;
 }
 
 export async function findUser(ctx: Pick<EnrolmentContext, 'store'>, email: unknown): Promise<User> {
@@ -55,8 +54,7 @@ export async function disableUser(ctx: EnrolmentContext, actor: Actor, emailInpu
   const user = await findUser(ctx, emailInput);
   if (user.disabledAt) throw new Conflict('user_disabled', `${user.email} is already disabled`);
   const now = ctx.clock.now();
-  await ctx.store.users.setDisabled(user.id, now);
-  await audit(ctx, actor, 'user.disable', user.email);
+  await audited(ctx, actor, { action: 'user.disable', target: user.email }, (tx) => tx.users.setDisabled(user.id, now));
   const revoked: string[] = [];
   for (const cert of await ctx.store.certificates.listUnrevokedForUser(user.id, now)) {
     await revoke(ctx, actor, { serial: cert.serial, reason: 'affiliationChanged' });

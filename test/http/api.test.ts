@@ -290,6 +290,25 @@ describe('admin API', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('parallel enrolments and revocations keep every certificate and an intact audit chain', async () => {
+    const csrs = Array.from({ length: 12 }, (_, i) => opensslCsr(dir, `par${i}`, 'P-256').csrPem);
+    const results = await Promise.all(csrs.map((csr) => alice.post('/api/v1/enrol', { csr })));
+    expect(results.map((r) => r.status)).toEqual(csrs.map(() => 201));
+    const serials = results.map((r) => r.json.serial as string);
+    expect(new Set(serials).size).toBe(serials.length);
+    const revokes = await Promise.all(serials.map((s) => admin().post(`/api/v1/certificates/${s}/revoke`, { reason: 'superseded' })));
+    expect(revokes.map((r) => r.status)).toEqual(serials.map(() => 200));
+    // The same certificate revoked twice at once: exactly one wins.
+    const one = await enrolAlice();
+    const race = await Promise.all([1, 2, 3].map(() => admin().post(`/api/v1/certificates/${one.serial}/revoke`, { reason: 'superseded' })));
+    expect(race.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    expect(await srv.m.store.audit.verify()).toMatchObject({ ok: true });
+    const postfix = (await mta().get('/api/v1/allowlist?format=postfix')).text;
+    for (const s of [...serials, one.serial]) expect(postfix).not.toContain(s);
+  });
+});
+
 describe('public endpoints', () => {
   it('serves health, the CA bundle and the CRL with ETags; unknown paths are JSON 404s', async () => {
     expect(await (await fetch(`${srv.url}/healthz`)).json()).toEqual({ status: 'ok' });
