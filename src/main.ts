@@ -57,7 +57,7 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
       log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
     }
     const keyring = new CaKeyring(store, source.passphrase);
-    const publisher = new Publisher({ store, keyring, clock, log, dir: publishDir(config), crlLifetimeMs: config.crlLifetimeHours * HOUR_MS });
+    const publisher = new Publisher({ store, keyring, clock, log, dir: publishDir(config), crlLifetimeMs: config.crlLifetimeHours * HOUR_MS, portalUrl: portalUrl(config) });
     const ctx: EnrolmentContext = {
       store,
       clock,
@@ -77,6 +77,11 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
     await store.close();
     throw e;
   }
+}
+
+/** Where users enrol: MAILCA_PUBLIC_URL, else the listen address. */
+export function portalUrl(config: Config): string {
+  return config.publicUrl ? `${config.publicUrl}/` : `http://${config.listen.host}:${config.listen.port}/`;
 }
 
 /** MAILCA_SESSION_SECRET, or a secret generated once into the data dir. */
@@ -103,6 +108,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     sessionSecret: sessionSecret(config),
     sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
     trustProxy: config.trustProxy,
+    portalUrl: portalUrl(config),
     webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
   });
   const scheduler = opts.scheduler === false ? undefined : startPublishScheduler(mailca.publisher, mailca.log);

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadConfig, type Config } from '../config.ts';
 import type { Actor } from '../enrolment/context.ts';
 import { enrol } from '../enrolment/enrol.ts';
+import { readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../enrolment/enforcement.ts';
 import { normalizeEmail } from '../enrolment/identity.ts';
 import { generatePassword } from '../enrolment/passwords.ts';
 import { revoke } from '../enrolment/revoke.ts';
@@ -198,6 +199,61 @@ export function buildProgram(): Command {
       await withMailca(async (m) => {
         const r = await m.publisher.publish();
         console.log(`published ${r.activeCertificates} active certificate(s); CRL number ${r.crls.map((c) => c.crlNumber).join(', ')}`);
+      });
+    });
+
+  program
+    .command('enforce')
+    .description("set a user's (or everyone's) enforcement: enforced = must present a certificate, grace = password still accepted, default = follow the schedule")
+    .argument('[email]', 'the user (or --all)')
+    .option('--all', 'every enabled user', false)
+    .requiredOption('--state <state>', 'enforced, grace or default', choice('--state', ['enforced', 'grace', 'default']))
+    .option('--at <date>', 'with --state default: enforce this user from this ISO date-time')
+    .action(async (email: string | undefined, o: { all: boolean; state: string; at?: string }) => {
+      if (o.all === Boolean(email)) throw new CliError('give either an EMAIL or --all');
+      await withMailca(async (m) => {
+        if (o.all) {
+          const n = await setEveryoneEnforcement(m.ctx, cliActor(), o.state);
+          console.log(`set ${n} user(s) to ${o.state}`);
+          return;
+        }
+        const d = await setUserEnforcement(m.ctx, cliActor(), { email, state: o.state, enforceAt: o.at });
+        console.log(`${d.email}: ${d.state}${d.enforcedFrom && d.state === 'grace' ? ` (enforced from ${d.enforcedFrom.toISOString()})` : ''}`);
+      });
+    });
+
+  program
+    .command('enforce-policy')
+    .description('schedule enforcement: N days after each user\'s first enrolment, and/or a global deadline')
+    .option('--after-first-enrolment <days>', 'days after first enrolment (empty to clear)')
+    .option('--deadline <date>', 'ISO date-time from which everyone is enforced (empty to clear)')
+    .action(async (o: { afterFirstEnrolment?: string; deadline?: string }) => {
+      await withMailca(async (m) => {
+        const current = await m.store.enforcement.policy();
+        const p = await setEnforcementPolicy(m.ctx, cliActor(), {
+          afterFirstEnrolmentDays: o.afterFirstEnrolment ?? current.afterFirstEnrolmentDays,
+          deadline: o.deadline ?? current.deadline?.toISOString() ?? null,
+        });
+        console.log(`after first enrolment: ${p.afterFirstEnrolmentDays ?? 'off'} day(s); deadline: ${p.deadline?.toISOString() ?? 'none'}`);
+      });
+    });
+
+  program
+    .command('readiness')
+    .description('users total / enrolled / enforced, and who is left')
+    .option('--json', 'JSON output', false)
+    .action(async (o: { json: boolean }) => {
+      await withMailca(async (m) => {
+        const r = await readiness(m.ctx);
+        if (o.json) {
+          console.log(JSON.stringify(r, null, 2));
+          return;
+        }
+        const pct = r.usersTotal ? ((100 * r.enrolled) / r.usersTotal).toFixed(1) : '100.0';
+        console.log(`users ${r.usersTotal}, enrolled ${r.enrolled} (${pct}%), enforced ${r.enforced}, grace ${r.grace}`);
+        if (r.notEnrolled.length) console.log(`not enrolled: ${r.notEnrolled.join(', ')}`);
+        if (r.enforcedWithoutCertificate.length) console.log(`enforced without a certificate (cannot send): ${r.enforcedWithoutCertificate.join(', ')}`);
+        if (r.readyToEnforce.length) console.log(`enrolled, still in grace (ready to enforce): ${r.readyToEnforce.join(', ')}`);
       });
     });
 

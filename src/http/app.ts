@@ -3,6 +3,7 @@ import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
+import { systemClock } from '../clock.ts';
 import type { EnrolmentContext } from '../enrolment/context.ts';
 import { Forbidden, BadRequest } from '../errors.ts';
 import type { Publisher } from '../publishers/publish.ts';
@@ -10,6 +11,7 @@ import { errorHandler, sendError } from './errors.ts';
 import { identify } from './principal.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { allowlistRoutes } from './routes/allowlist.ts';
+import { enforcementRoutes } from './routes/enforcement.ts';
 import { meRoutes } from './routes/me.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { publicRoutes } from './routes/public.ts';
@@ -23,6 +25,8 @@ export interface HttpOptions {
   sessionSecret: string;
   sessionIdleMs: number;
   trustProxy: boolean;
+  /** Where users enrol; named in refusal messages. */
+  portalUrl: string;
   /** Built portal (web/dist), served at / when present. */
   webDir: string;
 }
@@ -84,7 +88,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
     session({
       name: SESSION_COOKIE,
       secret: opts.sessionSecret,
-      store: new DatabaseSessionStore(ctx.store, ctx.clock, opts.sessionIdleMs),
+      // express-session stamps cookie expiry with wall-clock time; the store must judge it by the same clock.
+      store: new DatabaseSessionStore(ctx.store, systemClock, opts.sessionIdleMs),
       resave: false,
       saveUninitialized: false,
       rolling: true, // the idle timeout restarts with each request
@@ -99,7 +104,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(sessionRoutes(ctx, auth));
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
-  api.use(allowlistRoutes(ctx));
+  api.use(allowlistRoutes({ store: ctx.store, clock: ctx.clock, publisher, portalUrl: opts.portalUrl }));
+  api.use(enforcementRoutes(ctx));
   api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs }));
   api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
   app.use('/api/v1', api);

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -7,6 +8,9 @@ import type { CrlRecord, Store } from '../store/index.ts';
 import { renderEximAllowlist, renderJsonAllowlist, renderPostfixAllowlist } from './allowlists.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
+import { renderEximEnforcement, renderPostfixEnforcement } from './enforcement-maps.ts';
+import { listEnforcement } from '../enrolment/enforcement.ts';
+import { nextEnforcementChange } from '../enrolment/enforcement-policy.ts';
 
 /** File names in `<data dir>/publish/`: the contract with MTAs and the pull client. */
 export const PUBLISHED_FILES = {
@@ -16,6 +20,8 @@ export const PUBLISHED_FILES = {
   caBundle: 'ca.pem',
   crlPem: 'crl.pem',
   crlDer: 'crl.der',
+  postfixEnforcement: 'enforcement.postfix',
+  eximEnforcement: 'enforcement.exim',
 } as const;
 
 export interface PublisherDeps {
@@ -26,6 +32,8 @@ export interface PublisherDeps {
   /** `<data dir>/publish` */
   dir: string;
   crlLifetimeMs: number;
+  /** Where users enrol; named in the enforcement maps' refusal message. */
+  portalUrl: string;
 }
 
 export interface PublishResult {
@@ -45,6 +53,8 @@ function pemToDer(pem: string): Uint8Array {
  */
 export class Publisher {
   #queue: Promise<unknown> = Promise.resolve();
+  /** Emits 'published' after each publish (long-polling readers wait on it). */
+  readonly events = new EventEmitter().setMaxListeners(0);
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -67,7 +77,7 @@ export class Publisher {
     return cas.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
   }
 
-  /** When published state next changes by time alone: a validity boundary or a CRL refresh. */
+  /** When published state next changes by time alone: a validity boundary, a CRL refresh, or a scheduled enforcement. */
   async nextDue(): Promise<Date | undefined> {
     const now = this.deps.clock.now();
     const times: number[] = [];
@@ -77,6 +87,8 @@ export class Publisher {
     for (const crl of await this.deps.store.crls.listForCas(cas.map((c) => c.id))) {
       times.push(crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime());
     }
+    const enforcement = nextEnforcementChange(await listEnforcement(this.deps), now);
+    if (enforcement) times.push(enforcement.getTime());
     return times.length ? new Date(Math.min(...times)) : undefined;
   }
 
@@ -86,8 +98,9 @@ export class Publisher {
     const active = await store.certificates.listActive(now);
     const crls = await this.currentCrls();
     const bundle = await this.caBundlePem();
-    const active_ca = await store.cas.findActive();
-    const activeCrl = crls.find((c) => c.caId === active_ca?.id);
+    const activeCa = await store.cas.findActive();
+    const activeCrl = crls.find((c) => c.caId === activeCa?.id);
+    const enforcement = await listEnforcement(this.deps);
 
     const file = (name: string) => path.join(dir, name);
     writeFileAtomic(file(PUBLISHED_FILES.postfixAllowlist), renderPostfixAllowlist(active));
@@ -96,7 +109,10 @@ export class Publisher {
     writeFileAtomic(file(PUBLISHED_FILES.caBundle), bundle);
     writeFileAtomic(file(PUBLISHED_FILES.crlPem), crls.map((c) => c.crlPem).join(''));
     if (activeCrl) writeFileAtomic(file(PUBLISHED_FILES.crlDer), pemToDer(activeCrl.crlPem));
+    writeFileAtomic(file(PUBLISHED_FILES.postfixEnforcement), renderPostfixEnforcement(enforcement, this.deps.portalUrl));
+    writeFileAtomic(file(PUBLISHED_FILES.eximEnforcement), renderEximEnforcement(enforcement));
     this.deps.log.debug({ active: active.length, crls: crls.map((c) => c.crlNumber) }, 'published');
+    this.events.emit('published');
     return { at: now, activeCertificates: active.length, crls };
   }
 }

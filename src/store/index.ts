@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AuditStore } from './audit.ts';
 import { CaStore, CrlStore } from './cas.ts';
 import { CertificateStore } from './certificates.ts';
+import { EnforcementStore } from './enforcement.ts';
 import { migrateToLatest, openKnex, type DatabaseOptions, type Dialect } from './db.ts';
 import { BlockedKeyStore, SessionStore, TokenStore } from './tokens.ts';
 import { UserStore } from './users.ts';
@@ -9,6 +10,7 @@ import { UserStore } from './users.ts';
 export type * from './types.ts';
 export { certificateStatus } from './certificates.ts';
 export type { AuditVerification, NewAuditEvent } from './audit.ts';
+export type { EnforcementOverride, EnforcementPolicy, UserEnforcementFacts } from './enforcement.ts';
 
 /** Named critical sections; on PostgreSQL they hold across instances (advisory locks). */
 export type LockName = 'audit' | 'crl' | 'issuance';
@@ -24,6 +26,7 @@ export class Store {
   readonly audit: AuditStore;
   readonly cas: CaStore;
   readonly crls: CrlStore;
+  readonly enforcement: EnforcementStore;
 
   private constructor(
     private readonly db: Knex,
@@ -38,6 +41,7 @@ export class Store {
     this.audit = new AuditStore(db);
     this.cas = new CaStore(db);
     this.crls = new CrlStore(db);
+    this.enforcement = new EnforcementStore(db);
   }
 
   static async open(opts: DatabaseOptions): Promise<Store> {

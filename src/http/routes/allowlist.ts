@@ -1,21 +1,36 @@
 import { Router } from 'express';
 import type { Clock } from '../../clock.ts';
+import { listEnforcement } from '../../enrolment/enforcement.ts';
 import { BadRequest } from '../../errors.ts';
 import { ALLOWLIST_CONTENT_TYPES, ALLOWLIST_FORMATS, renderAllowlist, type AllowlistFormat } from '../../publishers/allowlists.ts';
+import { ENFORCEMENT_FORMATS, renderEnforcement, type EnforcementFormat } from '../../publishers/enforcement-maps.ts';
+import type { Publisher } from '../../publishers/publish.ts';
 import type { Store } from '../../store/index.ts';
+import { sendLongPolled } from '../long-poll.ts';
 import { requireRole } from '../principal.ts';
-import { sendWithEtag } from './public.ts';
 
-/** The allow-list for MTAs (mta or admin token), rendered from the store at request time. */
-export function allowlistRoutes(deps: { store: Store; clock: Clock }): Router {
+function pickFormat<F extends string>(v: unknown, allowed: readonly F[], fallback: F): F {
+  const format = v === undefined || v === '' ? fallback : String(v);
+  if (!allowed.includes(format as F)) throw new BadRequest('invalid_format', `format must be one of: ${allowed.join(', ')}`);
+  return format as F;
+}
+
+/** What MTAs pull (mta or admin token), rendered from the store at request time; long poll with ?wait=. */
+export function allowlistRoutes(deps: { store: Store; clock: Clock; publisher: Publisher; portalUrl: string }): Router {
   const r = Router();
   r.get('/allowlist', requireRole('mta'), async (req, res) => {
-    const format = (req.query.format ?? 'postfix') as string;
-    if (!ALLOWLIST_FORMATS.includes(format as AllowlistFormat)) {
-      throw new BadRequest('invalid_format', `format must be one of: ${ALLOWLIST_FORMATS.join(', ')}`);
-    }
-    const active = await deps.store.certificates.listActive(deps.clock.now());
-    sendWithEtag(req, res, renderAllowlist(format as AllowlistFormat, active), ALLOWLIST_CONTENT_TYPES[format as AllowlistFormat]);
+    const format = pickFormat<AllowlistFormat>(req.query.format, ALLOWLIST_FORMATS, 'postfix');
+    await sendLongPolled(req, res, deps.publisher, async () => ({
+      body: renderAllowlist(format, await deps.store.certificates.listActive(deps.clock.now())),
+      contentType: ALLOWLIST_CONTENT_TYPES[format],
+    }));
+  });
+  r.get('/enforcement', requireRole('mta'), async (req, res) => {
+    const format = pickFormat<EnforcementFormat>(req.query.format, ENFORCEMENT_FORMATS, 'postfix');
+    await sendLongPolled(req, res, deps.publisher, async () => ({
+      body: renderEnforcement(format, await listEnforcement(deps), deps.portalUrl),
+      contentType: 'text/plain; charset=utf-8',
+    }));
   });
   return r;
 }

@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+
+export type EnforcementOverride = 'grace' | 'enforced';
+
+export interface EnforcementPolicy {
+  /** Enforce each user this many days after their first enrolment; null = no such schedule. */
+  afterFirstEnrolmentDays: number | null;
+  /** Enforce everyone from this instant; null = no deadline. */
+  deadline: Date | null;
+}
+
+/** What the enforcement decision needs to know about one enabled user. */
+export interface UserEnforcementFacts {
+  userId: number;
+  email: string;
+  override: EnforcementOverride | null;
+  enforceAt: Date | null;
+  firstEnrolmentAt: Date | null;
+  activeCertificates: number;
+}
+
+const POLICY_KEY = 'enforcement_policy';
+
+export class EnforcementStore {
+  constructor(private readonly db: Knex) {}
+
+  async setForUser(userId: number, override: EnforcementOverride | null, enforceAt: Date | null): Promise<void> {
+    await this.db('users').where({ id: userId }).update({ enforcement: override, enforce_at: enforceAt?.getTime() ?? null });
+  }
+
+  /** Sets (or clears) the override for every enabled user at once. */
+  async setForAll(override: EnforcementOverride | null): Promise<number> {
+    return this.db('users').whereNull('disabled_at').update({ enforcement: override, enforce_at: null });
+  }
+
+  async policy(): Promise<EnforcementPolicy> {
+    const row = await this.db('settings').where({ key: POLICY_KEY }).first<{ value: string } | undefined>();
+    if (!row) return { afterFirstEnrolmentDays: null, deadline: null };
+    const v = JSON.parse(row.value) as { afterFirstEnrolmentDays: number | null; deadline: number | null };
+    return { afterFirstEnrolmentDays: v.afterFirstEnrolmentDays, deadline: v.deadline === null ? null : new Date(v.deadline) };
+  }
+
+  async setPolicy(p: EnforcementPolicy): Promise<void> {
+    const value = JSON.stringify({ afterFirstEnrolmentDays: p.afterFirstEnrolmentDays, deadline: p.deadline?.getTime() ?? null });
+    await this.db('settings').insert({ key: POLICY_KEY, value }).onConflict('key').merge();
+  }
+
+  /** One row per enabled user, ordered by address: overrides, first enrolment and active certificates at `now`. */
+  async facts(now: Date): Promise<UserEnforcementFacts[]> {
+    const t = now.getTime();
+    const rows = await this.db('users as u')
+      .leftJoin('certificates as c', 'c.user_id', 'u.id')
+      .whereNull('u.disabled_at')
+      .groupBy('u.id', 'u.email', 'u.enforcement', 'u.enforce_at')
+      .orderBy('u.email')
+      .select('u.id', 'u.email', 'u.enforcement', 'u.enforce_at')
+      .min({ first: 'c.created_at' })
+      .select(
+        this.db.raw('sum(case when c.revoked_at is null and c.not_before <= ? and c.not_after > ? then 1 else 0 end) as active', [t, t]),
+      );
+    return (rows as { id: number; email: string; enforcement: EnforcementOverride | null; enforce_at: number | null; first: number | null; active: number | string | null }[]).map((r) => ({
+      userId: r.id,
+      email: r.email,
+      override: r.enforcement,
+      enforceAt: r.enforce_at === null ? null : new Date(Number(r.enforce_at)),
+      firstEnrolmentAt: r.first === null ? null : new Date(Number(r.first)),
+      activeCertificates: Number(r.active ?? 0),
+    }));
+  }
+}
