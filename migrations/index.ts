@@ -1,11 +1,13 @@
 import type { Knex } from 'knex';
 import * as initial from './20261125_001_initial.ts';
 import * as enforcement from './20261125_002_enforcement.ts';
+import * as rotation from './20261125_003_rotation.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
   { name: '20261125_001_initial', ...initial },
   { name: '20261125_002_enforcement', ...enforcement },
+  { name: '20261125_003_rotation', ...rotation },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

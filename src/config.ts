@@ -41,6 +41,16 @@ export const configSchema = z.object({
   certLifetimeDays: positiveInt(1, 3650).default(365),
   crlLifetimeHours: positiveInt(1, 24 * 90).default(168),
   emailProtection: boolish.default(false),
+  renewalWindowDays: positiveInt(1, 3650).default(30),
+  renewalOverlapDays: positiveInt(0, 365).default(7),
+  reminderDays: z
+    .string()
+    .regex(/^\s*\d{1,4}(\s*,\s*\d{1,4})*\s*$/, 'expected a comma-separated list of days, e.g. 30,7,1')
+    .transform((s) => [...new Set(s.split(',').map((d) => Number(d.trim())))].filter((d) => d > 0).sort((a, b) => b - a))
+    .prefault('30,7,1'),
+  smtpUrl: z.string().regex(/^smtps?:\/\//, 'expected smtp://host:port or smtps://user:pass@host:465').optional(),
+  mailFrom: z.string().min(3).max(320).optional(),
+  caExpiryWarnDays: positiveInt(1, 3650).default(90),
   sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
   trustProxy: boolish.default(false),
@@ -63,6 +73,12 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_CERT_LIFETIME_DAYS: 'certLifetimeDays',
   MAILCA_CRL_LIFETIME_HOURS: 'crlLifetimeHours',
   MAILCA_EKU_EMAIL_PROTECTION: 'emailProtection',
+  MAILCA_RENEWAL_WINDOW_DAYS: 'renewalWindowDays',
+  MAILCA_RENEWAL_OVERLAP_DAYS: 'renewalOverlapDays',
+  MAILCA_REMINDER_DAYS: 'reminderDays',
+  MAILCA_SMTP_URL: 'smtpUrl',
+  MAILCA_MAIL_FROM: 'mailFrom',
+  MAILCA_CA_EXPIRY_WARN_DAYS: 'caExpiryWarnDays',
   MAILCA_SESSION_SECRET: 'sessionSecret',
   MAILCA_SESSION_IDLE_MINUTES: 'sessionIdleMinutes',
   MAILCA_TRUST_PROXY: 'trustProxy',

@@ -11,7 +11,8 @@ import { createApp } from './http/app.ts';
 import { CaKeyring, createCa } from './issuance/authority.ts';
 import { resolveCaPassphrase } from './issuance/passphrase.ts';
 import { Publisher } from './publishers/publish.ts';
-import { startPublishScheduler } from './publishers/scheduler.ts';
+import { startScheduler } from './scheduler.ts';
+import { supersedeDue } from './enrolment/renew.ts';
 import { Store } from './store/index.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +67,8 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
       policy: {
         certLifetimeDays: config.certLifetimeDays,
         emailProtection: config.emailProtection,
+        renewalWindowDays: config.renewalWindowDays,
+        renewalOverlapDays: config.renewalOverlapDays,
         crlDistributionUrl: config.publicUrl ? `${config.publicUrl}/crl.der` : undefined,
       },
       publish: async () => {
@@ -92,6 +95,20 @@ function sessionSecret(config: Config): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * One scheduler tick: supersede predecessors whose overlap ended, publish, and say when the next
+ * time-driven change is due.
+ */
+export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
+  await supersedeDue(m.ctx);
+  await m.publisher.publish();
+  const now = m.ctx.clock.now().getTime();
+  const due = [await m.publisher.nextDue(), await m.store.certificates.nextSupersession(m.ctx.clock.now())]
+    .filter((d): d is Date => d !== undefined)
+    .map((d) => d.getTime());
+  return due.length ? new Date(Math.max(now, Math.min(...due))) : undefined;
+}
+
 export interface RunningServer {
   mailca: Mailca;
   server: Server;
@@ -111,7 +128,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     portalUrl: portalUrl(config),
     webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
   });
-  const scheduler = opts.scheduler === false ? undefined : startPublishScheduler(mailca.publisher, mailca.log);
+  const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
     s.once('error', reject);

@@ -15,6 +15,10 @@ export interface IssuancePolicy {
   emailProtection: boolean;
   /** CRL distribution point put in certificates, when the public URL is known. */
   crlDistributionUrl?: string;
+  /** Renewal opens this many days before expiry (or in the last third of a shorter lifetime). */
+  renewalWindowDays: number;
+  /** The predecessor stays on the lists this long after a renewal. */
+  renewalOverlapDays: number;
 }
 
 /** Everything enrolment needs, passed in (no module-level singletons). */

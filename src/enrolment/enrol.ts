@@ -4,7 +4,7 @@ import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
 import { newSerial } from '../issuance/serial.ts';
 import type { CertificateRecord, User } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
-import { checkCsr } from './csr.ts';
+import { checkCsr, type CheckedCsr } from './csr.ts';
 import { normalizeDeviceLabel } from './identity.ts';
 
 export interface EnrolmentResult {
@@ -26,10 +26,24 @@ export async function enrol(
   actor: Actor,
   req: { user: User; csr: string | Uint8Array; deviceLabel?: unknown },
 ): Promise<EnrolmentResult> {
+  return issueCertificate(ctx, actor, req);
+}
+
+/** A renewal: the predecessor stays valid until `overlapEnd`, then it is superseded. */
+export interface RenewalLink {
+  predecessor: CertificateRecord;
+  overlapEnd: Date;
+}
+
+export async function issueCertificate(
+  ctx: EnrolmentContext,
+  actor: Actor,
+  req: { user: User; csr: string | Uint8Array | CheckedCsr; deviceLabel?: unknown; renewal?: RenewalLink },
+): Promise<EnrolmentResult> {
   const { user } = req;
   if (user.disabledAt) throw new Forbidden('user_disabled', `${user.email} is disabled`);
   const deviceLabel = normalizeDeviceLabel(req.deviceLabel);
-  const csr = await checkCsr(req.csr);
+  const csr = typeof req.csr === 'string' || req.csr instanceof Uint8Array ? await checkCsr(req.csr) : req.csr;
   const blockedBy = await ctx.store.blockedKeys.findBlockingSerial(csr.spkiSha256);
   if (blockedBy) {
     throw new InvalidCsr(
@@ -70,18 +84,31 @@ export async function enrol(
     createdAt: now,
     revokedAt: null,
     revocationReason: null,
+    renewalOf: req.renewal?.predecessor.serial ?? null,
+    renewedBy: null,
+    supersedeAt: null,
   };
-  await audited(ctx, actor, {
-    action: 'certificate.issue',
-    target: record.serial,
-    details: () => ({
-      email: user.email,
-      fingerprint_sha256: record.fingerprintSha256,
-      key: csr.keyDescription,
-      not_after: record.notAfter.toISOString(),
-      device_label: deviceLabel,
-    }),
-  }, (tx) => tx.certificates.insert(record));
+  const renewal = req.renewal;
+  await audited(
+    ctx,
+    actor,
+    {
+      action: renewal ? 'certificate.renew' : 'certificate.issue',
+      target: record.serial,
+      details: () => ({
+        email: user.email,
+        fingerprint_sha256: record.fingerprintSha256,
+        key: csr.keyDescription,
+        not_after: record.notAfter.toISOString(),
+        device_label: deviceLabel,
+        ...(renewal ? { renews: renewal.predecessor.serial, overlap_end: renewal.overlapEnd.toISOString() } : {}),
+      }),
+    },
+    async (tx) => {
+      await tx.certificates.insert(record);
+      if (renewal) await tx.certificates.markRenewed(renewal.predecessor.serial, record.serial, renewal.overlapEnd);
+    },
+  );
   await ctx.publish();
   ctx.log.info({ serial: record.serial, email: user.email, actor: actor.id }, 'certificate issued');
   return { record, chainPem: [toPem(issuer.certificateDer, 'CERTIFICATE')] };

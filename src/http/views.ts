@@ -1,8 +1,10 @@
+import type { IssuancePolicy } from '../enrolment/context.ts';
+import { renewalWindowStart } from '../enrolment/renew.ts';
 import { colonFingerprint } from '../publishers/allowlists.ts';
 import { certificateStatus, type AuditEvent, type CertificateRecord, type User } from '../store/index.ts';
 
 /** JSON shapes of the API; snake_case, ISO times, fingerprints as openssl prints them. */
-export function certificateView(c: CertificateRecord, now: Date) {
+export function certificateView(c: CertificateRecord, now: Date, renewal?: Pick<IssuancePolicy, 'renewalWindowDays'>) {
   return {
     serial: c.serial,
     email: c.email,
@@ -15,6 +17,10 @@ export function certificateView(c: CertificateRecord, now: Date) {
     created_at: c.createdAt.toISOString(),
     revoked_at: c.revokedAt?.toISOString() ?? null,
     revocation_reason: c.revocationReason,
+    renewal_of: c.renewalOf,
+    renewed_by: c.renewedBy,
+    overlap_ends: c.renewedBy && !c.revokedAt ? (c.supersedeAt?.toISOString() ?? null) : null,
+    ...(renewal ? { renewal_opens: renewalWindowStart(c, renewal).toISOString() } : {}),
     certificate: c.certificatePem,
   };
 }

@@ -12,6 +12,8 @@ interface CaRow {
   not_after: number;
   status: CaStatus;
   created_at: number;
+  cross_certificate_pem: string | null;
+  retired_at: number | null;
 }
 
 const toCa = (r: CaRow): CaRecord => ({
@@ -25,12 +27,14 @@ const toCa = (r: CaRow): CaRecord => ({
   notAfter: new Date(r.not_after),
   status: r.status,
   createdAt: new Date(r.created_at),
+  crossCertificatePem: r.cross_certificate_pem,
+  retiredAt: r.retired_at === null ? null : new Date(Number(r.retired_at)),
 });
 
 export class CaStore {
   constructor(private readonly db: Knex) {}
 
-  async insert(ca: Omit<CaRecord, 'id'>): Promise<CaRecord> {
+  async insert(ca: Omit<CaRecord, 'id' | 'crossCertificatePem' | 'retiredAt'>): Promise<CaRecord> {
     const [row] = await this.db<CaRow>('cas')
       .insert({
         name: ca.name,
@@ -61,6 +65,19 @@ export class CaStore {
 
   async list(): Promise<CaRecord[]> {
     return (await this.db<CaRow>('cas').orderBy('id')).map(toCa);
+  }
+
+  async findById(id: number): Promise<CaRecord | undefined> {
+    const row = await this.db<CaRow>('cas').where({ id }).first();
+    return row && toCa(row);
+  }
+
+  async setStatus(id: number, status: CaStatus, at: Date): Promise<void> {
+    await this.db('cas').where({ id }).update({ status, ...(status === 'retired' ? { retired_at: at.getTime() } : {}) });
+  }
+
+  async setCrossCertificate(id: number, pem: string): Promise<void> {
+    await this.db('cas').where({ id }).update({ cross_certificate_pem: pem });
   }
 }
 

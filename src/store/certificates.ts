@@ -16,6 +16,9 @@ interface CertificateRow {
   created_at: number;
   revoked_at: number | null;
   revocation_reason: string | null;
+  renewal_of: string | null;
+  renewed_by: string | null;
+  supersede_at: number | null;
 }
 
 const toRecord = (r: CertificateRow): CertificateRecord => ({
@@ -33,6 +36,9 @@ const toRecord = (r: CertificateRow): CertificateRecord => ({
   createdAt: new Date(r.created_at),
   revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
   revocationReason: r.revocation_reason,
+  renewalOf: r.renewal_of,
+  renewedBy: r.renewed_by,
+  supersedeAt: r.supersede_at === null ? null : new Date(Number(r.supersede_at)),
 });
 
 export function certificateStatus(c: Pick<CertificateRecord, 'revokedAt' | 'notBefore' | 'notAfter'>, now: Date): CertificateStatus {
@@ -76,7 +82,57 @@ export class CertificateStore {
       created_at: c.createdAt.getTime(),
       revoked_at: null,
       revocation_reason: null,
+      renewal_of: c.renewalOf,
+      renewed_by: null,
+      supersede_at: null,
     });
+  }
+
+  /** Links a predecessor to its successor and schedules the end of their overlap. */
+  async markRenewed(oldSerial: string, newSerial: string, supersedeAt: Date): Promise<void> {
+    await this.db('certificates').where({ serial: oldSerial }).update({ renewed_by: newSerial, supersede_at: supersedeAt.getTime() });
+  }
+
+  /** Ends an overlap now (or at `at`); false if the certificate has no pending overlap. */
+  async setSupersedeAt(serial: string, at: Date): Promise<boolean> {
+    const n = await this.db('certificates').where({ serial }).whereNull('revoked_at').whereNotNull('renewed_by').update({ supersede_at: at.getTime() });
+    return n > 0;
+  }
+
+  /** Unrevoked certificates whose overlap has ended by `now`. */
+  async listDueSupersessions(now: Date): Promise<{ serial: string; supersedeAt: Date }[]> {
+    const rows = await this.db('certificates').select('serial', 'supersede_at').whereNull('revoked_at').where('supersede_at', '<=', now.getTime()).orderBy('supersede_at');
+    return (rows as { serial: string; supersede_at: number }[]).map((r) => ({ serial: r.serial, supersedeAt: new Date(Number(r.supersede_at)) }));
+  }
+
+  async nextSupersession(now: Date): Promise<Date | undefined> {
+    const [row] = await this.db('certificates').whereNull('revoked_at').where('supersede_at', '>', now.getTime()).min<{ m: number | null }[]>({ m: 'supersede_at' });
+    return row?.m === null || row?.m === undefined ? undefined : new Date(Number(row.m));
+  }
+
+  /** Certificates (active at `now`, not yet renewed) expiring before `before`: reminder candidates. */
+  async listExpiringUnrenewed(now: Date, before: Date): Promise<CertificateRecord[]> {
+    const rows = await whereStatus(this.db<CertificateRow>('certificates'), 'active', now).whereNull('renewed_by').where('not_after', '<=', before.getTime()).orderBy('not_after');
+    return (rows as CertificateRow[]).map(toRecord);
+  }
+
+  /** Per CA: unrevoked certificates still valid at `now`, and the latest notAfter among them. */
+  async usageByCa(now: Date): Promise<Map<number, { active: number; lastNotAfter: Date | null }>> {
+    const rows = await this.db('certificates')
+      .select('ca_id')
+      .count({ n: '*' })
+      .max({ last: 'not_after' })
+      .whereNull('revoked_at')
+      .where('not_after', '>', now.getTime())
+      .groupBy('ca_id');
+    return new Map(
+      (rows as { ca_id: number; n: number | string; last: number | null }[]).map((r) => [Number(r.ca_id), { active: Number(r.n), lastNotAfter: r.last === null ? null : new Date(Number(r.last)) }]),
+    );
+  }
+
+  async listActiveForCa(caId: number, now: Date): Promise<CertificateRecord[]> {
+    const rows = await whereStatus(this.db<CertificateRow>('certificates').where({ ca_id: caId }), 'active', now);
+    return (rows as CertificateRow[]).map(toRecord);
   }
 
   async findBySerial(serial: string): Promise<CertificateRecord | undefined> {

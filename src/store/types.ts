@@ -27,6 +27,12 @@ export interface CertificateRecord {
   createdAt: Date;
   revokedAt: Date | null;
   revocationReason: string | null;
+  /** Serial of the certificate this one renewed. */
+  renewalOf: string | null;
+  /** Serial of this certificate's successor, once renewed. */
+  renewedBy: string | null;
+  /** End of the renewal overlap: then this certificate is revoked as superseded. */
+  supersedeAt: Date | null;
 }
 
 /** What the allow-lists need of an active certificate, and nothing more. */
@@ -57,6 +63,8 @@ export interface CaRecord {
   notAfter: Date;
   status: CaStatus;
   createdAt: Date;
+  crossCertificatePem: string | null;
+  retiredAt: Date | null;
 }
 
 export type TokenRole = 'admin' | 'mta';

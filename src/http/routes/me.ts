@@ -2,6 +2,8 @@ import { Router } from 'express';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { enrol } from '../../enrolment/enrol.ts';
 import { revoke } from '../../enrolment/revoke.ts';
+import { endOverlap, renew } from '../../enrolment/renew.ts';
+import type { CertificateRecord } from '../../store/index.ts';
 import { BadRequest } from '../../errors.ts';
 import { colonFingerprint } from '../../publishers/allowlists.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
@@ -14,7 +16,20 @@ export function meRoutes(ctx: EnrolmentContext): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.csr !== 'string') throw new BadRequest('missing_csr', 'send JSON {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}');
     const { record, chainPem } = await enrol(ctx, actorOf(req), { user: sessionUser(req), csr: body.csr, deviceLabel: body.device_label });
-    res.status(201).json({
+    res.status(201).json(issuedView(record, chainPem));
+  });
+  r.post('/me/certificates/:serial/renew', requireUser, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body.csr !== 'string') throw new BadRequest('missing_csr', 'send JSON {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}');
+    const { record, chainPem } = await renew(ctx, actorOf(req), { user: sessionUser(req), serial: String(req.params.serial), csr: body.csr, deviceLabel: body.device_label });
+    res.status(201).json({ ...issuedView(record, chainPem), renewal_of: record.renewalOf });
+  });
+  r.post('/me/certificates/:serial/end-overlap', requireUser, async (req, res) => {
+    const record = await endOverlap(ctx, actorOf(req), { user: sessionUser(req), serial: String(req.params.serial) });
+    res.json({ certificate: certificateView(record, ctx.clock.now(), ctx.policy) });
+  });
+  function issuedView(record: CertificateRecord, chainPem: string[]) {
+    return {
       serial: record.serial,
       email: record.email,
       fingerprint_sha256: colonFingerprint(record.fingerprintSha256),
@@ -23,12 +38,12 @@ export function meRoutes(ctx: EnrolmentContext): Router {
       device_label: record.deviceLabel,
       certificate: record.certificatePem,
       chain: chainPem,
-    });
-  });
+    };
+  }
   r.get('/me/certificates', requireUser, async (req, res) => {
     const now = ctx.clock.now();
     const certs = await ctx.store.certificates.listForUser(sessionUser(req).id);
-    res.json({ certificates: certs.map((c) => certificateView(c, now)) });
+    res.json({ certificates: certs.map((c) => certificateView(c, now, ctx.policy)) });
   });
   r.post('/me/certificates/:serial/revoke', requireUser, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
