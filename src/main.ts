@@ -13,6 +13,8 @@ import { resolveCaPassphrase } from './issuance/passphrase.ts';
 import { Publisher } from './publishers/publish.ts';
 import { startScheduler } from './scheduler.ts';
 import { supersedeDue } from './enrolment/renew.ts';
+import { smtpMailer, type Mailer } from './notifications/mailer.ts';
+import { expiringCas, sendAdminDigest, sendExpiryReminders } from './notifications/reminders.ts';
 import { Store } from './store/index.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,6 +27,8 @@ export interface Mailca {
   publisher: Publisher;
   ctx: EnrolmentContext;
   log: Logger;
+  /** Set when MAILCA_SMTP_URL is configured (reminders, digests). */
+  mailer?: Mailer;
   close(): Promise<void>;
 }
 
@@ -40,7 +44,7 @@ export function openStore(config: Config): Promise<Store> {
  * Opens the database (migrating it) and the CA keyring. With `createCaIfMissing` a first run creates
  * the CA, generating a passphrase file if none is configured.
  */
-export async function openMailca(config: Config, opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean } = {}): Promise<Mailca> {
+export async function openMailca(config: Config, opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean; mailer?: Mailer } = {}): Promise<Mailca> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -75,7 +79,8 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
         await publisher.publish();
       },
     };
-    return { config, store, keyring, publisher, ctx, log, close: () => store.close() };
+    const mailer = opts.mailer ?? (config.smtpUrl ? smtpMailer(config.smtpUrl, mailFrom(config)) : undefined);
+    return { config, store, keyring, publisher, ctx, log, mailer, close: () => store.close() };
   } catch (e) {
     await store.close();
     throw e;
@@ -85,6 +90,10 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
 /** Where users enrol: MAILCA_PUBLIC_URL, else the listen address. */
 export function portalUrl(config: Config): string {
   return config.publicUrl ? `${config.publicUrl}/` : `http://${config.listen.host}:${config.listen.port}/`;
+}
+
+function mailFrom(config: Config): string {
+  return config.mailFrom ?? `mailca@${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
 }
 
 /** MAILCA_SESSION_SECRET, or a secret generated once into the data dir. */
@@ -102,6 +111,15 @@ function sessionSecret(config: Config): string {
 export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   await supersedeDue(m.ctx);
   await m.publisher.publish();
+  const reminderDeps = { store: m.store, clock: m.ctx.clock, log: m.log, portalUrl: portalUrl(m.config), reminderDays: m.config.reminderDays, caExpiryWarnDays: m.config.caExpiryWarnDays };
+  for (const ca of await expiringCas(reminderDeps)) {
+    m.log.warn({ ca: ca.name, id: ca.id, notAfter: ca.notAfter.toISOString() }, 'the CA expires soon: run `mailca ca rotate`');
+  }
+  if (m.mailer) {
+    const run = await sendExpiryReminders({ ...reminderDeps, mailer: m.mailer });
+    await sendAdminDigest({ ...reminderDeps, mailer: m.mailer }, run);
+    if (run.sent.length || run.failed.length) m.log.info({ sent: run.sent.length, failed: run.failed.length }, 'reminder mails');
+  }
   const now = m.ctx.clock.now().getTime();
   const due = [await m.publisher.nextDue(), await m.store.certificates.nextSupersession(m.ctx.clock.now())]
     .filter((d): d is Date => d !== undefined)
@@ -117,7 +135,7 @@ export interface RunningServer {
 }
 
 /** `mailca serve`: migrate, create the CA on first run, publish, serve, and keep the lists current. */
-export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean } = {}): Promise<RunningServer> {
+export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean; mailer?: Mailer } = {}): Promise<RunningServer> {
   const mailca = await openMailca(config, { ...opts, createCaIfMissing: true });
   await mailca.publisher.publish();
   const app = createApp(mailca.ctx, mailca.publisher, {
@@ -128,6 +146,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     portalUrl: portalUrl(config),
     webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
   });
+  if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');
   const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));

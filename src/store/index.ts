@@ -3,6 +3,7 @@ import { AuditStore } from './audit.ts';
 import { CaStore, CrlStore } from './cas.ts';
 import { CertificateStore } from './certificates.ts';
 import { EnforcementStore } from './enforcement.ts';
+import { MailLogStore } from './mail-log.ts';
 import { migrateToLatest, openKnex, type DatabaseOptions, type Dialect } from './db.ts';
 import { BlockedKeyStore, SessionStore, TokenStore } from './tokens.ts';
 import { UserStore } from './users.ts';
@@ -27,6 +28,7 @@ export class Store {
   readonly cas: CaStore;
   readonly crls: CrlStore;
   readonly enforcement: EnforcementStore;
+  readonly mailLog: MailLogStore;
 
   private constructor(
     private readonly db: Knex,
@@ -42,6 +44,7 @@ export class Store {
     this.cas = new CaStore(db);
     this.crls = new CrlStore(db);
     this.enforcement = new EnforcementStore(db);
+    this.mailLog = new MailLogStore(db);
   }
 
   static async open(opts: DatabaseOptions): Promise<Store> {
