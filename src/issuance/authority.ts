@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { DAY_MS, MINUTE_MS } from '../clock.ts';
 import { Conflict, ConfigError, NotFound } from '../errors.ts';
 import type { CaRecord, Store } from '../store/index.ts';
-import { createCaCertificate, fingerprintSha256Hex } from './certificate.ts';
+import { createCaCertificate, createCrossCertificate, fingerprintSha256Hex } from './certificate.ts';
 import { newSerial } from './serial.ts';
 import { encryptPrivateKey, FileSigner, generateCaKeyPair, type KeyAlgorithm, type Signer } from './signer.ts';
 
@@ -49,6 +49,34 @@ export async function initCa(store: Store, opts: CreateCaOptions): Promise<CaRec
   const existing = await store.cas.findActive();
   if (existing) throw new Conflict('ca_exists', `a CA already exists: "${existing.name}" (fingerprint ${existing.fingerprintSha256})`);
   return createCa(store, opts);
+}
+
+/**
+ * CA rollover: a new CA issues from now on; the previous active CA becomes 'retiring' (its
+ * certificates stay trusted until they are renewed or expire). With `crossSign`, the old CA also
+ * certifies the new CA's key.
+ */
+export async function rotateCa(store: Store, keyring: CaKeyring, opts: CreateCaOptions & { crossSign: boolean }): Promise<{ ca: CaRecord; previous: CaRecord | undefined }> {
+  const previous = await store.cas.findActive();
+  const fresh = await createCa(store, opts);
+  const now = opts.clock.now();
+  await store.transaction(async (tx) => {
+    for (const ca of await tx.cas.list()) if (ca.id !== fresh.id && ca.status === 'active') await tx.cas.setStatus(ca.id, 'retiring', now);
+    if (opts.crossSign && previous) {
+      const old = await keyring.forCa(previous);
+      const cross = await createCrossCertificate({
+        issuerSigner: old.signer,
+        issuerCertificateDer: old.certificateDer,
+        subjectCertificateDer: certificateDerOf(fresh.certificatePem),
+        serial: newSerial(),
+        notBefore: new Date(now.getTime() - 5 * MINUTE_MS),
+        notAfter: fresh.notAfter,
+      });
+      await tx.cas.setCrossCertificate(fresh.id, cross.pem);
+    }
+  });
+  const ca = (await store.cas.findById(fresh.id)) ?? fresh;
+  return { ca, previous };
 }
 
 export function certificateDerOf(pem: string): Uint8Array {

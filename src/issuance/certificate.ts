@@ -179,3 +179,42 @@ export async function issueLeafCertificate(opts: {
     subject: `CN=${escapeDnValue(opts.email)}`,
   };
 }
+
+/**
+ * A cross-certificate: the subject CA's name and key, certified by the issuing (older) CA, so
+ * clients that trust only the old CA can build a path to certificates of the new one.
+ */
+export async function createCrossCertificate(opts: {
+  issuerSigner: Signer;
+  issuerCertificateDer: Uint8Array;
+  subjectCertificateDer: Uint8Array;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+}): Promise<{ der: Uint8Array; pem: string }> {
+  const issuer = readCaCertificate(opts.issuerCertificateDer);
+  const subject = readCaCertificate(opts.subjectCertificateDer);
+  if (!bytesEqual(opts.issuerSigner.publicKeySpki, issuer.subjectPublicKeySpki)) {
+    throw new Error("Signer key does not match the issuing CA certificate's public key");
+  }
+  const notBefore = toCertificateTime(opts.notBefore, 'notBefore');
+  const notAfter = toCertificateTime(new Date(Math.min(opts.notAfter.getTime(), issuer.notAfter.getTime())), 'notAfter');
+  assertBefore(notBefore, notAfter, 'notBefore', 'notAfter');
+  const subjectKey = checkSubjectPublicKey(subject.subjectPublicKeySpki);
+  const der = await buildCertificate({
+    signer: opts.issuerSigner,
+    serial: opts.serial,
+    issuer: issuer.subject,
+    subject: subject.subject,
+    subjectPublicKeyInfo: subjectKey.info,
+    notBefore,
+    notAfter,
+    extensions: [
+      basicConstraintsExtension(true),
+      keyUsageExtension(caKeyUsageFlags),
+      subjectKeyIdentifierExtension(subject.subjectKeyIdentifier),
+      authorityKeyIdentifierExtension(issuer.subjectKeyIdentifier),
+    ],
+  });
+  return { der, pem: toPem(der, 'CERTIFICATE') };
+}

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
-import type { CrlRecord, Store } from '../store/index.ts';
+import type { CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { renderEximAllowlist, renderJsonAllowlist, renderPostfixAllowlist } from './allowlists.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
@@ -64,16 +64,25 @@ export class Publisher {
     return run;
   }
 
-  /** Signs (if due) and returns the CRL of every CA that is still trusted. */
+  /**
+   * The CAs to trust: the issuing CA, and every other CA not retired that still has a valid
+   * certificate (so MTAs keep accepting old certificates while users renew).
+   */
+  async trustedCas(): Promise<CaRecord[]> {
+    const usage = await this.deps.store.certificates.usageByCa(this.deps.clock.now());
+    return (await this.deps.store.cas.listTrusted()).filter((ca) => ca.status === 'active' || (usage.get(ca.id)?.active ?? 0) > 0);
+  }
+
+  /** Signs (if due) and returns the CRL of every trusted CA. */
   async currentCrls(): Promise<CrlRecord[]> {
-    const cas = await this.deps.store.cas.listTrusted();
+    const cas = await this.trustedCas();
     const crls: CrlRecord[] = [];
     for (const ca of cas) crls.push(await ensureCrl(this.deps, ca, { lifetimeMs: this.deps.crlLifetimeMs }));
     return crls;
   }
 
   async caBundlePem(): Promise<string> {
-    const cas = await this.deps.store.cas.listTrusted();
+    const cas = await this.trustedCas();
     return cas.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
   }
 
@@ -83,7 +92,7 @@ export class Publisher {
     const times: number[] = [];
     const boundary = await this.deps.store.certificates.nextValidityBoundary(now);
     if (boundary) times.push(boundary.getTime());
-    const cas = await this.deps.store.cas.listTrusted();
+    const cas = await this.trustedCas();
     for (const crl of await this.deps.store.crls.listForCas(cas.map((c) => c.id))) {
       times.push(crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime());
     }

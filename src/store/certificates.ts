@@ -130,6 +130,11 @@ export class CertificateStore {
     );
   }
 
+  async listUnrevokedForCa(caId: number, now: Date): Promise<CertificateRecord[]> {
+    const rows = await this.db<CertificateRow>('certificates').where({ ca_id: caId }).whereNull('revoked_at').where('not_after', '>', now.getTime());
+    return rows.map(toRecord);
+  }
+
   async listActiveForCa(caId: number, now: Date): Promise<CertificateRecord[]> {
     const rows = await whereStatus(this.db<CertificateRow>('certificates').where({ ca_id: caId }), 'active', now);
     return (rows as CertificateRow[]).map(toRecord);

@@ -4,22 +4,27 @@ import { enrolMessage, listeningPort } from './validate.ts';
 
 const DEFAULT_POSTFIX_SASL: PostfixSasl = { type: 'dovecot', path: 'private/auth' };
 
+/** Refuses with a readable text; the trailing plain `reject` is what Postfix's relay-safety check looks for. */
+function rejectWith(text: string): string {
+  return `check_client_access static:{REJECT 5.7.1 ${text}}, reject`;
+}
+
 function relayRestrictions(opts: MtaConfigOptions): string {
   const { paths } = opts;
   const listedCertificate = `check_ccert_access { texthash:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`;
   const enforcedUsers = `check_sasl_access texthash:${paths.postfixEnforcement}`;
   switch (POLICIES[opts.policy].clientCertificates) {
     case 'none':
-      return ['permit_sasl_authenticated', 'check_client_access static:{REJECT 5.7.1 authentication required}'].join(',\n    ');
+      return ['permit_sasl_authenticated', rejectWith('authentication required')].join(',\n    ');
     case 'optional':
       return [
         listedCertificate,
         enforcedUsers,
         'permit_sasl_authenticated',
-        'check_client_access static:{REJECT 5.7.1 authentication or a client certificate required}',
+        rejectWith('authentication or a client certificate required'),
       ].join(',\n    ');
     case 'mandatory':
-      return [listedCertificate, `check_client_access static:{REJECT 5.7.1 ${enrolMessage(opts.portalUrl)}}`].join(',\n    ');
+      return [listedCertificate, rejectWith(enrolMessage(opts.portalUrl))].join(',\n    ');
   }
 }
 
@@ -63,6 +68,7 @@ function postfixNotes(opts: MtaConfigOptions): string {
     'Add the main.cf lines to /etc/postfix/main.cf and the service entry to /etc/postfix/master.cf (replace an existing',
     'entry on the same port), then run `postfix check` and `postfix reload`.',
     'The parameters are prefixed mailca_pN_, so entries of two policies (e.g. 2 on 465 and 7 on 587) can live side by side.',
+    'The service runs without chroot (5th column n), so the published files and SASL socket paths are used as given.',
   ];
   if (policy.clientCertificates !== 'none') {
     lines.push(

@@ -1,0 +1,11 @@
+import type { PolicyNumber } from '../../src/publishers/mta-config/index.ts';
+
+/**
+ * Ports for one test file's private server. The suite runs once per vitest project (sqlite, postgres), possibly
+ * in parallel: each project gets its own range.
+ */
+export function policyPorts(fileBase: number, policy: PolicyNumber): { tlsOnConnect: number; submission: number } {
+  const projectOffset = process.env.MAILCA_TEST_DB === 'postgres' ? 500 : 0;
+  const base = fileBase + projectOffset;
+  return { tlsOnConnect: base + policy, submission: base + 10 + policy };
+}

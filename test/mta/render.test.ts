@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { POLICIES, POLICY_NUMBERS, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
+
+const paths: PublishedPaths = {
+  postfixAllowlist: '/var/lib/mailca/postfix-allowlist',
+  eximAllowlist: '/var/lib/mailca/exim-allowlist',
+  caBundle: '/var/lib/mailca/ca.pem',
+  crlPem: '/var/lib/mailca/crl.pem',
+  postfixEnforcement: '/var/lib/mailca/postfix-enforcement',
+  eximEnforcement: '/var/lib/mailca/exim-enforcement',
+};
+
+const base: Omit<MtaConfigOptions, 'mta' | 'policy'> = {
+  paths,
+  hostname: 'mail.example.test',
+  portalUrl: 'https://portal.example/',
+  tls: { certFile: '/etc/ssl/mail.pem', keyFile: '/etc/ssl/mail.key' },
+};
+
+describe('renderMtaConfig (pure)', () => {
+  it('POLICIES describes all eight policies in one sentence each', () => {
+    expect(Object.keys(POLICIES)).toHaveLength(8);
+    for (const policy of POLICY_NUMBERS) {
+      expect(POLICIES[policy].title.length).toBeGreaterThan(10);
+      expect(POLICIES[policy].withoutCertificate).toMatch(/^[A-Z][^\n]*\.$/);
+    }
+  });
+
+  it('postfix: ports default to 465/587 on all addresses; the allow-list lookup is pinned to the certificate fingerprint', () => {
+    const p3 = renderMtaConfig({ ...base, mta: 'postfix', policy: 3 });
+    expect(p3.masterCf).toMatch(/^465 inet n - n - - smtpd$/m);
+    expect(p3.masterCf).toContain('-o smtpd_tls_wrappermode=yes');
+    expect(p3.masterCf).toContain('-o smtpd_tls_req_ccert=yes');
+    expect(p3.masterCf).toContain('-o smtpd_tls_fingerprint_digest=sha256');
+    expect(p3.mainCf).toContain(`check_ccert_access { texthash:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`);
+    expect(p3.notes).toContain('postfix reload');
+    const p7 = renderMtaConfig({ ...base, mta: 'postfix', policy: 7, ports: { submission: 2587 }, listenAddress: '192.0.2.1' });
+    expect(p7.masterCf).toMatch(/^192\.0\.2\.1:2587 inet/m);
+    expect(p7.masterCf).toContain('-o smtpd_tls_auth_only=yes');
+    expect(p7.mainCf).toContain(`check_sasl_access texthash:${paths.postfixEnforcement}`);
+  });
+
+  it('postfix: no certificate lookups in policies without client certificates', () => {
+    for (const policy of [1, 4, 6] as const) {
+      const rendered = renderMtaConfig({ ...base, mta: 'postfix', policy });
+      expect(rendered.mainCf).not.toContain('check_ccert_access');
+      expect(rendered.masterCf).not.toContain('smtpd_tls_ask_ccert');
+    }
+  });
+
+  it('exim: verifies against the CA and CRL and looks the SHA-256 up in the allow-list', () => {
+    const p5 = renderMtaConfig({ ...base, mta: 'exim', policy: 5 });
+    expect(p5.eximConf).toContain(`tls_verify_certificates = ${paths.caBundle}`);
+    expect(p5.eximConf).toContain(`tls_crl = ${paths.crlPem}`);
+    expect(p5.eximConf).toContain('tls_try_verify_hosts = *');
+    expect(p5.eximConf).toContain('${lookup{${sha256:$tls_in_peercert}}lsearch{MAILCA_ALLOWLIST}{yes}{no}}');
+    expect(p5.eximConf).toContain('client certificate required - enrol at https://portal.example/');
+    expect(p5.eximConf).toMatch(/^daemon_smtp_ports = 587$/m);
+    expect(p5.notes).toContain('SIGHUP');
+    const p8 = renderMtaConfig({ ...base, mta: 'exim', policy: 8 });
+    expect(p8.eximConf).toContain('tls_verify_hosts = *');
+    expect(p8.eximConf).toContain('auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}');
+    const p1 = renderMtaConfig({ ...base, mta: 'exim', policy: 1 });
+    expect(p1.eximConf).toMatch(/^tls_on_connect_ports = 465$/m);
+    expect(p1.eximConf).not.toContain('tls_verify_certificates');
+  });
+
+  it('refuses values that would break the generated syntax', () => {
+    expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, paths: { ...paths, caBundle: '/a b/ca.pem' } })).toThrow(/caBundle/);
+    expect(() => renderMtaConfig({ ...base, mta: 'exim', policy: 2, portalUrl: 'https://x/${run{sh}}' })).toThrow(/portalUrl/);
+    expect(() => renderMtaConfig({ ...base, mta: 'exim', policy: 2, portalUrl: 'ftp://x/' })).toThrow(/portalUrl/);
+    expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, ports: { tlsOnConnect: 70000 } })).toThrow(/port/);
+  });
+});
