@@ -1,0 +1,674 @@
+#!/usr/bin/env node
+// mailca-pull: keeps an MTA's client-certificate allow-list (and optionally the CA bundle, the CRL
+// and the enforcement table) in step with a mailca server.
+//
+// One self-contained file, Node.js 20+ only, no packages. To install it on a mail host:
+//
+//   install -m 0755 mailca-pull.mjs /usr/local/bin/mailca-pull
+//
+// (copy pull/mailca-pull.mjs from the mailca source tree). `mailca pull …` runs this same file.
+//
+// A file is only ever replaced by a complete download that parses as the requested format:
+// temp file in the same directory → fsync → rename → fsync the directory. On any error the old
+// file stays as it was.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format postfix|exim|json --out FILE [options]
+       (the same as: mailca pull …)
+
+Fetches the client-certificate allow-list from a mailca server and installs it
+atomically; a file is replaced only by a complete download that parses as the
+requested format. On any error the old file is kept.
+
+  --url URL               mailca base URL, e.g. https://ca.example.org
+  --token-file FILE       read the bearer token (role mta) from FILE (recommended)
+  --token TOKEN           the token itself; other local users can read it with ps(1),
+                          so prefer --token-file or the MAILCA_PULL_TOKEN variable
+  --format FORMAT         postfix (check_ccert_access), exim (lsearch) or json
+  --out FILE              the allow-list file to maintain
+  --ca-out FILE           also maintain the CA bundle (URL/ca.pem)
+  --crl-out FILE          also maintain the CRL(s) (URL/crl.pem)
+  --enforcement-out FILE  also maintain the enforcement table (postfix: check_sasl_access,
+                          exim: lsearch; needs --format postfix or exim)
+  --then COMMAND          run COMMAND with /bin/sh -c after a file changed, e.g.
+                          'postmap lmdb:/etc/postfix/mailca-allowlist && postfix reload'
+                          (if it fails it runs again on the next pull)
+  --allow-empty           accept an allow-list with no entries replacing one with entries
+  --watch                 keep running; changes arrive within about a second (long poll);
+                          errors are logged and retried with backoff; SIGTERM stops it
+  -h, --help              show this help
+
+Environment: MAILCA_PULL_TOKEN  the token, when neither --token nor --token-file is given.
+State (ETags): FILE.mailca-pull.json next to --out.
+Exit status: 0 updated or unchanged, 1 error (old files kept), 2 usage error.
+Install on a mail host (Node.js 20+, nothing else):
+  install -m 0755 mailca-pull.mjs /usr/local/bin/mailca-pull`;
+
+const PROG = 'mailca-pull';
+/** Seconds the server may hold a long poll; below common proxy idle timeouts (the server caps at 60). */
+const WAIT_SECONDS = 25;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** In --watch, at most one round per second when the server answers at once (no long poll). */
+const MIN_ROUND_MS = 1000;
+const MAX_BACKOFF_S = 30;
+
+class UsageError extends Error {}
+class PullError extends Error {}
+
+// ---------------------------------------------------------------------------------------------
+// Formats: validation and entry counts
+
+const FINGERPRINT_COLON = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
+const isCommentOrBlank = (line) => /^\s*(#.*)?$/.test(line);
+
+/** Lines of a text table, refusing a body that does not end with a newline (the server always ends with one). */
+function textLines(text) {
+  if (text.length === 0) throw new PullError('the body is empty');
+  if (!text.endsWith('\n')) throw new PullError('the body does not end with a newline (truncated?)');
+  return text.slice(0, -1).split('\n');
+}
+
+const show = (line) => JSON.stringify(line.length > 60 ? line.slice(0, 60) + '…' : line);
+
+/** Checks each entry line of a table against `re`; returns the number of entries. */
+function tableEntries(text, re, expected) {
+  let n = 0;
+  textLines(text).forEach((line, i) => {
+    if (isCommentOrBlank(line)) return;
+    if (!re.test(line)) throw new PullError(`line ${i + 1} is not ${expected}: ${show(line)}`);
+    n++;
+  });
+  return n;
+}
+
+function jsonEntries(text) {
+  if (!text.endsWith('\n')) throw new PullError('the body does not end with a newline (truncated?)');
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new PullError(`not JSON (${e.message})`);
+  }
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.certificates)) throw new PullError('no "certificates" array');
+  doc.certificates.forEach((c, i) => {
+    if (!c || typeof c.fingerprint_sha256 !== 'string' || !FINGERPRINT_COLON.test(c.fingerprint_sha256.toUpperCase())) {
+      throw new PullError(`certificates[${i}] has no valid "fingerprint_sha256"`);
+    }
+  });
+  return doc.certificates.length;
+}
+
+/** The length a DER SEQUENCE says it has must be the length we got (catches cut-off blocks). */
+function derIsComplete(der) {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  let len = der[1];
+  let off = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || der.length < 2 + n) return false;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[2 + i];
+    off += n;
+  }
+  return off + len === der.length;
+}
+
+/** A file of PEM blocks with `label` and nothing else but whitespace; returns the number of blocks. */
+function pemEntries(text, label, check) {
+  if (!text.endsWith('\n')) throw new PullError('the body does not end with a newline (truncated?)');
+  const block = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END \1-----\r?\n?/g;
+  let n = 0;
+  const rest = text.replace(block, (_all, got, b64) => {
+    if (got !== label) throw new PullError(`contains a ${got} block; expected only ${label}`);
+    const der = Buffer.from(b64.replace(/\s+/g, ''), 'base64');
+    if (!derIsComplete(der)) throw new PullError(`${label} block ${n + 1} is not complete DER`);
+    if (check) check(der, n);
+    n++;
+    return '';
+  });
+  if (rest.trim() !== '') throw new PullError(`contains something other than PEM blocks: ${show(rest.trim().split('\n')[0])}`);
+  if (n === 0) throw new PullError(`no -----BEGIN ${label}----- block`);
+  return n;
+}
+
+function checkCertificate(der, i) {
+  try {
+    new X509Certificate(der);
+  } catch (e) {
+    throw new PullError(`certificate ${i + 1} does not parse (${e.message})`);
+  }
+}
+
+/** Everything that differs between the kinds of file: where it comes from and what a valid one looks like. */
+const FORMATS = {
+  postfix: { what: 'postfix allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^([0-9A-F]{2}:){31}[0-9A-F]{2} OK$/, '"AA:BB:…:FF OK"') },
+  exim: { what: 'exim allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9A-F]{64}: \S+$/, '"<64 hex digits>: address"') },
+  json: { what: 'JSON allow-list', unit: ['entry', 'entries'], count: jsonEntries },
+  'enforcement-postfix': { what: 'postfix enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ (REJECT|OK|DUNNO)( .*)?$/, '"user@domain REJECT …"') },
+  'enforcement-exim': { what: 'exim enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: .+$/, '"user@domain: value"') },
+  ca: { what: 'CA bundle', unit: ['certificate', 'certificates'], count: (t) => pemEntries(t, 'CERTIFICATE', checkCertificate) },
+  crl: { what: 'CRL file', unit: ['CRL', 'CRLs'], count: (t) => pemEntries(t, 'X509 CRL') },
+};
+
+/** Entries in the file as it is now, leniently (a file that no longer parses counts what it can). */
+function currentEntries(format, bytes) {
+  if (!bytes) return 0;
+  const text = bytes.toString('utf8');
+  if (format === 'json') {
+    try {
+      const doc = JSON.parse(text);
+      return Array.isArray(doc?.certificates) ? doc.certificates.length : 0;
+    } catch {
+      return 0;
+    }
+  }
+  return text.split('\n').filter((l) => !isCommentOrBlank(l)).length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+/** Parses argv into a config; throws UsageError. Returns null for --help. */
+export function parseCommandLine(argv, env = process.env) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'ca-out': { type: 'string' },
+        'crl-out': { type: 'string' },
+        'enforcement-out': { type: 'string' },
+        then: { type: 'string' },
+        'allow-empty': { type: 'boolean' },
+        watch: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    // parseArgs' messages are multi-line with hints; keep the first sentence.
+    throw new UsageError(String(e.message).split('\n')[0].replace(/\. To specify a positional.*$/, ''));
+  }
+  const o = parsed.values;
+  if (o.help) return null;
+  for (const name of ['url', 'format', 'out']) if (!o[name]) throw new UsageError(`--${name} is required (see --help)`);
+
+  let base;
+  try {
+    base = new URL(o.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${o.url}`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new UsageError(`--url must be http(s)://…, not ${base.protocol}`);
+  if (base.search || base.hash) throw new UsageError('--url is the base URL of mailca, without ?query or #fragment');
+  if (base.username || base.password) throw new UsageError('--url must not contain credentials; use --token-file');
+  const baseUrl = base.href.replace(/\/+$/, '');
+
+  if (!['postfix', 'exim', 'json'].includes(o.format)) throw new UsageError(`--format must be postfix, exim or json, not ${JSON.stringify(o.format)}`);
+  if (o['enforcement-out'] && o.format === 'json') throw new UsageError('--enforcement-out needs --format postfix or exim');
+
+  if (o.token && o['token-file']) throw new UsageError('give --token or --token-file, not both');
+  let token = o.token ?? env.MAILCA_PULL_TOKEN;
+  if (o['token-file']) {
+    try {
+      token = fs.readFileSync(o['token-file'], 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --token-file ${o['token-file']}: ${e.code ?? e.message}`);
+    }
+    if (!token) throw new UsageError(`--token-file ${o['token-file']} is empty`);
+  }
+  token = token?.trim();
+  if (!token) throw new UsageError('no token: give --token-file FILE, --token TOKEN or MAILCA_PULL_TOKEN');
+  if (/\s/.test(token)) throw new UsageError('the token contains whitespace');
+  if (o.then !== undefined && o.then.trim() === '') throw new UsageError('--then needs a command');
+
+  const enc = encodeURIComponent;
+  const targets = [
+    { key: 'allowlist', file: o.out, url: `${baseUrl}/api/v1/allowlist?format=${enc(o.format)}`, format: o.format, auth: true, longPoll: true, emptyCheck: true },
+  ];
+  if (o['enforcement-out']) {
+    targets.push({ key: 'enforcement', file: o['enforcement-out'], url: `${baseUrl}/api/v1/enforcement?format=${enc(o.format)}`, format: `enforcement-${o.format}`, auth: true, longPoll: true, emptyCheck: false });
+  }
+  if (o['ca-out']) targets.push({ key: 'ca', file: o['ca-out'], url: `${baseUrl}/ca.pem`, format: 'ca', auth: false, longPoll: false, emptyCheck: false });
+  if (o['crl-out']) targets.push({ key: 'crl', file: o['crl-out'], url: `${baseUrl}/crl.pem`, format: 'crl', auth: false, longPoll: false, emptyCheck: false });
+
+  const seen = new Set();
+  for (const t of targets) {
+    t.file = path.resolve(t.file);
+    if (seen.has(t.file)) throw new UsageError(`${t.file} is given for two outputs`);
+    seen.add(t.file);
+  }
+  const stateFile = path.resolve(o.out) + '.mailca-pull.json';
+  if (seen.has(stateFile)) throw new UsageError(`${stateFile} is mailca-pull's state file; choose another output name`);
+
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(base.hostname);
+  return {
+    baseUrl,
+    plainHttp: base.protocol === 'http:' && !loopback,
+    token,
+    targets,
+    stateFile,
+    then: o.then,
+    allowEmpty: Boolean(o['allow-empty']),
+    watch: Boolean(o.watch),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and state
+
+function readIfExists(file) {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    throw new PullError(`cannot read ${file}: ${e.code ?? e.message}`);
+  }
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** temp file in the same directory → fsync → rename → fsync the directory; keeps an existing file's mode. */
+function writeFileAtomic(file, bytes, defaultMode = 0o644) {
+  let target = file;
+  try {
+    target = fs.realpathSync(file); // replace a symlink's target, not the symlink
+  } catch {
+    /* does not exist yet */
+  }
+  const dir = path.dirname(target);
+  fs.mkdirSync(dir, { recursive: true });
+  let mode = defaultMode;
+  try {
+    mode = fs.statSync(target).mode & 0o7777;
+  } catch {
+    /* new file */
+  }
+  const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', mode);
+  try {
+    try {
+      let off = 0;
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+      fs.fchmodSync(fd, mode); // openSync's mode is filtered by the umask
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dirFd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+const stateJson = (state) => JSON.stringify({ version: 1, files: state.files, thenPending: state.thenPending }, null, 2) + '\n';
+
+function loadState(stateFile) {
+  let state = { files: {}, thenPending: false };
+  try {
+    const s = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    if (s && typeof s === 'object' && s.version === 1 && s.files && typeof s.files === 'object') state = { files: s.files, thenPending: Boolean(s.thenPending) };
+  } catch {
+    /* missing or unreadable: start afresh (full downloads) */
+  }
+  state.saved = stateJson(state);
+  return state;
+}
+
+/** Writes the state file when it changed (not on every unchanged round in --watch). */
+function saveState(stateFile, state) {
+  const json = stateJson(state);
+  if (json === state.saved) return;
+  try {
+    writeFileAtomic(stateFile, Buffer.from(json));
+    state.saved = json;
+  } catch (e) {
+    throw new PullError(`cannot write state file ${stateFile}: ${e.code ?? e.message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/** A short, single-line reason from an error response (mailca sends {error, message}). */
+function serverReason(text) {
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j.message === 'string') return j.message;
+  } catch {
+    /* not JSON */
+  }
+  const line = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? line.slice(0, 120) + '…' : line;
+}
+
+function describeFetchError(e) {
+  const c = e?.cause;
+  if (c?.code === 'ECONNREFUSED') return `connection refused (${c.address ?? ''}${c.port ? ':' + c.port : ''})`.replace(' ()', '');
+  if (c?.code === 'ENOTFOUND' || c?.code === 'EAI_AGAIN') return `cannot resolve ${c.hostname ?? 'the host'} (${c.code})`;
+  if (e?.name === 'TimeoutError') return 'no response in time (timeout)';
+  if (c?.code) return `${c.code}${c.message ? ': ' + c.message : ''}`;
+  if (c?.message) return c.message;
+  return e?.message ?? String(e);
+}
+
+/**
+ * One conditional GET of one target; never throws. Validates a new body but writes nothing.
+ * → {kind: 'unchanged' | 'same' | 'new' | 'error' | 'aborted', …}
+ */
+async function fetchTarget(cfg, t, cached, { wait, signal }) {
+  const label = path.basename(t.file);
+  const url = t.url + (wait ? `${t.url.includes('?') ? '&' : '?'}wait=${wait}` : '');
+  const headers = { 'user-agent': 'mailca-pull/1', accept: t.format === 'json' ? 'application/json' : 'text/plain, application/x-pem-file, */*;q=0.1' };
+  if (t.auth) headers.authorization = `Bearer ${cfg.token}`;
+  if (cached.etag) headers['if-none-match'] = cached.etag;
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS + (wait ? wait * 1000 : 0));
+  const fail = (message) => ({ kind: 'error', message: `${label}: ${message}; kept the old file` });
+  let res;
+  let bytes;
+  try {
+    res = await fetch(url, { headers, signal: AbortSignal.any([signal, timeout]), redirect: 'manual', cache: 'no-store' });
+    bytes = Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    if (signal.aborted) return { kind: 'aborted' };
+    const what = res ? 'the connection broke while reading the body (truncated)' : `cannot reach ${t.url}`;
+    return fail(`${what}: ${describeFetchError(e)}`);
+  }
+  const where = `from ${t.url}`;
+  if (res.status === 304) {
+    if (!cached.etag) return fail(`HTTP 304 ${where} to a request without If-None-Match`);
+    return { kind: 'unchanged', etag: cached.etag };
+  }
+  if (res.status >= 300 && res.status < 400) {
+    return fail(`HTTP ${res.status} ${where}: redirected to ${res.headers.get('location') ?? '(nowhere)'} (redirects are not followed, so the token is never sent elsewhere; point --url at the server directly)`);
+  }
+  if (res.status === 401 || res.status === 403) {
+    return fail(`the server refused the token (HTTP ${res.status} ${where}: ${serverReason(bytes.toString('utf8'))})`);
+  }
+  if (res.status === 404 && t.key === 'enforcement') {
+    return fail(`HTTP 404 ${where}: this mailca server has no enforcement endpoint; upgrade it or drop --enforcement-out`);
+  }
+  if (res.status !== 200) return fail(`HTTP ${res.status} ${where}: ${serverReason(bytes.toString('utf8')) || res.statusText}`);
+
+  const declared = res.headers.get('content-length');
+  const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+  if (declared !== null && !encoded && Number(declared) !== bytes.length) {
+    return fail(`truncated body ${where}: Content-Length ${declared}, got ${bytes.length} bytes`);
+  }
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return fail(`the body ${where} is not UTF-8 text`);
+  }
+  const fmt = FORMATS[t.format];
+  let entries;
+  try {
+    entries = fmt.count(text);
+  } catch (e) {
+    if (!(e instanceof PullError)) throw e;
+    return fail(`the body ${where} is not a valid ${fmt.what}: ${e.message}`);
+  }
+  const etag = res.headers.get('etag') ?? undefined;
+  if (cached.current && cached.current.equals(bytes)) return { kind: 'same', etag, entries };
+  if (t.emptyCheck && entries === 0 && !cfg.allowEmpty) {
+    const had = currentEntries(t.format, cached.current);
+    if (had > 0) return fail(`the server sent an empty list but the current file has ${had} ${fmt.unit[1]}; refusing (give --allow-empty if that is intended)`);
+  }
+  return { kind: 'new', etag, entries, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A round: fetch everything, write what changed, run --then
+
+/** The remembered ETag counts only while the file is still what we wrote. */
+function cachedFor(state, t) {
+  const current = readIfExists(t.file);
+  const s = state.files[t.key];
+  const valid = current && s && s.file === t.file && s.url === t.url && s.sha256 === sha256(current) && typeof s.etag === 'string';
+  return { current, etag: valid ? s.etag : undefined };
+}
+
+function runThen(command, changed, io) {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...io.env, MAILCA_PULL_CHANGED: changed.join(' ') },
+    });
+    child.on('error', (e) => resolve(`--then could not start: ${e.message}`));
+    child.on('exit', (code, sig) => resolve(code === 0 ? null : `--then command failed (${sig ? `signal ${sig}` : `exit status ${code}`}); it runs again on the next pull`));
+  });
+}
+
+/**
+ * Fetches all targets (in --watch, first long-polling the allow-list and enforcement table until one
+ * changes), writes the valid new ones, runs --then if anything changed (now or in an earlier round
+ * whose --then failed). → {changed: string[], summary: string, errors: string[], stopped?: true}
+ */
+async function runRound(cfg, io, state, { wait, signal }) {
+  const cached = {};
+  const results = {};
+  for (const t of cfg.targets) {
+    try {
+      cached[t.key] = cachedFor(state, t);
+    } catch (e) {
+      if (!(e instanceof PullError)) throw e;
+      cached[t.key] = { current: null, etag: undefined };
+      results[t.key] = { kind: 'error', message: `${path.basename(t.file)}: ${e.message}` };
+    }
+  }
+
+  // Long poll: held by the server until a list changes or the wait ends. Whichever answers first
+  // with anything but "unchanged" ends the wait for the others; they are re-asked without waiting.
+  const pollable = wait ? cfg.targets.filter((t) => t.longPoll && cached[t.key].etag && !results[t.key]) : [];
+  if (pollable.length) {
+    const inflight = new Map();
+    for (const t of pollable) {
+      const ac = new AbortController();
+      const p = fetchTarget(cfg, t, cached[t.key], { wait, signal: AbortSignal.any([signal, ac.signal]) }).then((r) => ({ t, r }));
+      inflight.set(t.key, { ac, p });
+    }
+    while (inflight.size) {
+      const { t, r } = await Promise.race([...inflight.values()].map((x) => x.p));
+      inflight.delete(t.key);
+      if (r.kind === 'aborted') break;
+      results[t.key] = r;
+      if (r.kind !== 'unchanged') break;
+    }
+    for (const { ac } of inflight.values()) ac.abort();
+    await Promise.all([...inflight.values()].map((x) => x.p));
+  }
+  if (signal.aborted) return { stopped: true };
+  for (const t of cfg.targets) {
+    if (results[t.key]) continue;
+    results[t.key] = await fetchTarget(cfg, t, cached[t.key], { wait: 0, signal });
+    if (signal.aborted) return { stopped: true };
+  }
+
+  // Write: CA and CRL first, then the allow-list, then the enforcement table (which may refuse
+  // password-only logins, so it goes after the certificates that replace them are listed).
+  const order = ['ca', 'crl', 'allowlist', 'enforcement'];
+  const errors = [];
+  const changed = [];
+  const notes = [];
+  const unchanged = [];
+  for (const key of order) {
+    const t = cfg.targets.find((x) => x.key === key);
+    if (!t) continue;
+    const r = results[key];
+    const label = path.basename(t.file);
+    const unit = (n) => `${n} ${FORMATS[t.format].unit[n === 1 ? 0 : 1]}`;
+    if (r.kind === 'error') {
+      errors.push(r.message);
+      continue;
+    }
+    if (r.kind === 'new') {
+      try {
+        writeFileAtomic(t.file, r.bytes);
+      } catch (e) {
+        errors.push(`${label}: cannot write ${t.file}: ${e.code ?? e.message}; kept the old file`);
+        continue;
+      }
+      changed.push(t.file);
+      notes.push(`${label} (${unit(r.entries)})`);
+    } else unchanged.push(label);
+    const bytes = r.kind === 'new' ? r.bytes : cached[key].current;
+    if (r.etag && bytes) state.files[key] = { file: t.file, url: t.url, etag: r.etag, sha256: sha256(bytes) };
+    else delete state.files[key];
+  }
+  for (const key of Object.keys(state.files)) if (!cfg.targets.some((t) => t.key === key)) delete state.files[key];
+
+  state.thenPending = Boolean(cfg.then) && (state.thenPending || changed.length > 0);
+  try {
+    saveState(cfg.stateFile, state);
+  } catch (e) {
+    errors.push(e.message);
+  }
+  if (cfg.then && state.thenPending) {
+    const problem = await runThen(cfg.then, changed, io);
+    if (problem) errors.push(problem);
+    else {
+      state.thenPending = false;
+      try {
+        saveState(cfg.stateFile, state);
+      } catch (e) {
+        errors.push(e.message);
+      }
+    }
+  }
+
+  const summary = changed.length
+    ? `updated ${notes.join(', ')}${unchanged.length ? `; unchanged ${unchanged.join(', ')}` : ''}`
+    : errors.length
+      ? `nothing updated${unchanged.length ? `; unchanged ${unchanged.join(', ')}` : ''}`
+      : Object.values(results).every((r) => r.kind === 'unchanged')
+        ? 'unchanged (304)'
+        : 'unchanged';
+  return { changed, summary, errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+
+/**
+ * Runs the client with `argv` (without the node and script names). Resolves to the exit status;
+ * in --watch only after SIGTERM/SIGINT (or `opts.signal`).
+ */
+export async function main(argv = process.argv.slice(2), opts = {}) {
+  const io = { env: opts.env ?? process.env, stdout: opts.stdout ?? process.stdout, stderr: opts.stderr ?? process.stderr };
+  const out = (line) => io.stdout.write(line + '\n');
+  const err = (line) => io.stderr.write(`${PROG}: ${line}\n`);
+
+  let cfg;
+  try {
+    cfg = parseCommandLine(argv, io.env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`${e.message}`);
+    return 2;
+  }
+  if (!cfg) {
+    out(USAGE);
+    return 0;
+  }
+  if (cfg.plainHttp) err(`warning: ${cfg.baseUrl} is plain http; the token crosses the network unencrypted`);
+
+  const state = loadState(cfg.stateFile);
+
+  if (!cfg.watch) {
+    const never = new AbortController().signal;
+    const r = await runRound(cfg, io, state, { wait: 0, signal: never });
+    for (const e of r.errors) err(e);
+    if (r.changed.length || !r.errors.length) out(r.summary);
+    return r.errors.length ? 1 : 0;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (sig) => {
+    if (!stop.signal.aborted) err(`${sig}: stopping`);
+    stop.abort();
+  };
+  const signals = ['SIGTERM', 'SIGINT'];
+  for (const s of signals) process.on(s, onSignal);
+  opts.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  const stamp = () => new Date().toISOString();
+  try {
+    let backoff = 0;
+    let waitNext = 0;
+    let first = true;
+    while (!stop.signal.aborted) {
+      const started = Date.now();
+      const r = await runRound(cfg, io, state, { wait: waitNext, signal: stop.signal });
+      if (r.stopped) break;
+      if (r.changed.length || first) out(`${stamp()} ${r.summary}`);
+      first = false;
+      if (r.errors.length) {
+        for (const e of r.errors) err(`${stamp()} ${e}`);
+        backoff = backoff ? Math.min(backoff * 2, MAX_BACKOFF_S) : 1;
+        err(`${stamp()} retrying in ${backoff}s`);
+        waitNext = 0;
+        await sleep(backoff * 1000, stop.signal);
+        continue;
+      }
+      backoff = 0;
+      waitNext = WAIT_SECONDS;
+      // A server without long poll answers at once: then poll about once a second.
+      const elapsed = Date.now() - started;
+      if (!r.changed.length && elapsed < MIN_ROUND_MS) await sleep(MIN_ROUND_MS - elapsed, stop.signal);
+    }
+    return 0;
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+function isMainModule() {
+  if (!process.argv[1]) return false;
+  try {
+    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`${PROG}: internal error: ${e?.stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
