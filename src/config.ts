@@ -51,6 +51,10 @@ export const configSchema = z.object({
   smtpUrl: z.string().regex(/^smtps?:\/\//, 'expected smtp://host:port or smtps://user:pass@host:465').optional(),
   mailFrom: z.string().min(3).max(320).optional(),
   caExpiryWarnDays: positiveInt(1, 3650).default(90),
+  // What the portal tells users to put in their mail client.
+  submissionHost: z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'expected a host name such as mail.example.org').optional(),
+  submissionTlsPort: z.coerce.number().int().min(0).max(65535).default(465), // 0 = not offered
+  submissionStarttlsPort: z.coerce.number().int().min(0).max(65535).default(587), // 0 = not offered
   sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
   trustProxy: boolish.default(false),
@@ -79,6 +83,9 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_SMTP_URL: 'smtpUrl',
   MAILCA_MAIL_FROM: 'mailFrom',
   MAILCA_CA_EXPIRY_WARN_DAYS: 'caExpiryWarnDays',
+  MAILCA_SUBMISSION_HOST: 'submissionHost',
+  MAILCA_SUBMISSION_TLS_PORT: 'submissionTlsPort',
+  MAILCA_SUBMISSION_STARTTLS_PORT: 'submissionStarttlsPort',
   MAILCA_SESSION_SECRET: 'sessionSecret',
   MAILCA_SESSION_IDLE_MINUTES: 'sessionIdleMinutes',
   MAILCA_TRUST_PROXY: 'trustProxy',

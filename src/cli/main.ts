@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, type Config } from '../config.ts';
-import type { Actor } from '../enrolment/context.ts';
+import { Command, CommanderError, Option } from 'commander';
 import { enrol } from '../enrolment/enrol.ts';
 import { readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../enrolment/enforcement.ts';
 import { normalizeEmail } from '../enrolment/identity.ts';
@@ -12,39 +9,13 @@ import { createToken } from '../enrolment/tokens.ts';
 import { addUser, disableUser, findUser } from '../enrolment/users.ts';
 import { MailcaError } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
-import { createLogger, openMailca, openStore, serve, type Mailca } from '../main.ts';
+import { openStore, serve } from '../main.ts';
+import { caCommand } from './ca.ts';
+import { choice, CliError, cliActor, config, readStdin, withMailca } from './common.ts';
+import { mtaConfigCommand } from './mta-config.ts';
+import { pullCommand } from './pull.ts';
 import { colonFingerprint } from '../publishers/allowlists.ts';
 import { certificateStatus, type CertificateStatus } from '../store/index.ts';
-
-const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, sourceIp: null });
-
-function config(overrides: Partial<Record<string, unknown>> = {}): Config {
-  return loadConfig(process.env, overrides);
-}
-
-/** Opens mailca for one command and always closes it. */
-async function withMailca<T>(fn: (m: Mailca) => Promise<T>, opts: { createCaIfMissing?: boolean; cfg?: Config } = {}): Promise<T> {
-  const cfg = opts.cfg ?? config();
-  const log = createLogger({ logLevel: process.env.MAILCA_LOG_LEVEL ? cfg.logLevel : 'warn' });
-  const m = await openMailca(cfg, { log, createCaIfMissing: opts.createCaIfMissing });
-  try {
-    return await fn(m);
-  } finally {
-    await m.close();
-  }
-}
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-const choice = (name: string, allowed: readonly string[]) => (v: string) => {
-  if (!allowed.includes(v)) throw new InvalidArgumentError(`${name} must be one of: ${allowed.join(', ')}`);
-  return v;
-};
 
 export function buildProgram(): Command {
   const program = new Command('mailca')
@@ -257,6 +228,10 @@ export function buildProgram(): Command {
       });
     });
 
+  program.addCommand(pullCommand());
+  program.addCommand(caCommand());
+  program.addCommand(mtaConfigCommand());
+
   const auditCmd = program.command('audit').description('the audit log');
   auditCmd
     .command('verify')
@@ -271,8 +246,6 @@ export function buildProgram(): Command {
 
   return program;
 }
-
-class CliError extends Error {}
 
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();

@@ -12,6 +12,7 @@ import { identify } from './principal.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { allowlistRoutes } from './routes/allowlist.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { meRoutes } from './routes/me.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { publicRoutes } from './routes/public.ts';
@@ -25,6 +26,8 @@ export interface HttpOptions {
   sessionSecret: string;
   sessionIdleMs: number;
   trustProxy: boolean;
+  /** The mail server users configure, shown by the portal. */
+  submission?: { smtpHost?: string; smtpTlsPort: number; smtpStarttlsPort: number };
   /** Where users enrol; named in refusal messages. */
   portalUrl: string;
   /** Built portal (web/dist), served at / when present. */
@@ -106,7 +109,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(adminRoutes(ctx));
   api.use(allowlistRoutes({ store: ctx.store, clock: ctx.clock, publisher, portalUrl: opts.portalUrl }));
   api.use(enforcementRoutes(ctx));
-  api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs }));
+  api.use(metricsRoutes(ctx));
+  api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs, ...opts.submission }));
   api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
   app.use('/api/v1', api);
 

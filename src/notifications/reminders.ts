@@ -110,3 +110,33 @@ export async function sendAdminDigest(deps: ReminderDeps, run: ReminderRun = { s
   }
   return run;
 }
+
+/** After a CA rollover: asks every holder of a valid certificate from `caId` to renew now (once each). */
+export async function sendRenewalPrompts(deps: ReminderDeps, caId: number, run: ReminderRun = { sent: [], failed: [] }): Promise<ReminderRun> {
+  for (const c of await deps.store.certificates.listActiveForCa(caId, deps.clock.now())) {
+    if (c.renewedBy) continue;
+    const device = c.deviceLabel ? `"${c.deviceLabel}"` : 'one of your devices';
+    await sendOnce(
+      deps,
+      `renew-prompt:${caId}:${c.serial}`,
+      {
+        to: c.email,
+        subject: `Please renew your mail certificate for ${c.deviceLabel ?? c.email}`,
+        text: [
+          `Hello,`,
+          ``,
+          `mail certificates are now issued by a new certificate authority. The certificate your mail`,
+          `client on ${device} uses (serial ${c.serial}, valid until ${day(c.notAfter)}) comes from the`,
+          `old one, which will be retired.`,
+          ``,
+          `Please renew it now at ${deps.portalUrl} : sign in, choose "Renew" next to this certificate,`,
+          `and install the new file. The old certificate keeps working for a few days while you switch.`,
+          ``,
+          `-- mailca`,
+        ].join('\n'),
+      },
+      run,
+    );
+  }
+  return run;
+}

@@ -1,0 +1,38 @@
+import os from 'node:os';
+import { InvalidArgumentError } from 'commander';
+import { loadConfig, type Config } from '../config.ts';
+import type { Actor } from '../enrolment/context.ts';
+import { createLogger, openMailca, type Mailca } from '../main.ts';
+
+/** A failure the CLI reports in one line and exit status 1. */
+export class CliError extends Error {}
+
+export const cliActor = (): Actor => ({ id: `cli:${os.userInfo().username}`, sourceIp: null });
+
+export function config(overrides: Partial<Record<string, unknown>> = {}): Config {
+  return loadConfig(process.env, overrides);
+}
+
+/** Opens mailca for one command and always closes it. */
+export async function withMailca<T>(fn: (m: Mailca) => Promise<T>, opts: { createCaIfMissing?: boolean; cfg?: Config } = {}): Promise<T> {
+  const cfg = opts.cfg ?? config();
+  const log = createLogger({ logLevel: process.env.MAILCA_LOG_LEVEL ? cfg.logLevel : 'warn' });
+  const m = await openMailca(cfg, { log, createCaIfMissing: opts.createCaIfMissing });
+  try {
+    return await fn(m);
+  } finally {
+    await m.close();
+  }
+}
+
+export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const choice = (name: string, allowed: readonly string[]) => (v: string) => {
+  if (!allowed.includes(v)) throw new InvalidArgumentError(`${name} must be one of: ${allowed.join(', ')}`);
+  return v;
+};
