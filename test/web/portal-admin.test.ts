@@ -1,0 +1,140 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { artifactDir, ensurePortalBuilt, launchChromium, newPortalPage, signIn, Steps } from '../helpers/browser.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer } from '../helpers/mailca.ts';
+
+// Admin pages in real Chromium: overview counts, certificate search and revocation of another
+// user's certificate, adding and disabling users.
+
+const ADMIN = 'admin@example.test';
+const BOB = 'bob@example.test';
+
+let env: Awaited<ReturnType<typeof startServer>>;
+let browser: Browser;
+let api: HttpClient;
+let tmp: string;
+const bob: { serial: string; fingerprint: string }[] = [];
+
+beforeAll(async () => {
+  // 20-day certificates, so every new one counts as "expiring in 30 days".
+  const [started] = await Promise.all([startServer({ certLifetimeDays: 20 }), ensurePortalBuilt()]);
+  env = started;
+  await addTestUser(env.m, ADMIN, { admin: true });
+  await addTestUser(env.m, BOB);
+  api = new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'admin')}` });
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'mailca-admin-'));
+  const asBob = new HttpClient(env.url);
+  expect((await asBob.login(BOB)).status).toBe(200);
+  for (const device of ['Bob laptop', 'Bob phone']) {
+    const res = await asBob.post('/api/v1/enrol', { csr: opensslCsr(tmp, device.replace(' ', '-')).csrPem, device_label: device });
+    expect(res.status).toBe(201);
+    bob.push({ serial: res.json.serial as string, fingerprint: res.json.fingerprint_sha256 as string });
+  }
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await env?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const stat = async (page: import('playwright-core').Page, id: string) => Number(await page.getByTestId(id).textContent());
+
+describe('admin pages (Chromium)', () => {
+  it('shows the overview, and revokes another user’s certificate found by fingerprint', async () => {
+    const steps = new Steps(artifactDir('admin'));
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signIn(page, ADMIN, PASSWORD);
+    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Admin overview' }).waitFor();
+    expect(await stat(page, 'stat-users')).toBe(2);
+    expect(await stat(page, 'stat-users-active')).toBe(1);
+    expect(await stat(page, 'stat-expiring')).toBe(2);
+    expect(await stat(page, 'stat-revoked')).toBe(0);
+    await steps.shot(page, 'overview');
+
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Certificates' }).click();
+    await page.getByRole('heading', { level: 1, name: 'All certificates' }).waitFor();
+    await page.getByText('2 certificates').waitFor();
+    const [target, other] = bob as [(typeof bob)[0], (typeof bob)[0]];
+
+    // An admin pastes the fingerprint as openssl prints it (colons, upper case).
+    await page.getByLabel('Search').fill(target.fingerprint);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 certificate', { exact: true }).waitFor();
+    const row = page.locator(`tr[data-serial="${target.serial}"]`);
+    expect(await row.getByRole('rowheader').textContent()).toBe(BOB);
+    expect(await row.locator('.badge').textContent()).toBe('Expiring soon');
+    await steps.shot(page, 'search-by-fingerprint');
+
+    await row.getByRole('button', { name: /^Revoke/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').selectOption('affiliationChanged');
+    await steps.shot(page, 'revoke-reason');
+    await dialog.getByRole('button', { name: 'Revoke certificate' }).click();
+    await page.getByRole('status').filter({ hasText: `The certificate of ${BOB} (Bob laptop) is revoked.` }).waitFor();
+    expect(await row.locator('.badge').textContent()).toBe('Revoked');
+    await expect(row.getByRole('button', { name: /^Revoke/ }).count()).resolves.toBe(0);
+    await steps.shot(page, 'revoked');
+
+    const stored = await api.get(`/api/v1/certificates/${target.serial}`);
+    expect(stored.json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'affiliationChanged' });
+    const allow = (await api.get('/api/v1/allowlist?format=json')).json.certificates as { fingerprint_sha256: string }[];
+    expect(allow.map((c) => c.fingerprint_sha256)).toEqual([other.fingerprint]);
+
+    // Search by serial prefix and by status.
+    await page.getByLabel('Search').fill(other.serial.slice(0, 12));
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator(`tr[data-serial="${other.serial}"]`).waitFor();
+    await page.getByLabel('Search').fill('bob@');
+    await page.getByLabel('Status').selectOption('revoked');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 certificate', { exact: true }).waitFor();
+    await page.locator(`tr[data-serial="${target.serial}"]`).waitFor();
+
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Admin overview' }).waitFor();
+    expect(await stat(page, 'stat-revoked')).toBe(1);
+    expect(await stat(page, 'stat-expiring')).toBe(1);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('adds a user who can sign in, and disables them', async () => {
+    const steps = new Steps(artifactDir('admin-users'));
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signIn(page, ADMIN, PASSWORD);
+    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await page.goto('/#/admin/users');
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+    // No "Disable" for oneself.
+    await expect(page.locator(`tr[data-email="${ADMIN}"]`).getByRole('button').count()).resolves.toBe(0);
+
+    await page.getByLabel('Email').fill('carol@example.test');
+    await page.getByLabel('Name').fill('Carol');
+    await page.getByLabel('Initial password').fill('a long initial password');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('status').filter({ hasText: 'carol@example.test was added.' }).waitFor();
+    const carol = page.locator('tr[data-email="carol@example.test"]');
+    expect(await carol.textContent()).toContain('Enabled');
+    await steps.shot(page, 'user-added');
+
+    const asCarol = new HttpClient(env.url);
+    expect((await asCarol.login('carol@example.test', 'a long initial password')).status).toBe(200);
+
+    await carol.getByRole('button', { name: 'Disable carol@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Disable user' }).click();
+    await page.getByRole('status').filter({ hasText: 'carol@example.test is disabled' }).waitFor();
+    expect(await carol.textContent()).toContain('Disabled');
+    await steps.shot(page, 'user-disabled');
+    expect((await asCarol.get('/api/v1/me')).status).toBe(401);
+    expect((await new HttpClient(env.url).login('carol@example.test', 'a long initial password')).status).toBe(401);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});

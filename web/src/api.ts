@@ -1,0 +1,136 @@
+/** The mailca JSON API (/api/v1) with the session cookie; failures become ApiError with a message in words. */
+
+export interface User {
+  email: string;
+  name: string | null;
+  admin: boolean;
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
+
+export interface Certificate {
+  serial: string;
+  email: string;
+  subject: string;
+  status: CertificateStatus;
+  fingerprint_sha256: string;
+  not_before: string;
+  not_after: string;
+  device_label: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+  certificate: string;
+}
+
+export interface Enrolment {
+  serial: string;
+  email: string;
+  fingerprint_sha256: string;
+  not_before: string;
+  not_after: string;
+  device_label: string | null;
+  certificate: string;
+  chain: string[];
+}
+
+export interface PortalSettings {
+  smtp: { host: string; ports: { port: number; security: 'tls' | 'starttls' }[] };
+  session_idle_minutes: number | null;
+  ca_certificate_url: string;
+}
+
+export interface Overview {
+  window_days: number;
+  users: number;
+  users_with_active_certificate: number;
+  certificates_expiring_soon: number;
+  revocations_recent: number;
+}
+
+export interface CertificatePage {
+  certificates: Certificate[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Called when the server says the session is gone (signed out elsewhere or idle too long). */
+let onSessionLost: (() => void) | undefined;
+let onActivity: (() => void) | undefined;
+export function setSessionHandlers(lost: () => void, activity: () => void): void {
+  onSessionLost = lost;
+  onActivity = activity;
+}
+
+const FRIENDLY: Record<string, string> = {
+  invalid_credentials: 'The email address or password is not correct. Check both and try again.',
+  missing_credentials: 'Enter your email address and password.',
+  unauthenticated: 'You are signed out. Please sign in again.',
+  forbidden: 'This is only for administrators.',
+  bad_origin: 'The request came from another site and was refused. Reload the page and try again.',
+};
+
+export async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The server could not be reached. Check your connection and try again.');
+  }
+  let data: Record<string, unknown> = {};
+  try {
+    data = (await res.json()) as Record<string, unknown>;
+  } catch {
+    /* not JSON */
+  }
+  if (res.ok) {
+    onActivity?.();
+    return data as T;
+  }
+  const code = typeof data.error === 'string' ? data.error : `http_${res.status}`;
+  const serverMessage = typeof data.message === 'string' ? data.message : '';
+  const message = FRIENDLY[code] ?? (serverMessage ? sentence(serverMessage) : `The server answered with an error (${res.status}). Please try again.`);
+  if (res.status === 401 && path !== '/login' && path !== '/me') onSessionLost?.();
+  throw new ApiError(res.status, code, message);
+}
+
+function sentence(s: string): string {
+  const t = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+export const api = {
+  me: () => request<{ user: User }>('GET', '/me'),
+  login: (email: string, password: string) => request<{ user: User }>('POST', '/login', { email, password }),
+  logout: () => request<{ signed_out: true }>('POST', '/logout', {}),
+  myCertificates: () => request<{ certificates: Certificate[] }>('GET', '/me/certificates'),
+  enrol: (csr: string, deviceLabel: string) => request<Enrolment>('POST', '/enrol', { csr, device_label: deviceLabel }),
+  revokeMine: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/me/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
+  settings: () => request<PortalSettings>('GET', '/portal-settings'),
+  // admin
+  overview: () => request<Overview>('GET', '/overview'),
+  searchCertificates: (q: string, status: string, offset = 0, limit = 50) =>
+    request<CertificatePage>('GET', `/certificate-search?${new URLSearchParams({ q, status, offset: String(offset), limit: String(limit) })}`),
+  revokeAny: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
+  users: () => request<{ users: User[] }>('GET', '/users'),
+  addUser: (u: { email: string; name: string; password: string; admin: boolean }) => request<{ user: User }>('POST', '/users', u),
+  disableUser: (email: string) => request<{ user: User; revoked_serials: string[] }>('POST', `/users/${encodeURIComponent(email)}/disable`, {}),
+};

@@ -1,0 +1,181 @@
+import './styles.css';
+import { api, ApiError, setSessionHandlers, type PortalSettings, type User } from './api.ts';
+import { focus, h, render } from './dom.ts';
+import { adminCertificatesView, adminOverviewView, adminUsersView } from './views/admin.ts';
+import { certificatesView } from './views/certificates.ts';
+import { csrView } from './views/csr.ts';
+import { enrolView } from './views/enrol.ts';
+import { helpView } from './views/help.ts';
+import { signInView } from './views/signin.ts';
+
+/** What a view gets: where to draw, who is signed in, and how to redraw. */
+export interface ViewContext {
+  main: HTMLElement;
+  user: User;
+  settings(): Promise<PortalSettings>;
+  /** Shows `message` at the top of the next view drawn. */
+  flash(message: string, kind?: 'ok' | 'error'): void;
+  /** The flash message as an element (focus it after drawing), or null. */
+  takeFlash(): HTMLElement | null;
+  refresh(): void;
+}
+
+interface Route {
+  title: string;
+  view: (ctx: ViewContext) => void | Promise<void>;
+  admin?: boolean;
+  nav?: string;
+}
+
+const ROUTES: Record<string, Route> = {
+  '#/': { title: 'My certificates', view: certificatesView, nav: 'My certificates' },
+  '#/new': { title: 'New certificate', view: enrolView, nav: 'New certificate' },
+  '#/help': { title: 'Set up your mail program', view: helpView, nav: 'Mail setup' },
+  '#/csr': { title: 'Advanced: your own key', view: csrView, nav: 'Advanced' },
+  '#/admin': { title: 'Admin overview', view: adminOverviewView, admin: true, nav: 'Admin' },
+  '#/admin/users': { title: 'Users', view: adminUsersView, admin: true },
+  '#/admin/certificates': { title: 'All certificates', view: adminCertificatesView, admin: true },
+};
+
+const main = document.getElementById('main') as HTMLElement;
+const nav = document.getElementById('nav') as HTMLElement;
+
+let user: User | null = null;
+let idleMinutes: number | null = null;
+let flashMessage: { text: string; kind: 'ok' | 'error' } | undefined;
+let signInNotice: string | undefined;
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+let firstRender = true;
+
+const ctx = (u: User): ViewContext => ({
+  main,
+  user: u,
+  settings: () => api.settings(),
+  flash: (text, kind = 'ok') => (flashMessage = { text, kind }),
+  takeFlash: () => {
+    const m = flashMessage;
+    flashMessage = undefined;
+    return m ? h('p', { class: `alert alert-${m.kind}`, role: m.kind === 'error' ? 'alert' : 'status' }, m.text) : null;
+  },
+  refresh: () => void route(),
+});
+
+function drawNav(current: string): void {
+  if (!user) {
+    nav.hidden = true;
+    nav.replaceChildren();
+    return;
+  }
+  const links = Object.entries(ROUTES)
+    .filter(([, r]) => r.nav && (!r.admin || user?.admin))
+    .map(([hash, r]) => {
+      const active = hash === current || (hash === '#/admin' && current.startsWith('#/admin'));
+      return h('li', {}, h('a', { href: hash, 'aria-current': active ? 'page' : undefined }, r.nav));
+    });
+  const signOut = h('button', { type: 'button', class: 'link-button', onclick: () => void signOutNow() }, 'Sign out');
+  render(nav, h('ul', {}, links), h('p', { class: 'who' }, h('span', { class: 'who-email' }, user.email), ' ', signOut));
+  nav.hidden = false;
+}
+
+async function route(): Promise<void> {
+  const hash = ROUTES[location.hash] ? location.hash : '#/';
+  if (!user) {
+    drawNav(hash);
+    document.title = 'Sign in – Mail certificates';
+    signInView(main, { notice: signInNotice, onSignedIn });
+    signInNotice = undefined;
+    firstRender = false;
+    return;
+  }
+  const r = ROUTES[hash] as Route;
+  drawNav(hash);
+  document.title = `${r.title} – Mail certificates`;
+  if (r.admin && !user.admin) {
+    render(main, h('h1', {}, 'Administrators only'), h('p', {}, 'This page is only for administrators. If you need help with your certificates, ask your administrator.'), h('p', {}, h('a', { href: '#/' }, 'Back to my certificates')));
+  } else {
+    render(main, h('p', { class: 'loading' }, 'Loading…'));
+    try {
+      await r.view(ctx(user));
+    } catch (e) {
+      if (!user) return; // the session ended while loading; the sign-in page is showing
+      render(main, h('h1', {}, r.title), h('div', { class: 'alert alert-error', role: 'alert' }, e instanceof ApiError ? e.message : 'Something went wrong. Please reload the page.'));
+    }
+  }
+  // After navigation, keyboard and screen-reader users start at the new page's heading.
+  // A view may already have put focus somewhere more useful (a message, a result).
+  if (!firstRender && !main.contains(document.activeElement)) focus(main.querySelector('h1'));
+  firstRender = false;
+}
+
+function onSignedIn(u: User): void {
+  user = u;
+  void loadIdleLimit();
+  if (location.hash.startsWith('#/') && ROUTES[location.hash]) void route();
+  else location.hash = '#/';
+}
+
+async function signOutNow(): Promise<void> {
+  try {
+    await api.logout();
+  } catch {
+    /* signed out either way */
+  }
+  endSession('You are signed out.');
+}
+
+function endSession(notice: string): void {
+  if (!user) return;
+  user = null;
+  if (idleTimer) clearTimeout(idleTimer);
+  document.querySelectorAll('dialog').forEach((d) => d.close());
+  signInNotice = notice;
+  void route();
+}
+
+/** The server ends an idle session; the page follows so nobody works on a dead session. */
+async function loadIdleLimit(): Promise<void> {
+  try {
+    idleMinutes = (await api.settings()).session_idle_minutes;
+  } catch {
+    idleMinutes = null;
+  }
+  armIdleTimer();
+}
+
+function armIdleTimer(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  const minutes = idleMinutes;
+  if (!user || !minutes) return;
+  idleTimer = setTimeout(() => {
+    api.me().then(armIdleTimer, (e: unknown) => {
+      if (e instanceof ApiError && e.status === 401) endSession(`You were signed out after ${minutes} minutes without activity. Please sign in again.`);
+      else armIdleTimer();
+    });
+  }, minutes * 60_000 + 1000);
+}
+
+setSessionHandlers(
+  () => endSession('Your session has ended. Please sign in again.'),
+  () => armIdleTimer(),
+);
+
+window.addEventListener('hashchange', () => void route());
+// A link to the page already shown (e.g. "New certificate" after making one) starts it afresh.
+document.addEventListener('click', (ev) => {
+  const a = (ev.target as Element | null)?.closest?.('a[href^="#/"]');
+  if (a && a.getAttribute('href') === location.hash && !ev.defaultPrevented) {
+    ev.preventDefault();
+    void route();
+  }
+});
+
+async function start(): Promise<void> {
+  try {
+    user = (await api.me()).user;
+    void loadIdleLimit();
+  } catch {
+    user = null;
+  }
+  await route();
+}
+void start();

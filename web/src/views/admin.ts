@@ -1,0 +1,190 @@
+import { api, ApiError, type Certificate, type User } from '../api.ts';
+import { alertBox, busy, confirmDialog, field, focus, h, render } from '../dom.ts';
+import { formatDate, REVOCATION_REASONS } from '../format.ts';
+import type { ViewContext } from '../main.ts';
+import { deviceName, statusBadge } from './certificates.ts';
+
+function adminHead(title: string, current: string): HTMLElement[] {
+  const tabs = [
+    ['#/admin', 'Overview'],
+    ['#/admin/users', 'Users'],
+    ['#/admin/certificates', 'Certificates'],
+  ].map(([hash, text]) => h('li', {}, h('a', { href: hash, 'aria-current': hash === current ? 'page' : undefined }, text)));
+  return [h('nav', { class: 'tabs', 'aria-label': 'Admin' }, h('ul', {}, tabs)), h('h1', {}, title)];
+}
+
+export async function adminOverviewView(ctx: ViewContext): Promise<void> {
+  const o = await api.overview();
+  const stat = (value: number, label: string, href: string, id: string) => h('li', { class: 'stat card' }, h('a', { href }, h('span', { class: 'stat-value', 'data-testid': id }, String(value)), h('span', { class: 'stat-label' }, label)));
+  render(
+    ctx.main,
+    ...adminHead('Admin overview', '#/admin'),
+    h(
+      'ul',
+      { class: 'stats' },
+      stat(o.users, 'Users', '#/admin/users', 'stat-users'),
+      stat(o.users_with_active_certificate, 'Users with an active certificate', '#/admin/users', 'stat-users-active'),
+      stat(o.certificates_expiring_soon, `Certificates expiring in ${o.window_days} days`, '#/admin/certificates', 'stat-expiring'),
+      stat(o.revocations_recent, `Revocations in the last ${o.window_days} days`, '#/admin/certificates', 'stat-revoked'),
+    ),
+  );
+}
+
+export async function adminUsersView(ctx: ViewContext): Promise<void> {
+  const { users } = await api.users();
+  const flash = ctx.takeFlash();
+  const alert = alertBox();
+  const email = field('Email', h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off', autocapitalize: 'none' }));
+  const name = field('Name', h('input', { type: 'text', name: 'name', autocomplete: 'off' }), 'Optional.');
+  const password = field('Initial password', h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true }), 'Give it to the person in a safe way.');
+  const admin = h('input', { type: 'checkbox', name: 'admin', id: 'new-user-admin' });
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, 'aria-labelledby': 'add-user-title' },
+    h('h2', { id: 'add-user-title' }, 'Add a user'),
+    alert.el,
+    email.wrap,
+    name.wrap,
+    password.wrap,
+    h('div', { class: 'field check' }, admin, h('label', { for: admin.id }, 'Administrator')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Add user')),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    alert.clear();
+    if (!email.control.value.trim()) {
+      alert.show('Enter the new user’s email address.');
+      return focus(email.control);
+    }
+    if (!password.control.value) {
+      alert.show('Enter an initial password.');
+      return focus(password.control);
+    }
+    void busy(form, 'Adding…', async () => {
+      try {
+        const { user } = await api.addUser({ email: email.control.value.trim(), name: name.control.value.trim(), password: password.control.value, admin: admin.checked });
+        ctx.flash(`${user.email} was added.`);
+        ctx.refresh();
+      } catch (e) {
+        alert.show(e instanceof ApiError ? e.message : 'The user was not added. Please try again.');
+        focus(alert.el);
+      }
+    });
+  });
+
+  const rows = users.map((u) =>
+    h(
+      'tr',
+      { 'data-email': u.email },
+      h('th', { scope: 'row' }, u.email),
+      h('td', {}, u.name ?? ''),
+      h('td', {}, u.admin ? 'Administrator' : 'User'),
+      h('td', {}, u.disabled_at ? `Disabled ${formatDate(u.disabled_at)}` : 'Enabled'),
+      h('td', {}, formatDate(u.created_at)),
+      h('td', {}, !u.disabled_at && u.email !== ctx.user.email ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Disable ${u.email}`, onclick: () => void disable(ctx, u) }, 'Disable') : null),
+    ),
+  );
+  render(
+    ctx.main,
+    ...adminHead('Users', '#/admin/users'),
+    flash,
+    h('div', { class: 'table-wrap' }, h('table', {}, h('caption', {}, `${users.length} users`), h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'State', 'Added', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows))),
+    form,
+  );
+  if (flash) focus(flash);
+}
+
+async function disable(ctx: ViewContext, u: User): Promise<void> {
+  const ok = await confirmDialog({
+    title: `Disable ${u.email}?`,
+    body: ['They can no longer sign in, and all their certificates are revoked at once, so the mail server stops accepting them.'],
+    confirm: 'Disable user',
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    const r = await api.disableUser(u.email);
+    ctx.flash(`${u.email} is disabled; ${r.revoked_serials.length} certificate(s) revoked.`);
+  } catch (e) {
+    ctx.flash(e instanceof ApiError ? `${u.email} was not disabled: ${e.message}` : 'The user was not disabled.', 'error');
+  }
+  ctx.refresh();
+}
+
+/** Search terms survive the refresh after a revocation. */
+let lastSearch = { q: '', status: '' };
+
+export async function adminCertificatesView(ctx: ViewContext): Promise<void> {
+  const flash = ctx.takeFlash();
+  const q = field('Search', h('input', { type: 'search', name: 'q', autocomplete: 'off', spellcheck: 'false', value: lastSearch.q }), 'An address (or part of one), a serial number or a SHA-256 fingerprint.');
+  const status = field(
+    'Status',
+    h('select', { name: 'status' }, [
+      ['', 'Any status'],
+      ['active', 'Active'],
+      ['revoked', 'Revoked'],
+      ['expired', 'Expired'],
+      ['not_yet_valid', 'Not yet valid'],
+    ].map(([v, t]) => h('option', { value: v, selected: v === lastSearch.status }, t))),
+  );
+  const results = h('div', { class: 'results', 'aria-live': 'polite' });
+  const form = h('form', { class: 'card search', role: 'search' }, q.wrap, status.wrap, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Search')));
+
+  const load = async () => {
+    lastSearch = { q: q.control.value.trim(), status: status.control.value };
+    try {
+      const page = await api.searchCertificates(lastSearch.q, lastSearch.status);
+      render(results, certificateTable(ctx, page.certificates, page.total));
+    } catch (e) {
+      render(results, h('p', { class: 'alert alert-error', role: 'alert' }, e instanceof ApiError ? e.message : 'The search failed.'));
+    }
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void busy(form, 'Searching…', load);
+  });
+  await load();
+  render(ctx.main, ...adminHead('All certificates', '#/admin/certificates'), flash, form, results);
+  if (flash) focus(flash);
+}
+
+function certificateTable(ctx: ViewContext, certs: Certificate[], total: number): HTMLElement {
+  if (!certs.length) return h('p', {}, 'No certificates match.');
+  const rows = certs.map((c) =>
+    h(
+      'tr',
+      { 'data-serial': c.serial },
+      h('th', { scope: 'row' }, c.email),
+      h('td', {}, deviceName(c)),
+      h('td', {}, statusBadge(c)),
+      h('td', {}, h('code', { class: 'fingerprint' }, c.fingerprint_sha256), h('br'), h('small', {}, 'Serial ', h('code', {}, c.serial))),
+      h('td', {}, formatDate(c.not_after)),
+      h('td', {}, c.status === 'active' || c.status === 'not_yet_valid' ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Revoke ${c.email} ${deviceName(c)}`, onclick: () => void revoke(ctx, c) }, 'Revoke') : null),
+    ),
+  );
+  const shown = certs.length < total ? `Showing ${certs.length} of ${total} certificates` : `${total} certificate${total === 1 ? '' : 's'}`;
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', {}, h('caption', {}, shown), h('thead', {}, h('tr', {}, ['Address', 'Device', 'Status', 'Fingerprint (SHA-256)', 'Expires', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)),
+  );
+}
+
+async function revoke(ctx: ViewContext, c: Certificate): Promise<void> {
+  const reason = field('Reason', h('select', { name: 'reason' }, REVOCATION_REASONS.map((r) => h('option', { value: r.value }, r.label))));
+  const ok = await confirmDialog({
+    title: `Revoke the certificate of ${c.email}?`,
+    body: [`Device: ${deviceName(c)}. Serial ${c.serial}.`, 'The mail server stops accepting it within a few minutes. This cannot be undone.'],
+    extra: reason.wrap,
+    confirm: 'Revoke certificate',
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api.revokeAny(c.serial, reason.control.value);
+    ctx.flash(`The certificate of ${c.email} (${deviceName(c)}) is revoked.`);
+  } catch (e) {
+    ctx.flash(e instanceof ApiError ? `The certificate was not revoked: ${e.message}` : 'The certificate was not revoked.', 'error');
+  }
+  ctx.refresh();
+}
