@@ -14,13 +14,10 @@ export function renewalWindowStart(cert: Pick<CertificateRecord, 'notBefore' | '
   return new Date(cert.notAfter.getTime() - window);
 }
 
-/** Whether a certificate may be renewed now: in its window, or issued by a CA that no longer issues. */
-export async function renewable(ctx: Pick<EnrolmentContext, 'store' | 'clock' | 'policy'>, cert: CertificateRecord): Promise<boolean> {
-  const now = ctx.clock.now();
+/** Whether a certificate may be renewed now: active, not yet renewed, and in its window or from a CA that no longer issues. */
+export function isRenewable(cert: CertificateRecord, now: Date, policy: Pick<IssuancePolicy, 'renewalWindowDays'>, activeCaId: number | undefined): boolean {
   if (certificateStatus(cert, now) !== 'active' || cert.renewedBy) return false;
-  if (now >= renewalWindowStart(cert, ctx.policy)) return true;
-  const active = await ctx.store.cas.findActive();
-  return active !== undefined && active.id !== cert.caId;
+  return now >= renewalWindowStart(cert, policy) || (activeCaId !== undefined && activeCaId !== cert.caId);
 }
 
 async function ownCertificate(ctx: Pick<EnrolmentContext, 'store'>, serialInput: string, ownerUserId: number): Promise<CertificateRecord> {
@@ -44,7 +41,7 @@ export async function renew(
   const status = certificateStatus(old, now);
   if (status !== 'active') throw new Conflict('not_renewable', `certificate ${old.serial} is ${status}; enrol a new certificate instead`);
   if (old.renewedBy) throw new Conflict('already_renewed', `certificate ${old.serial} was already renewed by ${old.renewedBy}`);
-  if (!(await renewable(ctx, old))) {
+  if (!isRenewable(old, now, ctx.policy, (await ctx.store.cas.findActive())?.id)) {
     const opens = renewalWindowStart(old, ctx.policy);
     throw new Conflict('not_in_renewal_window', `certificate ${old.serial} can be renewed from ${opens.toISOString()} (it expires ${old.notAfter.toISOString()})`);
   }

@@ -43,13 +43,16 @@ describe('renewal', () => {
     expect(res.status).toBe(409);
     expect(res.json.error).toBe('not_in_renewal_window');
     expect(res.json.message).toMatch(/can be renewed from \d{4}-\d\d-\d\d/);
-    const mine = (await alice.get('/api/v1/me/certificates')).json.certificates as { serial: string; renewal_opens: string }[];
+    const mine = (await alice.get('/api/v1/me/certificates')).json.certificates as { serial: string; renewal_opens: string; renewable: boolean }[];
     expect(new Date(mine.find((c) => c.serial === cert.serial)!.renewal_opens).getTime()).toBe(cert.notAfter.getTime() - 30 * DAY_MS);
+    expect(mine.find((c) => c.serial === cert.serial)!.renewable).toBe(false);
   });
 
   it('renews in the window: both listed during the overlap, only the new one after, old one superseded on the CRL', async () => {
     const cert = await enrol('inwindow');
     srv.clock.advance(61 * DAY_MS);
+    const listed61 = (await alice.get('/api/v1/me/certificates')).json.certificates as { serial: string; renewable: boolean }[];
+    expect(listed61.find((c) => c.serial === cert.serial)!.renewable).toBe(true);
     // Same key → refused; a new key is required.
     const sameKey = await alice.post(`/api/v1/me/certificates/${cert.serial}/renew`, { csr: opensslCsrForKey(cert.keyFile, path.join(dir, 'same.csr')) });
     expect(sameKey.status).toBe(400);

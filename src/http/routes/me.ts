@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { enrol } from '../../enrolment/enrol.ts';
 import { revoke } from '../../enrolment/revoke.ts';
-import { endOverlap, renew } from '../../enrolment/renew.ts';
+import { endOverlap, isRenewable, renew } from '../../enrolment/renew.ts';
 import type { CertificateRecord } from '../../store/index.ts';
 import { BadRequest } from '../../errors.ts';
 import { colonFingerprint } from '../../publishers/allowlists.ts';
@@ -43,7 +43,8 @@ export function meRoutes(ctx: EnrolmentContext): Router {
   r.get('/me/certificates', requireUser, async (req, res) => {
     const now = ctx.clock.now();
     const certs = await ctx.store.certificates.listForUser(sessionUser(req).id);
-    res.json({ certificates: certs.map((c) => certificateView(c, now, ctx.policy)) });
+    const activeCaId = (await ctx.store.cas.findActive())?.id;
+    res.json({ certificates: certs.map((c) => ({ ...certificateView(c, now, ctx.policy), renewable: isRenewable(c, now, ctx.policy, activeCaId) })) });
   });
   r.post('/me/certificates/:serial/revoke', requireUser, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
