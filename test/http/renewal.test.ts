@@ -60,6 +60,7 @@ describe('renewal', () => {
     const renewed = await alice.post(`/api/v1/me/certificates/${cert.serial}/renew`, { csr: opensslCsr(dir, 'successor').csrPem });
     expect(renewed.status, renewed.text).toBe(201);
     expect(renewed.json).toMatchObject({ email: 'alice@example.test', renewal_of: cert.serial, device_label: 'Laptop' });
+    expect(new Date(renewed.json.overlap_ends as string).getTime()).toBe(srv.clock.now().getTime() + 7 * DAY_MS);
     const successor = renewed.json.serial as string;
     expect(await listed(cert.serial)).toBe(true);
     expect(await listed(successor)).toBe(true);

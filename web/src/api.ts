@@ -22,6 +22,16 @@ export interface Certificate {
   created_at: string;
   revoked_at: string | null;
   revocation_reason: string | null;
+  /** Serial of the certificate this one renewed, or null. */
+  renewal_of?: string | null;
+  /** Serial of the certificate that renewed this one, or null. */
+  renewed_by?: string | null;
+  /** When the predecessor of a renewal stops being accepted (superseded); null when not in an overlap. */
+  overlap_ends?: string | null;
+  /** When Renew becomes available (only in the user's own list). */
+  renewal_opens?: string;
+  /** The server's word on whether Renew is available now (in the window, or the issuing CA retired); absent on older servers. */
+  renewable?: boolean;
   certificate: string;
 }
 
@@ -34,6 +44,10 @@ export interface Enrolment {
   device_label: string | null;
   certificate: string;
   chain: string[];
+}
+
+export interface Renewal extends Enrolment {
+  renewal_of: string;
 }
 
 export interface PortalSettings {
@@ -123,6 +137,8 @@ export const api = {
   logout: () => request<{ signed_out: true }>('POST', '/logout', {}),
   myCertificates: () => request<{ certificates: Certificate[] }>('GET', '/me/certificates'),
   enrol: (csr: string, deviceLabel: string) => request<Enrolment>('POST', '/enrol', { csr, device_label: deviceLabel }),
+  renew: (serial: string, csr: string, deviceLabel: string) => request<Renewal>('POST', `/me/certificates/${encodeURIComponent(serial)}/renew`, { csr, device_label: deviceLabel }),
+  endOverlap: (serial: string) => request<{ certificate: Certificate }>('POST', `/me/certificates/${encodeURIComponent(serial)}/end-overlap`, {}),
   revokeMine: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/me/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
   settings: () => request<PortalSettings>('GET', '/portal-settings'),
   // admin

@@ -15,17 +15,36 @@ export function formatDateTime(iso: string | null): string {
   return iso ? dateTimeFormat.format(new Date(iso)) : '—';
 }
 
-export type DisplayStatus = 'active' | 'expiring' | 'revoked' | 'expired' | 'not_yet_valid';
+export type DisplayStatus = 'active' | 'expiring' | 'renewed' | 'revoked' | 'expired' | 'not_yet_valid';
 
-/** The status a person sees: "expiring soon" is an active certificate with under 30 days left. */
-export function displayStatus(c: Pick<Certificate, 'status' | 'not_after'>, now = Date.now()): DisplayStatus {
-  if (c.status === 'active' && new Date(c.not_after).getTime() - now < EXPIRING_SOON_DAYS * DAY_MS) return 'expiring';
-  return c.status;
+type StatusFields = Pick<Certificate, 'status' | 'not_after'> & Partial<Pick<Certificate, 'renewed_by' | 'renewal_opens'>>;
+
+/**
+ * The status a person sees. "Renewed": active, but a successor exists and this one is being phased out.
+ * "Expiring soon": active with under 30 days left, or already in its renewal window (which may be configured longer).
+ */
+export function displayStatus(c: StatusFields, now = Date.now()): DisplayStatus {
+  if (c.status !== 'active') return c.status;
+  if (c.renewed_by) return 'renewed';
+  if (new Date(c.not_after).getTime() - now < EXPIRING_SOON_DAYS * DAY_MS) return 'expiring';
+  if (c.renewal_opens && now >= new Date(c.renewal_opens).getTime()) return 'expiring';
+  return 'active';
+}
+
+/**
+ * Whether the portal offers Renew: an active certificate not yet renewed, in its renewal window.
+ * When the server says `renewable` (it also knows about retired CAs and is not fooled by this computer's clock), that decides.
+ */
+export function canRenew(c: Pick<Certificate, 'status'> & Partial<Pick<Certificate, 'renewed_by' | 'renewal_opens' | 'renewable'>>, now = Date.now()): boolean {
+  if (c.status !== 'active' || c.renewed_by) return false;
+  if (typeof c.renewable === 'boolean') return c.renewable;
+  return !!c.renewal_opens && now >= new Date(c.renewal_opens).getTime();
 }
 
 export const STATUS_LABEL: Record<DisplayStatus, string> = {
   active: 'Active',
   expiring: 'Expiring soon',
+  renewed: 'Renewed',
   revoked: 'Revoked',
   expired: 'Expired',
   not_yet_valid: 'Not yet valid',

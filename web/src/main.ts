@@ -6,12 +6,15 @@ import { certificatesView } from './views/certificates.ts';
 import { csrView } from './views/csr.ts';
 import { enrolView } from './views/enrol.ts';
 import { helpView } from './views/help.ts';
+import { renewView } from './views/renew.ts';
 import { signInView } from './views/signin.ts';
 
 /** What a view gets: where to draw, who is signed in, and how to redraw. */
 export interface ViewContext {
   main: HTMLElement;
   user: User;
+  /** The part of the address after a route's prefix, e.g. the serial in #/renew/<serial>; null for plain routes. */
+  param: string | null;
   settings(): Promise<PortalSettings>;
   /** Shows `message` at the top of the next view drawn. */
   flash(message: string, kind?: 'ok' | 'error'): void;
@@ -25,6 +28,10 @@ interface Route {
   view: (ctx: ViewContext) => void | Promise<void>;
   admin?: boolean;
   nav?: string;
+  /** A prefix route: '#/renew/' matches '#/renew/<param>'. */
+  prefix?: boolean;
+  /** The navigation entry marked current while this route shows. */
+  navAs?: string;
 }
 
 const ROUTES: Record<string, Route> = {
@@ -32,6 +39,7 @@ const ROUTES: Record<string, Route> = {
   '#/new': { title: 'New certificate', view: enrolView, nav: 'New certificate' },
   '#/help': { title: 'Set up your mail program', view: helpView, nav: 'Mail setup' },
   '#/csr': { title: 'Advanced: your own key', view: csrView, nav: 'Advanced' },
+  '#/renew/': { title: 'Renew certificate', view: renewView, prefix: true, navAs: '#/' },
   '#/admin': { title: 'Admin overview', view: adminOverviewView, admin: true, nav: 'Admin' },
   '#/admin/users': { title: 'Users', view: adminUsersView, admin: true },
   '#/admin/certificates': { title: 'All certificates', view: adminCertificatesView, admin: true },
@@ -47,9 +55,28 @@ let signInNotice: string | undefined;
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 let firstRender = true;
 
-const ctx = (u: User): ViewContext => ({
+/** The route for an address: an exact match, or a prefix route with its parameter. */
+function findRoute(hash: string): { key: string; route: Route; param: string | null } | null {
+  const exact = ROUTES[hash];
+  if (exact && !exact.prefix) return { key: hash, route: exact, param: null };
+  for (const [key, route] of Object.entries(ROUTES)) {
+    if (!route.prefix || !hash.startsWith(key)) continue;
+    const rest = hash.slice(key.length);
+    if (rest && !rest.includes('/')) {
+      try {
+        return { key, route, param: decodeURIComponent(rest) };
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+const ctx = (u: User, param: string | null = null): ViewContext => ({
   main,
   user: u,
+  param,
   settings: () => api.settings(),
   flash: (text, kind = 'ok') => (flashMessage = { text, kind }),
   takeFlash: () => {
@@ -78,7 +105,8 @@ function drawNav(current: string): void {
 }
 
 async function route(): Promise<void> {
-  const hash = ROUTES[location.hash] ? location.hash : '#/';
+  const found = findRoute(location.hash) ?? { key: '#/', route: ROUTES['#/'] as Route, param: null };
+  const hash = found.route.navAs ?? found.key;
   if (!user) {
     drawNav(hash);
     document.title = 'Sign in – Mail certificates';
@@ -87,7 +115,7 @@ async function route(): Promise<void> {
     firstRender = false;
     return;
   }
-  const r = ROUTES[hash] as Route;
+  const r = found.route;
   drawNav(hash);
   document.title = `${r.title} – Mail certificates`;
   if (r.admin && !user.admin) {
@@ -95,7 +123,7 @@ async function route(): Promise<void> {
   } else {
     render(main, h('p', { class: 'loading' }, 'Loading…'));
     try {
-      await r.view(ctx(user));
+      await r.view(ctx(user, found.param));
     } catch (e) {
       if (!user) return; // the session ended while loading; the sign-in page is showing
       render(main, h('h1', {}, r.title), h('div', { class: 'alert alert-error', role: 'alert' }, e instanceof ApiError ? e.message : 'Something went wrong. Please reload the page.'));
@@ -110,7 +138,7 @@ async function route(): Promise<void> {
 function onSignedIn(u: User): void {
   user = u;
   void loadIdleLimit();
-  if (location.hash.startsWith('#/') && ROUTES[location.hash]) void route();
+  if (findRoute(location.hash)) void route();
   else location.hash = '#/';
 }
 

@@ -22,7 +22,8 @@ export function meRoutes(ctx: EnrolmentContext): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.csr !== 'string') throw new BadRequest('missing_csr', 'send JSON {"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}');
     const { record, chainPem } = await renew(ctx, actorOf(req), { user: sessionUser(req), serial: String(req.params.serial), csr: body.csr, deviceLabel: body.device_label });
-    res.status(201).json({ ...issuedView(record, chainPem), renewal_of: record.renewalOf });
+    const predecessor = record.renewalOf ? await ctx.store.certificates.findBySerial(record.renewalOf) : undefined;
+    res.status(201).json({ ...issuedView(record, chainPem), renewal_of: record.renewalOf, overlap_ends: predecessor?.supersedeAt?.toISOString() ?? null });
   });
   r.post('/me/certificates/:serial/end-overlap', requireUser, async (req, res) => {
     const record = await endOverlap(ctx, actorOf(req), { user: sessionUser(req), serial: String(req.params.serial) });
@@ -50,7 +51,7 @@ export function meRoutes(ctx: EnrolmentContext): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const user = sessionUser(req);
     const record = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason, ownerUserId: user.id });
-    res.json({ certificate: certificateView(record, ctx.clock.now()) });
+    res.json({ certificate: certificateView(record, ctx.clock.now(), ctx.policy) });
   });
   return r;
 }
