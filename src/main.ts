@@ -111,6 +111,7 @@ function sessionSecret(config: Config): string {
 export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   await supersedeDue(m.ctx);
   await m.publisher.publish();
+  await m.store.sessions.deleteExpired(new Date());
   const reminderDeps = { store: m.store, clock: m.ctx.clock, log: m.log, portalUrl: portalUrl(m.config), reminderDays: m.config.reminderDays, caExpiryWarnDays: m.config.caExpiryWarnDays };
   for (const ca of await expiringCas(reminderDeps)) {
     m.log.warn({ ca: ca.name, id: ca.id, notAfter: ca.notAfter.toISOString() }, 'the CA expires soon: run `mailca ca rotate`');

@@ -130,6 +130,12 @@ export class HttpClient {
     return { status: res.status, headers: res.headers, text, json };
   }
 
+  /** The session id inside express-session's signed cookie ("s:<sid>.<signature>"). */
+  sessionId(): string | undefined {
+    const raw = this.cookies.get('mailca.sid');
+    return raw ? /^s:([^.]+)\./.exec(decodeURIComponent(raw))?.[1] : undefined;
+  }
+
   get(p: string, h?: Record<string, string>) {
     return this.request('GET', p, undefined, h);
   }

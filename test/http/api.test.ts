@@ -164,6 +164,18 @@ describe('sign-in', () => {
     expect((await c.login('carol@example.test')).status).toBe(200);
   });
 
+  it('ends a session after inactivity, judged by the server', async () => {
+    const c = new HttpClient(srv.url);
+    await c.login('bob@example.test');
+    expect((await c.get('/api/v1/me')).status).toBe(200);
+    // As if MAILCA_SESSION_IDLE_MINUTES had passed since the last request: the stored expiry is past.
+    const sid = c.sessionId();
+    expect(sid).toBeTruthy();
+    await srv.m.store.sessions.touch(sid!, new Date(Date.now() - 1000));
+    expect((await c.get('/api/v1/me')).status).toBe(401);
+    expect(await srv.m.store.sessions.deleteExpired(new Date())).toBeGreaterThanOrEqual(1);
+  });
+
   it('signs out', async () => {
     const c = new HttpClient(srv.url);
     await c.login('bob@example.test');
