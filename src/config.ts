@@ -57,7 +57,19 @@ export const configSchema = z.object({
   submissionStarttlsPort: z.coerce.number().int().min(0).max(65535).default(587), // 0 = not offered
   sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
-  trustProxy: boolish.default(false),
+  // Which X-Forwarded-* senders to believe: false (none), true (= 1: the one proxy in front), a hop
+  // count, or express's list of addresses/CIDRs ("loopback, 10.0.0.0/8"). Never "every hop".
+  trustProxy: z
+    .union([z.boolean(), z.number().int().min(0).max(10), z.string().min(1)])
+    .transform((v): boolean | number | string => {
+      if (v === true || v === 'true' || v === 'yes') return 1;
+      if (v === false || v === 'false' || v === 'no' || v === '0' || v === 0) return false;
+      if (typeof v === 'number') return v;
+      if (/^\d+$/.test(v)) return Number(v);
+      return v;
+    })
+    .refine((v) => typeof v !== 'string' || /^[\w.:/, -]+$/.test(v), 'expected true/false, a hop count, or addresses/CIDRs such as "loopback, 10.0.0.0/8"')
+    .default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

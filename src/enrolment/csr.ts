@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { InvalidCsr } from '../errors.ts';
 
@@ -36,13 +36,25 @@ function csrDer(input: string | Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
 }
 
-function describeKey(spki: Uint8Array): string {
+/**
+ * Reads the request's public key and re-encodes it canonically (uncompressed EC point, RSA with
+ * NULL parameters), so one key always has one encoding: in the certificate, and in the hash that
+ * key blocking and renewal compare.
+ */
+function canonicalKey(spki: Uint8Array): { spki: Uint8Array; description: string } {
   let key;
   try {
     key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch {
     throw new InvalidCsr('csr_key_unsupported', 'the CSR public key could not be read');
   }
+  const description = describeKey(key);
+  // A JWK round trip drops the request's encoding choices (e.g. a compressed EC point).
+  const canonical = createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' });
+  return { spki: new Uint8Array(canonical.export({ type: 'spki', format: 'der' })), description };
+}
+
+function describeKey(key: KeyObject): string {
   const d = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') {
     if (d?.namedCurve === 'prime256v1') return 'ECDSA P-256';
@@ -70,8 +82,7 @@ export async function checkCsr(input: string | Uint8Array): Promise<CheckedCsr> 
   } catch {
     throw new InvalidCsr('csr_malformed', 'the CSR is not a valid PKCS#10 certificate request');
   }
-  const spki = new Uint8Array(csr.publicKey.rawData);
-  const keyDescription = describeKey(spki);
+  const { spki, description: keyDescription } = canonicalKey(new Uint8Array(csr.publicKey.rawData));
   let valid = false;
   try {
     valid = await csr.verify();

@@ -11,7 +11,7 @@ export const MAX_FAILURES_PER_IP = 20;
 const INVALID = 'invalid email or password';
 
 /**
- * Password sign-in. Unknown user and wrong password look the same (message and timing). Failures
+ * Password sign-in. Unknown user and wrong password look the same (message and timing). Attempts
  * are counted from the audit log, so limits hold across restarts and instances.
  */
 export async function passwordLogin(
@@ -20,15 +20,22 @@ export async function passwordLogin(
 ): Promise<User> {
   const email = typeof req.email === 'string' ? req.email.trim().toLowerCase().slice(0, 320) : '';
   const password = typeof req.password === 'string' ? req.password : '';
-  const since = new Date(ctx.clock.now().getTime() - LOGIN_WINDOW_MS);
-  const byAccount = await ctx.store.audit.countSince('login.failure', since, { target: email });
-  const byIp = req.sourceIp ? await ctx.store.audit.countSince('login.failure', since, { sourceIp: req.sourceIp }) : 0;
-  if (byAccount >= MAX_FAILURES_PER_ACCOUNT || byIp >= MAX_FAILURES_PER_IP) {
-    throw new RateLimited('too_many_attempts', 'too many failed sign-ins; try again in 15 minutes', LOGIN_WINDOW_MS / 1000);
-  }
+  const actor = { id: `user:${email || '(empty)'}`, sourceIp: req.sourceIp };
+  // Count and record the attempt atomically, before the (slow) password check, so parallel
+  // guesses cannot all slip under the limit. Unresolved = attempts that did not succeed.
+  await ctx.store.withLock('audit', async (tx) => {
+    const since = new Date(ctx.clock.now().getTime() - LOGIN_WINDOW_MS);
+    const unresolved = async (by: { target?: string; sourceIp?: string }) =>
+      (await tx.audit.countSince('login.attempt', since, by)) - (await tx.audit.countSince('login.success', since, by));
+    const byAccount = await unresolved({ target: email });
+    const byIp = req.sourceIp ? await unresolved({ sourceIp: req.sourceIp }) : 0;
+    if (byAccount >= MAX_FAILURES_PER_ACCOUNT || byIp >= MAX_FAILURES_PER_IP) {
+      throw new RateLimited('too_many_attempts', 'too many failed sign-ins; try again in 15 minutes', LOGIN_WINDOW_MS / 1000);
+    }
+    await tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action: 'login.attempt', target: email, sourceIp: req.sourceIp });
+  });
   const user = email ? await ctx.store.users.findByEmail(email) : undefined;
   const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(password, user.passwordHash) : (await verifyPassword(password, await dummyPasswordHash()), false);
-  const actor = { id: `user:${email || '(empty)'}`, sourceIp: req.sourceIp };
   if (!ok || !user) {
     await audit(ctx, actor, 'login.failure', email || null);
     throw new Unauthenticated('invalid_credentials', INVALID);

@@ -36,11 +36,19 @@ export async function revoke(
   if (found.revokedAt) throw new Conflict('already_revoked', `certificate ${serial} was already revoked on ${found.revokedAt.toISOString()}`);
 
   const now = ctx.clock.now();
-  await audited(ctx, actor, { action: 'certificate.revoke', target: serial, details: () => ({ email: found.email, reason }) }, async (tx) => {
-    // A concurrent revocation may have won since the read above.
-    if (!(await tx.certificates.revoke(serial, now, reason))) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
-    if (reason === 'keyCompromise') await tx.blockedKeys.block(found.spkiSha256, serial, now);
-  });
+  await audited<string[]>(
+    ctx,
+    actor,
+    { action: 'certificate.revoke', target: serial, details: (alsoRevoked) => ({ email: found.email, reason, ...(alsoRevoked.length ? { same_key_revoked: alsoRevoked } : {}) }) },
+    async (tx) => {
+      // A concurrent revocation may have won since the read above.
+      if (!(await tx.certificates.revoke(serial, now, reason))) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
+      if (reason !== 'keyCompromise') return [];
+      // A compromised key is compromised in every certificate that holds it, now and later.
+      await tx.blockedKeys.block(found.spkiSha256, serial, now);
+      return tx.certificates.revokeAllWithKey(found.spkiSha256, now, 'keyCompromise');
+    },
+  );
   await ctx.publish();
   ctx.log.info({ serial, reason, actor: actor.id }, 'certificate revoked');
   return { ...found, revokedAt: now, revocationReason: reason };

@@ -25,7 +25,7 @@ export interface HttpOptions {
   publicUrl?: string;
   sessionSecret: string;
   sessionIdleMs: number;
-  trustProxy: boolean;
+  trustProxy: boolean | number | string;
   /** The mail server users configure, shown by the portal. */
   submission?: { smtpHost?: string; smtpTlsPort: number; smtpStarttlsPort: number };
   /** Where users enrol; named in refusal messages. */
@@ -96,7 +96,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
       resave: false,
       saveUninitialized: false,
       rolling: true, // the idle timeout restarts with each request
-      proxy: opts.trustProxy,
+      proxy: opts.trustProxy !== false,
       // Secure whenever the request came over HTTPS (directly, or via a trusted proxy).
       cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: opts.sessionIdleMs, path: '/' },
     }),

@@ -207,6 +207,14 @@ export class CertificateStore {
     }));
   }
 
+  /** Revokes every unrevoked certificate with this public key; returns their serials. */
+  async revokeAllWithKey(spkiSha256: string, at: Date, reason: string): Promise<string[]> {
+    const rows = await this.db('certificates').select('serial').where({ spki_sha256: spkiSha256 }).whereNull('revoked_at');
+    const serials = (rows as { serial: string }[]).map((r) => r.serial);
+    if (serials.length) await this.db('certificates').whereIn('serial', serials).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
+    return serials;
+  }
+
   /** Marks a certificate revoked; false if it was already revoked (or does not exist). */
   async revoke(serial: string, at: Date, reason: string): Promise<boolean> {
     const n = await this.db('certificates').where({ serial }).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });

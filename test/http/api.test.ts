@@ -176,6 +176,20 @@ describe('sign-in', () => {
     expect(await srv.m.store.sessions.deleteExpired(new Date())).toBeGreaterThanOrEqual(1);
   });
 
+  it('believes only the one trusted proxy hop for the client address', async () => {
+    await new HttpClient(srv.url, { 'x-forwarded-for': '6.6.6.6, 10.9.9.9' }).login('bob@example.test');
+    const events = await srv.m.store.audit.list({ limit: 1, offset: 0, action: 'login.success' });
+    expect(events.items[0]!.sourceIp).toBe('10.9.9.9');
+  });
+
+  it('rate-limits parallel guesses too', async () => {
+    await addTestUser(srv.m, 'erin@example.test');
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => new HttpClient(srv.url).login('erin@example.test', `guess-${i}`)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
+  });
+
   it('signs out', async () => {
     const c = new HttpClient(srv.url);
     await c.login('bob@example.test');
@@ -225,11 +239,30 @@ describe('revocation and the allow-lists', () => {
     writeFileSync(path.join(dir, 'crl.der'), der);
     expect(execFileSync('openssl', ['crl', '-inform', 'DER', '-in', path.join(dir, 'crl.der'), '-CAfile', path.join(dir, 'ca.pem'), '-noout'], { stdio: 'pipe', encoding: 'utf8' }) + 'x').toBeTruthy();
 
-    // keyCompromise blocks the key: a new CSR with the same key is refused.
+    // keyCompromise blocks the key: a new CSR with the same key is refused, whatever its encoding.
     const reuse = opensslCsrForKey(cert.keyFile, path.join(dir, 'reuse.csr'));
     const again = await alice.post('/api/v1/enrol', { csr: reuse });
     expect(again.status).toBe(400);
     expect(again.json.error).toBe('csr_key_blocked');
+    const compressedKey = path.join(dir, 'compressed.key');
+    execFileSync('openssl', ['ec', '-in', cert.keyFile, '-conv_form', 'compressed', '-out', compressedKey], { stdio: 'pipe' });
+    const compressed = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(compressedKey, path.join(dir, 'compressed.csr')) });
+    expect(compressed.json.error).toBe('csr_key_blocked');
+  });
+
+  it('stores keys canonically, and keyCompromise revokes every certificate with that key', async () => {
+    const { keyFile } = opensslCsr(dir, 'twin', 'P-256');
+    const compressedKey = path.join(dir, 'twin-compressed.key');
+    execFileSync('openssl', ['ec', '-in', keyFile, '-conv_form', 'compressed', '-out', compressedKey], { stdio: 'pipe' });
+    const a = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(dir, 'twin-a.csr')) });
+    const b = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(compressedKey, path.join(dir, 'twin-b.csr')) });
+    expect([a.status, b.status]).toEqual([201, 201]);
+    // Both certificates carry the same (uncompressed) key encoding.
+    const spki = (pem: string) => execFileSync('openssl', ['x509', '-noout', '-pubkey'], { input: pem }).toString();
+    expect(spki(b.json.certificate as string)).toBe(spki(a.json.certificate as string));
+    expect((await admin().post(`/api/v1/certificates/${a.json.serial}/revoke`, { reason: 'keyCompromise' })).status).toBe(200);
+    expect((await admin().get(`/api/v1/certificates/${b.json.serial}`)).json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'keyCompromise' });
+    expect((await mta().get('/api/v1/allowlist?format=postfix')).text).not.toContain(b.json.fingerprint_sha256 as string);
   });
 
   it('answers revoke errors: unknown reason 400, twice 409, unknown serial 404', async () => {
