@@ -1,5 +1,5 @@
 import { MINUTE_MS, DAY_MS } from '../clock.ts';
-import { Forbidden, InvalidCsr } from '../errors.ts';
+import { Conflict, Forbidden, InvalidCsr } from '../errors.ts';
 import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
 import { newSerial } from '../issuance/serial.ts';
 import type { CertificateRecord, User } from '../store/index.ts';
@@ -105,8 +105,12 @@ export async function issueCertificate(
       }),
     },
     async (tx) => {
+      // Under the audit lock, as disabling is: a user disabled meanwhile gets no certificate.
+      if ((await tx.users.findById(user.id))?.disabledAt) throw new Forbidden('user_disabled', `${user.email} is disabled`);
       await tx.certificates.insert(record);
-      if (renewal) await tx.certificates.markRenewed(renewal.predecessor.serial, record.serial, renewal.overlapEnd);
+      if (renewal && !(await tx.certificates.markRenewed(renewal.predecessor.serial, record.serial, renewal.overlapEnd))) {
+        throw new Conflict('already_renewed', `certificate ${renewal.predecessor.serial} was renewed or revoked meanwhile`);
+      }
     },
   );
   await ctx.publish();

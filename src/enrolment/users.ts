@@ -49,17 +49,26 @@ export async function findUser(ctx: Pick<EnrolmentContext, 'store'>, email: unkn
   return user;
 }
 
-/** Disables a user and revokes every certificate they still hold (reason affiliationChanged). */
+/**
+ * Disables a user and revokes every certificate they still hold (reason affiliationChanged).
+ * Safe to repeat: on an already disabled user it revokes whatever is left.
+ */
 export async function disableUser(ctx: EnrolmentContext, actor: Actor, emailInput: unknown): Promise<{ user: User; revoked: string[] }> {
   const user = await findUser(ctx, emailInput);
-  if (user.disabledAt) throw new Conflict('user_disabled', `${user.email} is already disabled`);
   const now = ctx.clock.now();
-  await audited(ctx, actor, { action: 'user.disable', target: user.email }, (tx) => tx.users.setDisabled(user.id, now));
+  if (!user.disabledAt) {
+    await audited(ctx, actor, { action: 'user.disable', target: user.email }, (tx) => tx.users.setDisabled(user.id, now));
+  }
   const revoked: string[] = [];
+  // Issuance re-checks the user under the same lock, so no certificate can appear after this list.
   for (const cert of await ctx.store.certificates.listUnrevokedForUser(user.id, now)) {
-    await revoke(ctx, actor, { serial: cert.serial, reason: 'affiliationChanged' });
-    revoked.push(cert.serial);
+    try {
+      await revoke(ctx, actor, { serial: cert.serial, reason: 'affiliationChanged' });
+      revoked.push(cert.serial);
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e; // revoked meanwhile by someone else
+    }
   }
   if (revoked.length === 0) await ctx.publish();
-  return { user: { ...user, disabledAt: now }, revoked };
+  return { user: { ...user, disabledAt: user.disabledAt ?? now }, revoked };
 }

@@ -89,8 +89,13 @@ export class CertificateStore {
   }
 
   /** Links a predecessor to its successor and schedules the end of their overlap. */
-  async markRenewed(oldSerial: string, newSerial: string, supersedeAt: Date): Promise<void> {
-    await this.db('certificates').where({ serial: oldSerial }).update({ renewed_by: newSerial, supersede_at: supersedeAt.getTime() });
+  async markRenewed(oldSerial: string, newSerial: string, supersedeAt: Date): Promise<boolean> {
+    const n = await this.db('certificates')
+      .where({ serial: oldSerial })
+      .whereNull('renewed_by')
+      .whereNull('revoked_at')
+      .update({ renewed_by: newSerial, supersede_at: supersedeAt.getTime() });
+    return n > 0;
   }
 
   /** Ends an overlap now (or at `at`); false if the certificate has no pending overlap. */
@@ -106,7 +111,7 @@ export class CertificateStore {
   }
 
   async nextSupersession(now: Date): Promise<Date | undefined> {
-    const [row] = await this.db('certificates').whereNull('revoked_at').where('supersede_at', '>', now.getTime()).min<{ m: number | null }[]>({ m: 'supersede_at' });
+    const [row] = await this.db('certificates').whereNull('revoked_at').where('supersede_at', '>=', now.getTime()).min<{ m: number | null }[]>({ m: 'supersede_at' });
     return row?.m === null || row?.m === undefined ? undefined : new Date(Number(row.m));
   }
 

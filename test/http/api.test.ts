@@ -331,6 +331,10 @@ describe('admin API', () => {
     expect(disabled.json.revoked_serials).toEqual([cert.json.serial]);
     expect((await a.get(`/api/v1/certificates/${cert.json.serial}`)).json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'affiliationChanged' });
     expect((await dave.get('/api/v1/me')).status).toBe(401);
+    // Disabling again is safe: nothing left to revoke.
+    const again = await a.post('/api/v1/users/dave@example.test/disable', {});
+    expect(again.status).toBe(200);
+    expect(again.json.revoked_serials).toEqual([]);
     expect((await a.post('/api/v1/users/nobody@example.test/disable', {})).status).toBe(404);
   });
 });

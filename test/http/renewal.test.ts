@@ -78,6 +78,15 @@ describe('renewal', () => {
     expect(await (await fetch(`${srv.url}/crl.pem`)).text()).toBeTruthy();
   });
 
+  it('issues exactly one successor when the same certificate is renewed twice at once', async () => {
+    const cert = await enrol('race');
+    srv.clock.advance(61 * DAY_MS);
+    const both = await Promise.all([1, 2].map((i) => alice.post(`/api/v1/me/certificates/${cert.serial}/renew`, { csr: opensslCsr(dir, `race${i}`).csrPem })));
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    const mine = (await alice.get('/api/v1/me/certificates')).json.certificates as { serial: string; renewal_of: string | null }[];
+    expect(mine.filter((c) => c.renewal_of === cert.serial)).toHaveLength(1);
+  });
+
   it('lets the user end the overlap early', async () => {
     const cert = await enrol('early-end');
     srv.clock.advance(61 * DAY_MS);
