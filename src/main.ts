@@ -73,10 +73,17 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
         emailProtection: config.emailProtection,
         renewalWindowDays: config.renewalWindowDays,
         renewalOverlapDays: config.renewalOverlapDays,
-        crlDistributionUrl: config.publicUrl ? `${config.publicUrl}/crl.der` : undefined,
+        crlBaseUrl: config.publicUrl,
       },
+      // The change is committed by now: a failed publish is logged and retried by the scheduler
+      // rather than reported as a failure of the change itself.
       publish: async () => {
-        await publisher.publish();
+        try {
+          await publisher.publish();
+        } catch (e) {
+          log.error({ err: e }, 'publishing failed; retrying shortly');
+          publisher.events.emit('failed');
+        }
       },
     };
     const mailer = opts.mailer ?? (config.smtpUrl ? smtpMailer(config.smtpUrl, mailFrom(config)) : undefined);
@@ -108,6 +115,15 @@ function sessionSecret(config: Config): string {
  * One scheduler tick: supersede predecessors whose overlap ended, publish, and say when the next
  * time-driven change is due.
  */
+/** The next time-driven change: a validity boundary, CRL refresh, scheduled enforcement, or overlap end. */
+export async function nextMaintenanceDue(m: Mailca): Promise<Date | undefined> {
+  const now = m.ctx.clock.now().getTime();
+  const due = [await m.publisher.nextDue(), await m.store.certificates.nextSupersession(m.ctx.clock.now())]
+    .filter((d): d is Date => d !== undefined)
+    .map((d) => d.getTime());
+  return due.length ? new Date(Math.max(now, Math.min(...due))) : undefined;
+}
+
 export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   await supersedeDue(m.ctx);
   await m.publisher.publish();
@@ -121,11 +137,7 @@ export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
     await sendAdminDigest({ ...reminderDeps, mailer: m.mailer }, run);
     if (run.sent.length || run.failed.length) m.log.info({ sent: run.sent.length, failed: run.failed.length }, 'reminder mails');
   }
-  const now = m.ctx.clock.now().getTime();
-  const due = [await m.publisher.nextDue(), await m.store.certificates.nextSupersession(m.ctx.clock.now())]
-    .filter((d): d is Date => d !== undefined)
-    .map((d) => d.getTime());
-  return due.length ? new Date(Math.max(now, Math.min(...due))) : undefined;
+  return nextMaintenanceDue(m);
 }
 
 export interface RunningServer {
@@ -150,6 +162,13 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
   });
   if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');
   const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
+  if (scheduler) {
+    // A change can bring a boundary closer (an overlap end, a scheduled enforcement): re-plan.
+    mailca.publisher.events.on('published', () => {
+      nextMaintenanceDue(mailca).then((due) => due && scheduler.wake(due), (e: unknown) => mailca.log.error({ err: e }, 'planning the next run failed'));
+    });
+    mailca.publisher.events.on('failed', () => scheduler.wake(new Date(Date.now() + 5_000)));
+  }
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
     s.once('error', reject);

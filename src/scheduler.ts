@@ -9,16 +9,30 @@ const RETRY_MS = 60_000;
  * database: an expiry, an overlap end, a CRL refresh, a scheduled enforcement), and at least hourly.
  * Nothing is kept in memory between ticks, so a restart loses nothing.
  */
-export function startScheduler(tick: () => Promise<Date | undefined>, log: Logger): { stop(): void } {
+export interface Scheduler {
+  /** Runs the next tick no later than `at` (sooner than planned if a change moved a boundary closer). */
+  wake(at: Date): void;
+  stop(): void;
+}
+
+export function startScheduler(tick: () => Promise<Date | undefined>, log: Logger): Scheduler {
   let timer: NodeJS.Timeout | undefined;
+  let plannedAt = Infinity;
+  let running = false;
   let stopped = false;
 
   const schedule = (ms: number) => {
     if (stopped) return;
-    timer = setTimeout(run, Math.max(250, Math.min(ms, MAX_SLEEP_MS)));
+    if (timer) clearTimeout(timer);
+    const delay = Math.max(250, Math.min(ms, MAX_SLEEP_MS));
+    plannedAt = Date.now() + delay;
+    timer = setTimeout(run, delay);
   };
 
   async function run(): Promise<void> {
+    timer = undefined;
+    plannedAt = Infinity;
+    running = true;
     try {
       const due = await tick();
       // +1 ms: a certificate with notAfter = T is inactive at T, so act just after it.
@@ -26,11 +40,18 @@ export function startScheduler(tick: () => Promise<Date | undefined>, log: Logge
     } catch (e) {
       log.error({ err: e }, 'scheduled run failed; retrying in a minute');
       schedule(RETRY_MS);
+    } finally {
+      running = false;
     }
   }
 
   void run();
   return {
+    wake(at) {
+      // While a tick runs it will plan the next one itself, from fresh state.
+      if (stopped || running || at.getTime() >= plannedAt) return;
+      schedule(at.getTime() - Date.now() + 1);
+    },
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

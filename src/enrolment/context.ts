@@ -13,8 +13,8 @@ export interface Actor {
 export interface IssuancePolicy {
   certLifetimeDays: number;
   emailProtection: boolean;
-  /** CRL distribution point put in certificates, when the public URL is known. */
-  crlDistributionUrl?: string;
+  /** MAILCA_PUBLIC_URL: certificates name `<it>/crl/<CA id>.der` as their CRL distribution point. */
+  crlBaseUrl?: string;
   /** Renewal opens this many days before expiry (or in the last third of a shorter lifetime). */
   renewalWindowDays: number;
   /** The predecessor stays on the lists this long after a renewal. */

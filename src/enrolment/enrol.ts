@@ -2,6 +2,7 @@ import { MINUTE_MS, DAY_MS } from '../clock.ts';
 import { Conflict, Forbidden, InvalidCsr } from '../errors.ts';
 import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
 import { newSerial } from '../issuance/serial.ts';
+import { crlUrl } from '../issuance/crl-urls.ts';
 import type { CertificateRecord, User } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { checkCsr, type CheckedCsr } from './csr.ts';
@@ -65,7 +66,7 @@ export async function issueCertificate(
     serial: newSerial(),
     notBefore,
     notAfter,
-    crlDistributionUrl: ctx.policy.crlDistributionUrl,
+    crlDistributionUrl: ctx.policy.crlBaseUrl ? crlUrl(ctx.policy.crlBaseUrl, issuer.ca.id, 'der') : undefined,
     emailProtection: ctx.policy.emailProtection,
   });
 

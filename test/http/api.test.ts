@@ -64,7 +64,13 @@ describe('enrolment', () => {
     expect(text).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:FALSE/);
     expect(text).toContain('X509v3 Authority Key Identifier');
     expect(text).toContain('X509v3 Subject Key Identifier');
-    expect(text).toContain('URI:https://ca.example.test/crl.der');
+    const caId = (await srv.m.store.cas.findActive())!.id;
+    expect(text).toContain(`URI:https://ca.example.test/crl/${caId}.der`);
+    const perCa = await fetch(`${srv.url}/crl/${caId}.der`);
+    expect(perCa.status).toBe(200);
+    expect(perCa.headers.get('content-type')).toContain('application/pkix-crl');
+    expect((await fetch(`${srv.url}/crl/999.der`)).status).toBe(404);
+    expect((await fetch(`${srv.url}/crl/x.der`)).status).toBe(404);
 
     const fp = openssl('x509', '-in', certFile, '-noout', '-fingerprint', '-sha256').trim().split('=')[1];
     expect(cert.fingerprint_sha256).toBe(fp);

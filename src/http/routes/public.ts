@@ -31,6 +31,17 @@ export function publicRoutes(deps: { store: Store; publisher: Publisher }): Rout
     const crls = await deps.publisher.currentCrls();
     sendWithEtag(req, res, crls.map((c) => c.crlPem).join(''), 'application/x-pem-file');
   });
+  // One CRL per CA (the distribution point in that CA's certificates).
+  r.get('/crl/:file', async (req, res) => {
+    const m = /^(\d{1,9})\.(der|pem)$/.exec(String(req.params.file));
+    const crl = m ? (await deps.publisher.currentCrls()).find((c) => c.caId === Number(m[1])) : undefined;
+    if (!m || !crl) {
+      res.status(404).json({ error: 'no_crl', message: 'no CRL here: see /crl.pem for the CRLs of every trusted CA' });
+      return;
+    }
+    if (m[2] === 'pem') sendWithEtag(req, res, crl.crlPem, 'application/x-pem-file');
+    else sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
+  });
   r.get('/crl.der', async (req, res) => {
     const active = await deps.store.cas.findActive();
     const crl = (await deps.publisher.currentCrls()).find((c) => c.caId === active?.id);
