@@ -449,9 +449,11 @@ function cachedFor(state, t) {
 
 function runThen(command, changed, io) {
   return new Promise((resolve) => {
+    // The command needs no token: keep it out of its environment.
+    const { MAILCA_PULL_TOKEN: _token, ...env } = io.env;
     const child = spawn('/bin/sh', ['-c', command], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...io.env, MAILCA_PULL_CHANGED: changed.join(' ') },
+      env: { ...env, MAILCA_PULL_CHANGED: changed.join(' ') },
     });
     child.on('error', (e) => resolve(`--then could not start: ${e.message}`));
     child.on('exit', (code, sig) => resolve(code === 0 ? null : `--then command failed (${sig ? `signal ${sig}` : `exit status ${code}`}); it runs again on the next pull`));

@@ -9,7 +9,8 @@ const EMAIL_RE = /^[!#-'*+\-/-9=?A-Z^-~.]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}
 export function normalizeEmail(input: unknown): string {
   if (typeof input !== 'string') throw new BadRequest('invalid_email', 'email must be a string');
   const email = input.trim().toLowerCase();
-  if (!EMAIL_RE.test(email)) throw new BadRequest('invalid_email', `"${input.slice(0, 100)}" is not a valid email address`);
+  // A leading '#' would make the address a comment in the Postfix and Exim tables.
+  if (!EMAIL_RE.test(email) || email.startsWith('#')) throw new BadRequest('invalid_email', `"${input.slice(0, 100)}" is not a valid email address`);
   // The address is also the certificate's CN, which RFC 5280 caps at 64 characters.
   if (email.length > MAX_EMAIL_LENGTH) throw new BadRequest('invalid_email', `addresses longer than ${MAX_EMAIL_LENGTH} characters cannot be certified`);
   return email;

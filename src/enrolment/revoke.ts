@@ -9,11 +9,13 @@ export function parseSerial(input: string): string {
   return serial;
 }
 
-export function parseRevocationReason(input: unknown): RevocationReason {
+/** What a user may say about their own certificate; the CA-level reasons are for admins. */
+export const USER_REVOCATION_REASONS: readonly RevocationReason[] = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation'];
+
+export function parseRevocationReason(input: unknown, accepted: readonly RevocationReason[] = ACCEPTED_REVOCATION_REASONS): RevocationReason {
   if (input === undefined || input === null || input === '') return 'unspecified';
-  const accepted: readonly string[] = ACCEPTED_REVOCATION_REASONS;
-  if (typeof input !== 'string' || !accepted.includes(input)) {
-    throw new BadRequest('invalid_reason', `reason must be one of: ${ACCEPTED_REVOCATION_REASONS.join(', ')}`);
+  if (typeof input !== 'string' || !(accepted as readonly string[]).includes(input)) {
+    throw new BadRequest('invalid_reason', `reason must be one of: ${accepted.join(', ')}`);
   }
   return input as RevocationReason;
 }
@@ -28,7 +30,7 @@ export async function revoke(
   req: { serial: string; reason: unknown; ownerUserId?: number },
 ): Promise<CertificateRecord> {
   const serial = parseSerial(req.serial);
-  const reason = parseRevocationReason(req.reason);
+  const reason = parseRevocationReason(req.reason, req.ownerUserId === undefined ? ACCEPTED_REVOCATION_REASONS : USER_REVOCATION_REASONS);
   const found = await ctx.store.certificates.findBySerial(serial);
   if (!found || (req.ownerUserId !== undefined && found.userId !== req.ownerUserId)) {
     throw new NotFound('certificate_not_found', `no certificate with serial ${serial}`);

@@ -49,7 +49,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if (err.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'the request body is not valid JSON');
       if (err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', 'the request body could not be read');
     }
-    log.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+    log.error({ err, method: req.method, path: req.path }, 'request failed'); // no query string: it may hold secrets
     sendError(res, 500, 'internal_error', 'internal error; see the server log');
   };
 }

@@ -196,6 +196,12 @@ describe('sign-in', () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
   });
 
+  it('refuses credentials in the URL', async () => {
+    const res = await new HttpClient(srv.url).post('/api/v1/login?email=bob@example.test&password=x', {});
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('credentials_in_url');
+  });
+
   it('signs out', async () => {
     const c = new HttpClient(srv.url);
     await c.login('bob@example.test');
@@ -282,8 +288,9 @@ describe('revocation and the allow-lists', () => {
     expect((await admin().post(`/api/v1/certificates/zz/revoke`, { reason: 'superseded' })).status).toBe(400);
   });
 
-  it('lets users revoke only their own certificates', async () => {
+  it('lets users revoke only their own certificates, with user-level reasons', async () => {
     const cert = await enrolAlice();
+    expect((await alice.post(`/api/v1/me/certificates/${cert.serial}/revoke`, { reason: 'cACompromise' })).json.error).toBe('invalid_reason');
     expect((await bob.post(`/api/v1/me/certificates/${cert.serial}/revoke`, {})).status).toBe(404);
     const own = await alice.post(`/api/v1/me/certificates/${cert.serial}/revoke`, {});
     expect(own.status).toBe(200);
@@ -327,6 +334,7 @@ describe('admin API', () => {
     expect(created.status).toBe(201);
     expect((await a.post('/api/v1/users', { email: 'dave@example.test' })).status).toBe(409);
     expect((await a.post('/api/v1/users', { email: 'not-an-address' })).status).toBe(400);
+    expect((await a.post('/api/v1/users', { email: '#hidden@example.test' })).status).toBe(400);
     const dave = new HttpClient(srv.url);
     expect((await dave.login('dave@example.test', 'a long enough password')).status).toBe(200);
     const { csrPem } = opensslCsr(dir, 'dave', 'P-256');

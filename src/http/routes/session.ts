@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type passport from 'passport';
+import { BadRequest } from '../../errors.ts';
 import type { User } from '../../store/index.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
 import { userView } from '../views.ts';
@@ -10,6 +11,10 @@ import { audit } from '../../enrolment/context.ts';
 export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStatic): Router {
   const r = Router();
   r.post('/login', (req, res, next) => {
+    // Credentials only in the JSON body: a query string ends up in access logs.
+    if ('password' in req.query || 'email' in req.query) {
+      return next(new BadRequest('credentials_in_url', 'send the email and password in the JSON body, not in the URL'));
+    }
     auth.authenticate('local', { session: true }, (err: unknown, user: User | false) => {
       if (err) return next(err);
       if (!user) return res.status(400).json({ error: 'missing_credentials', message: 'send JSON {"email": …, "password": …}' });
