@@ -5,7 +5,7 @@ import { readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforce
 import { normalizeEmail } from '../enrolment/identity.ts';
 import { generatePassword } from '../enrolment/passwords.ts';
 import { revoke } from '../enrolment/revoke.ts';
-import { createToken } from '../enrolment/tokens.ts';
+import { createToken, revokeToken } from '../enrolment/tokens.ts';
 import { addUser, disableUser, findUser } from '../enrolment/users.ts';
 import { MailcaError } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
@@ -95,6 +95,27 @@ export function buildProgram(): Command {
       await withMailca(async (m) => {
         const { token: secret } = await createToken(m.ctx, cliActor(), { role: o.role, name: o.name });
         console.log(secret);
+      });
+    });
+
+  token
+    .command('list')
+    .description('list API tokens (names, roles, state; never the secrets)')
+    .action(async () => {
+      await withMailca(async (m) => {
+        for (const t of await m.store.tokens.list()) {
+          console.log([t.id, t.role.padEnd(5), t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : 'active', t.createdAt.toISOString(), t.name].join('  '));
+        }
+      });
+    });
+  token
+    .command('revoke')
+    .description('revoke a token by name or id; requests with it get 401 from then on')
+    .argument('<name-or-id>')
+    .action(async (nameOrId: string) => {
+      await withMailca(async (m) => {
+        const n = await revokeToken(m.ctx, cliActor(), nameOrId);
+        console.log(`revoked ${n} token(s) named ${nameOrId}`);
       });
     });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BadRequest } from '../errors.ts';
+import { BadRequest, NotFound } from '../errors.ts';
 import type { ApiToken, Store, TokenRole } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 
@@ -27,6 +27,16 @@ export async function createToken(
     tx.tokens.insert({ name, role, tokenSha256: sha256(token), createdAt: ctx.clock.now() }),
   );
   return { token, record };
+}
+
+/** Revokes a token by name (all active tokens of that name) or id; the next request with it gets 401. */
+export async function revokeToken(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, actor: Actor, nameOrId: unknown): Promise<number> {
+  if (typeof nameOrId !== 'string' || !/^[\w.@-]{1,100}$/.test(nameOrId)) throw new BadRequest('invalid_name', 'give a token name or id');
+  const n = await audited<number>(ctx, actor, { action: 'token.revoke', target: nameOrId, details: (count) => ({ revoked: count }) }, (tx) =>
+    tx.tokens.revoke(nameOrId, ctx.clock.now()),
+  );
+  if (n === 0) throw new NotFound('token_not_found', `no active token named ${nameOrId}`);
+  return n;
 }
 
 export async function authenticateToken(store: Store, token: string): Promise<ApiToken | undefined> {

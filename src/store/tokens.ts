@@ -28,6 +28,17 @@ export class TokenStore {
     return toToken(row as TokenRow);
   }
 
+  async list(): Promise<ApiToken[]> {
+    return (await this.db<TokenRow>('api_tokens').orderBy('id')).map(toToken);
+  }
+
+  /** Revokes active tokens with this name (or numeric id); returns how many. */
+  async revoke(nameOrId: string, at: Date): Promise<number> {
+    const q = this.db('api_tokens').whereNull('revoked_at');
+    const byId = /^\d+$/.test(nameOrId) ? q.where((w) => w.where({ name: nameOrId }).orWhere({ id: Number(nameOrId) })) : q.where({ name: nameOrId });
+    return byId.update({ revoked_at: at.getTime() });
+  }
+
   async findActiveByHash(tokenSha256: string): Promise<ApiToken | undefined> {
     const row = await this.db<TokenRow>('api_tokens').where({ token_sha256: tokenSha256 }).whereNull('revoked_at').first();
     return row && toToken(row);

@@ -70,6 +70,13 @@ describe('mailca CLI', () => {
     const token = await mailca(['token', 'create', '--role', 'mta', '--name', 'mx1']);
     expect(token.code).toBe(0);
     expect(token.stdout.trim()).toMatch(/^mca_[A-Za-z0-9_-]{43}$/);
+    const listed = await mailca(['token', 'list']);
+    expect(listed.stdout).toMatch(/mta\s+active .* mx1/);
+    expect(listed.stdout).not.toContain(token.stdout.trim());
+    await mailca(['token', 'create', '--role', 'admin', '--name', 'old-admin']);
+    expect((await mailca(['token', 'revoke', 'old-admin'])).stdout).toContain('revoked 1 token');
+    expect((await mailca(['token', 'list'])).stdout).toMatch(/admin\s+revoked/);
+    expect((await mailca(['token', 'revoke', 'old-admin'])).code).toBe(1);
   });
 
   it('issues from a CSR file, lists, revokes, publishes, and the lists follow', async () => {
@@ -139,7 +146,7 @@ describe('mailca CLI', () => {
   });
 
   it('has --help everywhere and refuses bad arguments with a one-line reason', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['issue'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']]) {
+    for (const cmd of [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['issue'], ['pull'], ['mta-config'], ['enforce'], ['enforce-policy'], ['readiness'], ['ca', 'rotate'], ['ca', 'list'], ['ca', 'retire'], ['ca', 'notify-renew'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']]) {
       const help = await mailca([...cmd, '--help']);
       expect(help.code, cmd.join(' ')).toBe(0);
       expect(help.stdout).toContain('Usage: mailca');

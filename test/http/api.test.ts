@@ -353,6 +353,22 @@ describe('admin API', () => {
   });
 });
 
+describe('tokens', () => {
+  it('admins create, list and revoke tokens; a revoked token gets 401', async () => {
+    const created = await admin().post('/api/v1/tokens', { role: 'mta', name: 'mx9' });
+    expect(created.status).toBe(201);
+    const mx9 = new HttpClient(srv.url, { authorization: `Bearer ${created.json.token}` });
+    expect((await mx9.get('/api/v1/allowlist')).status).toBe(200);
+    const list = await admin().get('/api/v1/tokens');
+    expect(list.json.tokens).toContainEqual(expect.objectContaining({ name: 'mx9', role: 'mta', revoked_at: null }));
+    expect(list.text).not.toContain(created.json.token as string);
+    expect((await admin().post('/api/v1/tokens/mx9/revoke', {})).json.revoked).toBe(1);
+    expect((await mx9.get('/api/v1/allowlist')).status).toBe(401);
+    expect((await admin().post('/api/v1/tokens/mx9/revoke', {})).status).toBe(404);
+    expect((await mta().post('/api/v1/tokens', { role: 'admin', name: 'escalate' })).status).toBe(403);
+  });
+});
+
 describe('concurrency', () => {
   it('parallel enrolments and revocations keep every certificate and an intact audit chain', async () => {
     const csrs = Array.from({ length: 12 }, (_, i) => opensslCsr(dir, `par${i}`, 'P-256').csrPem);

@@ -3,6 +3,7 @@ import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { normalizeEmail } from '../../enrolment/identity.ts';
 import { parseSerial, revoke } from '../../enrolment/revoke.ts';
 import { addUser, disableUser } from '../../enrolment/users.ts';
+import { createToken, revokeToken } from '../../enrolment/tokens.ts';
 import { BadRequest, NotFound } from '../../errors.ts';
 import type { CertificateStatus } from '../../store/index.ts';
 import { pageParams } from '../pagination.ts';
@@ -14,7 +15,7 @@ const STATUSES: readonly CertificateStatus[] = ['active', 'revoked', 'expired', 
 /** Admin API (admin token or admin user): the same enrolment functions users' actions go through. */
 export function adminRoutes(ctx: EnrolmentContext): Router {
   const r = Router();
-  r.use(['/certificates', '/users', '/audit'], requireRole('admin'));
+  r.use(['/certificates', '/users', '/audit', '/tokens'], requireRole('admin'));
 
   r.get('/certificates', async (req, res) => {
     const q = req.query as Record<string, unknown>;
@@ -55,6 +56,21 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
   r.post('/users/:email/disable', async (req, res) => {
     const { user, revoked } = await disableUser(ctx, actorOf(req), String(req.params.email));
     res.json({ user: userView(user), revoked_serials: revoked });
+  });
+
+  r.get('/tokens', async (_req, res) => {
+    const tokens = await ctx.store.tokens.list();
+    res.json({ tokens: tokens.map((t) => ({ id: t.id, name: t.name, role: t.role, created_at: t.createdAt.toISOString(), revoked_at: t.revokedAt?.toISOString() ?? null })) });
+  });
+
+  r.post('/tokens', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const { token, record } = await createToken(ctx, actorOf(req), { role: b.role, name: b.name });
+    res.status(201).json({ token, id: record.id, name: record.name, role: record.role });
+  });
+
+  r.post('/tokens/:nameOrId/revoke', async (req, res) => {
+    res.json({ revoked: await revokeToken(ctx, actorOf(req), String(req.params.nameOrId)) });
   });
 
   r.get('/audit', async (req, res) => {
