@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import * as initial from './20261125_001_initial.ts';
 import * as enforcement from './20261125_002_enforcement.ts';
 import * as rotation from './20261125_003_rotation.ts';
+import * as locks from './20261125_004_locks.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
   { name: '20261125_001_initial', ...initial },
   { name: '20261125_002_enforcement', ...enforcement },
   { name: '20261125_003_rotation', ...rotation },
+  { name: '20261125_004_locks', ...locks },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

@@ -8,7 +8,7 @@ import { systemClock, HOUR_MS, MINUTE_MS, type Clock } from './clock.ts';
 import { publishDir, type Config } from './config.ts';
 import type { EnrolmentContext } from './enrolment/context.ts';
 import { createApp } from './http/app.ts';
-import { CaKeyring, createCa } from './issuance/authority.ts';
+import { CaKeyring, ensureCa } from './issuance/authority.ts';
 import { resolveCaPassphrase } from './issuance/passphrase.ts';
 import { Publisher } from './publishers/publish.ts';
 import { startScheduler } from './scheduler.ts';
@@ -58,8 +58,8 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
       process.stderr.write(`\n*** mailca: ${warning}\n\n`);
     }
     if (!hasCa && opts.createCaIfMissing) {
-      const ca = await createCa(store, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, passphrase: source.passphrase, clock });
-      log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
+      const { ca, created } = await ensureCa(store, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, passphrase: source.passphrase, clock });
+      if (created) log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
     }
     const keyring = new CaKeyring(store, source.passphrase);
     const publisher = new Publisher({ store, keyring, clock, log, dir: publishDir(config), crlLifetimeMs: config.crlLifetimeHours * HOUR_MS, portalUrl: portalUrl(config) });

@@ -24,6 +24,9 @@ export interface CreateCaOptions {
 
 /** Creates a self-signed CA and stores it with its key encrypted under the passphrase. */
 export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaRecord> {
+  // Distinct subjects keep path building and CRL matching unambiguous during a rollover.
+  const clash = (await store.cas.list()).find((ca) => ca.status !== 'retired' && ca.name === opts.name);
+  if (clash) throw new Conflict('ca_name_taken', `CA ${clash.id} is already named "${opts.name}"; choose another name (--name)`);
   const now = opts.clock.now();
   const { privateKey } = generateCaKeyPair(opts.keyAlgorithm);
   const encryptedKeyPem = encryptPrivateKey(privateKey, opts.passphrase);
@@ -44,11 +47,12 @@ export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaR
   });
 }
 
-/** Creates the first CA; a second call reports that one exists. */
-export async function initCa(store: Store, opts: CreateCaOptions): Promise<CaRecord> {
-  const existing = await store.cas.findActive();
-  if (existing) throw new Conflict('ca_exists', `a CA already exists: "${existing.name}" (fingerprint ${existing.fingerprintSha256})`);
-  return createCa(store, opts);
+/** Creates the first CA unless one exists (checked under the issuance lock, so two instances starting together make one). */
+export async function ensureCa(store: Store, opts: CreateCaOptions): Promise<{ ca: CaRecord; created: boolean }> {
+  return store.withLock('issuance', async (tx) => {
+    const existing = await tx.cas.findActive();
+    return existing ? { ca: existing, created: false } : { ca: await createCa(tx, opts), created: true };
+  });
 }
 
 /**
@@ -57,10 +61,12 @@ export async function initCa(store: Store, opts: CreateCaOptions): Promise<CaRec
  * certifies the new CA's key.
  */
 export async function rotateCa(store: Store, keyring: CaKeyring, opts: CreateCaOptions & { crossSign: boolean }): Promise<{ ca: CaRecord; previous: CaRecord | undefined }> {
-  const previous = await store.cas.findActive();
-  const fresh = await createCa(store, opts);
-  const now = opts.clock.now();
-  await store.transaction(async (tx) => {
+  // One transaction under the issuance lock: the new CA, the demotion and the cross-certificate
+  // happen together or not at all, and two rotations cannot interleave.
+  return store.withLock('issuance', async (tx) => {
+    const previous = await tx.cas.findActive();
+    const fresh = await createCa(tx, opts);
+    const now = opts.clock.now();
     for (const ca of await tx.cas.list()) if (ca.id !== fresh.id && ca.status === 'active') await tx.cas.setStatus(ca.id, 'retiring', now);
     if (opts.crossSign && previous) {
       const old = await keyring.forCa(previous);
@@ -74,9 +80,8 @@ export async function rotateCa(store: Store, keyring: CaKeyring, opts: CreateCaO
       });
       await tx.cas.setCrossCertificate(fresh.id, cross.pem);
     }
+    return { ca: (await tx.cas.findById(fresh.id)) ?? fresh, previous };
   });
-  const ca = (await store.cas.findById(fresh.id)) ?? fresh;
-  return { ca, previous };
 }
 
 export function certificateDerOf(pem: string): Uint8Array {

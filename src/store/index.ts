@@ -65,12 +65,14 @@ export class Store {
   }
 
   /**
-   * Runs `fn` in a transaction that holds the named lock. SQLite has a single writer connection,
-   * so the transaction alone serialises; PostgreSQL takes a transaction-scoped advisory lock.
+   * Runs `fn` in a transaction that holds the named lock, across processes and instances.
+   * PostgreSQL: a transaction-scoped advisory lock. SQLite: a write first, which takes the
+   * database's write lock (waiting up to busy_timeout) before anything is read.
    */
   async withLock<T>(name: LockName, fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.transaction(async (tx) => {
       if (tx.dialect === 'postgres') await tx.db.raw('select pg_advisory_xact_lock(?)', [LOCK_KEYS[name]]);
+      else await tx.db('locks').insert({ name, version: 1 }).onConflict('name').merge({ version: tx.db.raw('locks.version + 1') });
       return fn(tx);
     });
   }

@@ -114,6 +114,12 @@ describe('mailca CLI', () => {
     expect(disabled.stdout).toMatch(/revoked 1 certificate/);
   });
 
+  it('runs commands side by side without breaking the audit chain', async () => {
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => mailca(['token', 'create', '--role', 'mta', '--name', `par${i}`])));
+    expect(runs.map((r) => r.code)).toEqual(runs.map(() => 0));
+    expect((await mailca(['audit', 'verify'])).code).toBe(0);
+  });
+
   it('verifies the audit chain and detects a changed and a deleted row', async () => {
     const ok = await mailca(['audit', 'verify']);
     expect(ok.code, ok.stderr).toBe(0);
