@@ -151,6 +151,30 @@ describe('mailca CLI', () => {
     }
   });
 
+  it('rolls the CA over: rotate (cross-signed), list, retire refused then forced', async () => {
+    const { csrFile } = opensslCsr(db.dataDir, 'roll', 'P-256');
+    await mailca(['user', 'add', 'frank@example.test']);
+    expect((await mailca(['issue', '--email', 'frank@example.test', '--csr', csrFile])).code).toBe(0);
+    const rotated = await mailca(['ca', 'rotate', '--cross-sign', '--name', 'Example Mail CA 2']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/new CA 2 "Example Mail CA 2" \(P-256\) issues from now on/);
+    expect(rotated.stdout).toContain('BEGIN CERTIFICATE');
+    const same = await mailca(['ca', 'rotate', '--name', 'Example Mail CA 2']);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain('already named');
+    const list = await mailca(['ca', 'list']);
+    expect(list.stdout).toMatch(/^1\tretiring\tP-384\t\S+\t1\t/m);
+    expect(list.stdout).toMatch(/^2\tactive\t/m);
+    const refused = await mailca(['ca', 'retire', '1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('still has 1 valid certificate');
+    const forced = await mailca(['ca', 'retire', '1', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain('revoked 1 certificate');
+    expect((await mailca(['ca', 'list'])).stdout).toMatch(/^1\tretired\t/m);
+    expect((await mailca(['ca', 'retire', 'x'])).code).toBe(1);
+  });
+
   it('has --help everywhere and refuses bad arguments with a one-line reason', async () => {
     for (const cmd of [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['issue'], ['pull'], ['mta-config'], ['enforce'], ['enforce-policy'], ['readiness'], ['ca', 'rotate'], ['ca', 'list'], ['ca', 'retire'], ['ca', 'notify-renew'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']]) {
       const help = await mailca([...cmd, '--help']);
