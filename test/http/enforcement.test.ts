@@ -111,3 +111,17 @@ describe('long poll', () => {
     expect((await mta.get('/api/v1/allowlist?format=exim&wait=-1')).status).toBe(400);
   });
 });
+
+describe('metrics and CAs', () => {
+  it('exposes Prometheus metrics to mta/admin tokens and the CA list to admins', async () => {
+    const m = await mta.get('/api/v1/metrics');
+    expect(m.status).toBe(200);
+    expect(m.text).toMatch(/^mailca_ca_not_after_seconds\{ca="\d+",state="active"\} \d+$/m);
+    expect(m.text).toMatch(/^mailca_certificates_active \d+$/m);
+    expect(m.text).toMatch(/^mailca_users\{state="total"\} 3$/m);
+    expect((await new HttpClient(srv.url).get('/api/v1/metrics')).status).toBe(401);
+    const cas = await admin.get('/api/v1/cas');
+    expect(cas.json.cas).toEqual([expect.objectContaining({ state: 'active', key_algorithm: 'P-256', cross_certificate: null })]);
+    expect((await mta.get('/api/v1/cas')).status).toBe(403);
+  });
+});

@@ -93,3 +93,28 @@ describe('expiry reminders', () => {
     env.clock.set(new Date(start));
   });
 });
+
+describe('CA rollover and CA expiry mails', () => {
+  it('asks holders of an old-CA certificate to renew (once each), and warns admins before the CA expires', async () => {
+    const { rotateCa } = await import('../../src/issuance/authority.ts');
+    const { sendRenewalPrompts, sendAdminDigest } = await import('../../src/notifications/reminders.ts');
+    const dave = await addTestUser(env.m, 'dave@example.test');
+    const { record } = await enrol(env.m.ctx, testActor, { user: dave, csr: opensslCsr(dir, 'dave').csrPem, deviceLabel: 'Phone' });
+    const old = (await env.m.store.cas.findActive())!;
+    await rotateCa(env.m.store, env.m.keyring, { name: 'short-lived CA', keyAlgorithm: 'P-256', lifetimeDays: 60, passphrase: 'test passphrase for the CA key', clock: env.clock, crossSign: false });
+    const deps = { store: env.m.store, clock: env.clock, mailer: env.m.mailer!, log: env.m.log, portalUrl: 'https://mailca.example.test/', reminderDays: [30, 7, 1], caExpiryWarnDays: 90 };
+    const first = await sendRenewalPrompts(deps, old.id);
+    expect(first.sent).toContain(`renew-prompt:${old.id}:${record.serial}`);
+    await sendRenewalPrompts(deps, old.id);
+    const prompts = sink.received.filter((m) => m.to.includes('dave@example.test') && /Please renew/.test(m.subject));
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]!.raw).toContain('https://mailca.example.test/');
+    expect(prompts[0]!.raw).toContain(record.serial);
+
+    // The new CA lives 60 days, inside the 90-day warning: the admin digest says so.
+    env.clock.advance(2 * 24 * 3600 * 1000);
+    await sendAdminDigest(deps);
+    const digest = sink.received.filter((m) => m.to.includes('root@example.test') && /digest/.test(m.subject)).at(-1);
+    expect(digest!.raw).toMatch(/WARNING: CA "short-lived CA" \(id \d+\) expires on/);
+  });
+});
