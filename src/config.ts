@@ -71,7 +71,7 @@ export const configSchema = z.object({
     .refine((v) => typeof v !== 'string' || /^[\w.:/, -]+$/.test(v), 'expected true/false, a hop count, or addresses/CIDRs such as "loopback, 10.0.0.0/8"')
     .default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+}).strict(); // an unknown key in the config file is a mistake worth reporting, not ignoring
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -127,8 +127,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const parsed = configSchema.safeParse({ ...fileValues, ...fromEnv, ...overrides });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') return `${env.MAILCA_CONFIG ?? 'config'}: unknown key(s) ${issue.keys.join(', ')}`;
       const key = String(issue.path[0] ?? '');
-      const where = keyToEnv.get(key as keyof Config) ?? key;
+      const env_ = keyToEnv.get(key as keyof Config);
+      const where = env_ && fromEnv[key] !== undefined ? env_ : env_ ? `${env_} (or "${key}" in the config file)` : key;
       return `${where}: ${issue.message}`;
     });
     throw new ConfigError('config_invalid', `invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -118,7 +118,11 @@ function sessionSecret(config: Config): string {
 /** The next time-driven change: a validity boundary, CRL refresh, scheduled enforcement, or overlap end. */
 export async function nextMaintenanceDue(m: Mailca): Promise<Date | undefined> {
   const now = m.ctx.clock.now().getTime();
-  const due = [await m.publisher.nextDue(), await m.store.certificates.nextSupersession(m.ctx.clock.now())]
+  const due = [
+    await m.publisher.nextDue(),
+    await m.store.certificates.nextSupersession(m.ctx.clock.now()),
+    m.mailer ? await m.store.mailLog.nextRetry() : undefined,
+  ]
     .filter((d): d is Date => d !== undefined)
     .map((d) => d.getTime());
   return due.length ? new Date(Math.max(now, Math.min(...due))) : undefined;
@@ -161,6 +165,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
   });
   if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');
+  else if (!config.mailFrom && !config.publicUrl) mailca.log.warn('mail is sent from mailca@localhost, which many relays refuse: set MAILCA_MAIL_FROM');
   const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
   if (scheduler) {
     // A change can bring a boundary closer (an overlap end, a scheduled enforcement): re-plan.

@@ -116,7 +116,15 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   const webDir = path.resolve(opts.webDir);
   if (existsSync(path.join(webDir, 'index.html'))) {
-    app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
+    // Hashed assets never change; index.html must be re-fetched so it never points at old assets.
+    app.use(
+      express.static(webDir, {
+        index: 'index.html',
+        setHeaders: (res, file) => {
+          res.setHeader('Cache-Control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        },
+      }),
+    );
   }
   app.use((req, res) => sendError(res, 404, 'not_found', `not found: ${req.path}`));
   app.use(errorHandler(ctx.log));

@@ -40,6 +40,12 @@ export class MailLogStore {
     await this.db('mail_log').insert({ key, recipient, status: 'skipped', attempts: 0 }).onConflict('key').ignore();
   }
 
+  /** When the earliest failed mail may be retried. */
+  async nextRetry(): Promise<Date | undefined> {
+    const [row] = await this.db('mail_log').where({ status: 'failed' }).min<{ m: number | null }[]>({ m: 'next_attempt_at' });
+    return row?.m === null || row?.m === undefined ? undefined : new Date(Number(row.m));
+  }
+
   async find(key: string): Promise<{ status: string; attempts: number; sentAt: Date | null } | undefined> {
     const r = await this.db('mail_log').where({ key }).first<{ status: string; attempts: number; sent_at: number | null } | undefined>();
     return r && { status: r.status, attempts: Number(r.attempts), sentAt: r.sent_at === null ? null : new Date(Number(r.sent_at)) };

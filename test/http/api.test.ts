@@ -333,6 +333,11 @@ describe('admin API', () => {
     const created = await a.post('/api/v1/users', { email: 'Dave@Example.test', password: 'a long enough password' });
     expect(created.status).toBe(201);
     expect((await a.post('/api/v1/users', { email: 'dave@example.test' })).status).toBe(409);
+    const noPassword = await a.post('/api/v1/users', { email: 'gina@example.test' });
+    expect(noPassword.status).toBe(201);
+    expect(noPassword.json.generated_password).toMatch(/^\S{20}$/);
+    expect((await new HttpClient(srv.url).login('gina@example.test', noPassword.json.generated_password as string)).status).toBe(200);
+    expect(created.json.generated_password).toBeUndefined();
     expect((await a.post('/api/v1/users', { email: 'not-an-address' })).status).toBe(400);
     expect((await a.post('/api/v1/users', { email: '#hidden@example.test' })).status).toBe(400);
     const dave = new HttpClient(srv.url);

@@ -3,6 +3,7 @@ import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { normalizeEmail } from '../../enrolment/identity.ts';
 import { parseSerial, revoke } from '../../enrolment/revoke.ts';
 import { addUser, disableUser } from '../../enrolment/users.ts';
+import { generatePassword } from '../../enrolment/passwords.ts';
 import { createToken, revokeToken } from '../../enrolment/tokens.ts';
 import { BadRequest, NotFound } from '../../errors.ts';
 import type { CertificateStatus } from '../../store/index.ts';
@@ -49,8 +50,10 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
 
   r.post('/users', async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    const user = await addUser(ctx, actorOf(req), { email: b.email, displayName: b.name, isAdmin: b.admin, password: b.password });
-    res.status(201).json({ user: userView(user) });
+    // Without a password, one is generated and returned once (as `mailca user add` does).
+    const generated = b.password === undefined || b.password === null || b.password === '' ? generatePassword() : undefined;
+    const user = await addUser(ctx, actorOf(req), { email: b.email, displayName: b.name, isAdmin: b.admin, password: generated ?? b.password });
+    res.status(201).json({ user: userView(user), ...(generated ? { generated_password: generated } : {}) });
   });
 
   r.post('/users/:email/disable', async (req, res) => {

@@ -1,0 +1,34 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+
+const file = (content: unknown) => {
+  const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'mailca-cfg-')), 'mailca.json');
+  writeFileSync(f, JSON.stringify(content));
+  return f;
+};
+
+describe('configuration', () => {
+  it('has defaults, reads the environment and a JSON file, and the environment wins', () => {
+    const d = loadConfig({});
+    expect(d).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 }, certLifetimeDays: 365, reminderDays: [30, 7, 1], trustProxy: false });
+    const c = loadConfig({ MAILCA_CONFIG: file({ caKeyAlgorithm: 'P-384', certLifetimeDays: 90, reminderDays: '14, 2' }), MAILCA_CERT_LIFETIME_DAYS: '30', MAILCA_TRUST_PROXY: 'true' });
+    expect(c).toMatchObject({ caKeyAlgorithm: 'P-384', certLifetimeDays: 30, reminderDays: [14, 2], trustProxy: 1 });
+    expect(loadConfig({ MAILCA_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+  });
+
+  it('names every bad value, and refuses unknown keys in the file', () => {
+    let message = '';
+    try {
+      loadConfig({ MAILCA_LISTEN: 'nowhere', DATABASE_URL: 'mysql://x', MAILCA_CA_KEY_ALG: 'DSA', MAILCA_REMINDER_DAYS: 'soon' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    for (const v of ['MAILCA_LISTEN', 'DATABASE_URL', 'MAILCA_CA_KEY_ALG', 'MAILCA_REMINDER_DAYS']) expect(message).toMatch(new RegExp(`^  ${v}: `, 'm'));
+    expect(() => loadConfig({ MAILCA_CONFIG: file({ caKeyAlg: 'P-384' }) })).toThrow(/unknown key\(s\) caKeyAlg/);
+    expect(() => loadConfig({ MAILCA_CONFIG: file({ certLifetimeDays: 0 }) })).toThrow(/MAILCA_CERT_LIFETIME_DAYS \(or "certLifetimeDays" in the config file\)/);
+    expect(() => loadConfig({ MAILCA_CONFIG: '/nonexistent.json' })).toThrow(/MAILCA_CONFIG/);
+  });
+});
