@@ -181,6 +181,20 @@ export class CertificateStore {
     return rows.map(toRecord);
   }
 
+  /**
+   * A cheap summary that changes whenever the set of active certificates at `now` does (an issue, a
+   * revocation, an expiry or a start of validity), so rendered lists can be reused until it moves.
+   */
+  async activeSetToken(now: Date): Promise<string> {
+    const [active] = await whereStatus(this.db('certificates'), 'active', now).count<{ n: number }[]>({ n: '*' }).min({ e: 'not_after' });
+    const [all] = await this.db('certificates').max<{ c: number | null; r: number | null }[]>({ c: 'created_at', r: 'revoked_at' }).count({ n: '*' });
+    const a = active as { n: number | string; e: number | null } | undefined;
+    const b = all as { c: number | null; r: number | null; n: number | string } | undefined;
+    // Active count and earliest active notAfter move when a certificate expires or starts; the
+    // newest issue and revocation times move with every change made through mailca.
+    return [a?.n, a?.e, b?.c, b?.r, b?.n].join(':');
+  }
+
   /** Every active certificate at `now`, ordered by fingerprint so the lists are byte-stable. */
   async listActive(now: Date): Promise<ActiveCertificate[]> {
     const rows = await whereStatus(

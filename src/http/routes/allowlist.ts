@@ -18,12 +18,21 @@ function pickFormat<F extends string>(v: unknown, allowed: readonly F[], fallbac
 /** What MTAs pull (mta or admin token), rendered from the store at request time; long poll with ?wait=. */
 export function allowlistRoutes(deps: { store: Store; clock: Clock; publisher: Publisher; portalUrl: string }): Router {
   const r = Router();
+  // Rendering a large list costs far more than asking the database whether it changed; long-polling
+  // MTAs re-check often, so keep the last rendering of each format until the active set moves.
+  const rendered = new Map<AllowlistFormat, { token: string; body: string }>();
+  async function allowlist(format: AllowlistFormat): Promise<string> {
+    const now = deps.clock.now();
+    const token = await deps.store.certificates.activeSetToken(now);
+    const cached = rendered.get(format);
+    if (cached?.token === token) return cached.body;
+    const body = renderAllowlist(format, await deps.store.certificates.listActive(now));
+    rendered.set(format, { token, body });
+    return body;
+  }
   r.get('/allowlist', requireRole('mta'), async (req, res) => {
     const format = pickFormat<AllowlistFormat>(req.query.format, ALLOWLIST_FORMATS, 'postfix');
-    await sendLongPolled(req, res, deps.publisher, async () => ({
-      body: renderAllowlist(format, await deps.store.certificates.listActive(deps.clock.now())),
-      contentType: ALLOWLIST_CONTENT_TYPES[format],
-    }));
+    await sendLongPolled(req, res, deps.publisher, async () => ({ body: await allowlist(format), contentType: ALLOWLIST_CONTENT_TYPES[format] }));
   });
   r.get('/enforcement', requireRole('mta'), async (req, res) => {
     const format = pickFormat<EnforcementFormat>(req.query.format, ENFORCEMENT_FORMATS, 'postfix');
