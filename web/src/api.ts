@@ -147,6 +147,7 @@ export const api = {
     request<CertificatePage>('GET', `/certificate-search?${new URLSearchParams({ q, status, offset: String(offset), limit: String(limit) })}`),
   revokeAny: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
   users: () => request<{ users: User[] }>('GET', '/users'),
-  addUser: (u: { email: string; name: string; password: string; admin: boolean }) => request<{ user: User }>('POST', '/users', u),
+  /** Without a password the server makes one and returns it once as generated_password. */
+  addUser: (u: { email: string; name: string; password?: string; admin: boolean }) => request<{ user: User; generated_password?: string }>('POST', '/users', u),
   disableUser: (email: string) => request<{ user: User; revoked_serials: string[] }>('POST', `/users/${encodeURIComponent(email)}/disable`, {}),
 };

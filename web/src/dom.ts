@@ -85,11 +85,37 @@ export async function busy<T>(form: HTMLFormElement, label: string, work: () => 
   }
 }
 
-/** Offers bytes as a file download until the user moves to another page. */
+/** Object URLs of the files offered on the page now showing; released when the user leaves it. */
+const pageUrls = new Set<string>();
+/** Results on this page whose file the user has not saved yet (see holdUnsaved). */
+const unsaved = new Set<object>();
+
+/** Offers bytes as a file download until the user moves to another page (see leavePage). */
 export function downloadLink(bytes: Uint8Array | string, filename: string, type: string, text: string): HTMLAnchorElement {
   const url = URL.createObjectURL(new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)], { type }));
-  window.addEventListener('hashchange', () => URL.revokeObjectURL(url), { once: true });
+  pageUrls.add(url);
   return h('a', { class: 'button primary', href: url, download: filename }, text);
+}
+
+/**
+ * Marks the page as holding something that exists only in this browser (a new key, a file not yet downloaded).
+ * While held, the page is not replaced by the sign-in page when the session ends. Returns the release.
+ */
+export function holdUnsaved(): () => void {
+  const token = {};
+  unsaved.add(token);
+  return () => void unsaved.delete(token);
+}
+
+export function hasUnsaved(): boolean {
+  return unsaved.size > 0;
+}
+
+/** The user moved to another page: the files offered here are gone (their object URLs are revoked). */
+export function leavePage(): void {
+  for (const url of pageUrls) URL.revokeObjectURL(url);
+  pageUrls.clear();
+  unsaved.clear();
 }
 
 /** A modal confirmation; resolves true when confirmed. The dialog element handles focus and Escape. */

@@ -1,6 +1,6 @@
 import './styles.css';
 import { api, ApiError, setSessionHandlers, type PortalSettings, type User } from './api.ts';
-import { focus, h, render } from './dom.ts';
+import { confirmDialog, focus, h, hasUnsaved, leavePage, render } from './dom.ts';
 import { adminCertificatesView, adminOverviewView, adminUsersView } from './views/admin.ts';
 import { certificatesView } from './views/certificates.ts';
 import { csrView } from './views/csr.ts';
@@ -107,6 +107,8 @@ function drawNav(current: string): void {
 async function route(): Promise<void> {
   const found = findRoute(location.hash) ?? { key: '#/', route: ROUTES['#/'] as Route, param: null };
   const hash = found.route.navAs ?? found.key;
+  // Whatever the last page offered for download is gone once another page is drawn.
+  leavePage();
   if (!user) {
     drawNav(hash);
     document.title = 'Sign in – Mail certificates';
@@ -143,16 +145,42 @@ function onSignedIn(u: User): void {
 }
 
 async function signOutNow(): Promise<void> {
+  if (hasUnsaved()) {
+    const ok = await confirmDialog({
+      title: 'Sign out without saving your file?',
+      body: ['Your new certificate’s file has not been downloaded yet. It exists only on this page: if you sign out now, it is gone and you will have to revoke the certificate and make a new one.'],
+      confirm: 'Sign out anyway',
+      danger: true,
+    });
+    if (!ok) return;
+  }
   try {
     await api.logout();
   } catch {
     /* signed out either way */
   }
-  endSession('You are signed out.');
+  endSession('You are signed out.', true);
 }
 
-function endSession(notice: string): void {
+/**
+ * Shows the sign-in page with `notice`. A page holding something that exists only in this browser (a new key, a
+ * file not yet downloaded) stays until the user leaves it, unless `force`: it gets a note and a way to sign in.
+ */
+function endSession(notice: string, force = false): void {
   if (!user) return;
+  if (!force && hasUnsaved()) {
+    // The idle timer keeps running: once the file is saved, it finds the session gone and shows the sign-in page.
+    if (!main.querySelector('.session-ended')) {
+      const note = h(
+        'div',
+        { class: 'alert alert-error session-ended', role: 'alert' },
+        h('p', {}, 'Your session has ended. Your new certificate is still on this page: download the file now, then sign in again.'),
+        h('p', {}, h('button', { type: 'button', class: 'button', onclick: () => endSession(notice, true) }, 'Sign in again')),
+      );
+      main.prepend(note);
+    }
+    return;
+  }
   user = null;
   if (idleTimer) clearTimeout(idleTimer);
   document.querySelectorAll('dialog').forEach((d) => d.close());
@@ -175,6 +203,8 @@ function armIdleTimer(): void {
   const minutes = idleMinutes;
   if (!user || !minutes) return;
   idleTimer = setTimeout(() => {
+    // Not while a new certificate's file waits to be downloaded: saving it needs no server, and signing out would lose it.
+    if (hasUnsaved()) return armIdleTimer();
     api.me().then(armIdleTimer, (e: unknown) => {
       if (e instanceof ApiError && e.status === 401) endSession(`You were signed out after ${minutes} minutes without activity. Please sign in again.`);
       else armIdleTimer();
@@ -187,7 +217,16 @@ setSessionHandlers(
   () => armIdleTimer(),
 );
 
-window.addEventListener('hashchange', () => void route());
+// Only portal addresses (#/…) are pages; other fragments (e.g. #main) are places within the page.
+window.addEventListener('hashchange', () => {
+  if (location.hash && !location.hash.startsWith('#/')) return;
+  void route();
+});
+// "Skip to content" moves focus to the page's content without changing the address.
+document.querySelector<HTMLAnchorElement>('.skip-link')?.addEventListener('click', (ev) => {
+  ev.preventDefault();
+  focus(main);
+});
 // A link to the page already shown (e.g. "New certificate" after making one) starts it afresh.
 document.addEventListener('click', (ev) => {
   const a = (ev.target as Element | null)?.closest?.('a[href^="#/"]');

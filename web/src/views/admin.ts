@@ -1,6 +1,11 @@
-import { api, ApiError, type Certificate, type User } from '../api.ts';
+import { api, ApiError, type Certificate, type CertificatePage, type User } from '../api.ts';
 import { alertBox, busy, confirmDialog, field, focus, h, render } from '../dom.ts';
 import { formatDate, REVOCATION_REASONS } from '../format.ts';
+
+/** The server refuses shorter sign-in passwords (MIN_PASSWORD_LENGTH in src/enrolment/users.ts). */
+const MIN_USER_PASSWORD = 10;
+/** Certificates per page in the search. */
+const PAGE_SIZE = 50;
 import type { ViewContext } from '../main.ts';
 import { deviceName, statusBadge } from './certificates.ts';
 
@@ -36,7 +41,12 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
   const alert = alertBox();
   const email = field('Email', h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off', autocapitalize: 'none' }));
   const name = field('Name', h('input', { type: 'text', name: 'name', autocomplete: 'off' }), 'Optional.');
-  const password = field('Initial password', h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true }), 'Give it to the person in a safe way.');
+  // autocomplete=off: this is someone else's password, not one for the browser to save for this site.
+  const password = field(
+    'Initial password',
+    h('input', { type: 'password', name: 'initial-secret', autocomplete: 'off', minlength: MIN_USER_PASSWORD }),
+    `At least ${MIN_USER_PASSWORD} characters. Leave it empty to have the server make one, shown here once. Give it to the person in a safe way.`,
+  );
   const admin = h('input', { type: 'checkbox', name: 'admin', id: 'new-user-admin' });
   const form = h(
     'form',
@@ -56,14 +66,18 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
       alert.show('Enter the new user’s email address.');
       return focus(email.control);
     }
-    if (!password.control.value) {
-      alert.show('Enter an initial password.');
+    const pw = password.control.value;
+    if (pw && pw.length < MIN_USER_PASSWORD) {
+      alert.show(`The initial password needs at least ${MIN_USER_PASSWORD} characters, or leave it empty to have one made.`);
+      password.control.setAttribute('aria-invalid', 'true');
       return focus(password.control);
     }
+    password.control.removeAttribute('aria-invalid');
     void busy(form, 'Adding…', async () => {
       try {
-        const { user } = await api.addUser({ email: email.control.value.trim(), name: name.control.value.trim(), password: password.control.value, admin: admin.checked });
-        ctx.flash(`${user.email} was added.`);
+        const added = await api.addUser({ email: email.control.value.trim(), name: name.control.value.trim(), password: pw || undefined, admin: admin.checked });
+        if (added.generated_password) return showGeneratedPassword(ctx, added.user, added.generated_password);
+        ctx.flash(`${added.user.email} was added.`);
         ctx.refresh();
       } catch (e) {
         alert.show(e instanceof ApiError ? e.message : 'The user was not added. Please try again.');
@@ -94,6 +108,35 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
   if (flash) focus(flash);
 }
 
+/** The password the server made for a new user, shown this once (it is not stored anywhere it could be shown again). */
+function showGeneratedPassword(ctx: ViewContext, u: User, generated: string): void {
+  const headingId = 'generated-password-title';
+  const value = h('code', { class: 'generated-password', 'data-testid': 'generated-password' }, generated);
+  const copy = h('button', { type: 'button', class: 'button' }, 'Copy password');
+  const copied = h('span', { role: 'status', class: 'hint' });
+  copy.addEventListener('click', () => {
+    navigator.clipboard?.writeText(generated).then(
+      () => (copied.textContent = ' Copied.'),
+      () => (copied.textContent = ' Copying did not work here: select the password and copy it by hand.'),
+    );
+  });
+  const heading = h('h2', { id: headingId }, `${u.email} was added`);
+  render(
+    ctx.main,
+    ...adminHead('Users', '#/admin/users'),
+    h(
+      'section',
+      { class: 'card generated', 'aria-labelledby': headingId },
+      heading,
+      h('p', { class: 'alert alert-ok', role: 'status' }, 'The server made this initial password. Copy it now: it is shown only this once and cannot be shown again.'),
+      h('p', {}, value, ' ', copy, copied),
+      h('p', {}, 'Give it to the person in a safe way (not in the same message as their address). Nobody, not even the server, can show it again.'),
+      h('p', { class: 'actions' }, h('a', { href: '#/admin/users', class: 'button primary' }, 'Done, back to users')),
+    ),
+  );
+  focus(heading);
+}
+
 async function disable(ctx: ViewContext, u: User): Promise<void> {
   const ok = await confirmDialog({
     title: `Disable ${u.email}?`,
@@ -111,8 +154,8 @@ async function disable(ctx: ViewContext, u: User): Promise<void> {
   ctx.refresh();
 }
 
-/** Search terms survive the refresh after a revocation. */
-let lastSearch = { q: '', status: '' };
+/** Search terms and the page shown survive the refresh after a revocation. */
+let lastSearch = { q: '', status: '', offset: 0 };
 
 export async function adminCertificatesView(ctx: ViewContext): Promise<void> {
   const flash = ctx.takeFlash();
@@ -130,25 +173,37 @@ export async function adminCertificatesView(ctx: ViewContext): Promise<void> {
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   const form = h('form', { class: 'card search', role: 'search' }, q.wrap, status.wrap, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Search')));
 
-  const load = async () => {
-    lastSearch = { q: q.control.value.trim(), status: status.control.value };
+  /** Shows the page at `offset` of the current search; `focusOn` is the pager button to keep focus on afterwards. */
+  const load = async (offset: number, focusOn?: 'previous' | 'next') => {
     try {
-      const page = await api.searchCertificates(lastSearch.q, lastSearch.status);
-      render(results, certificateTable(ctx, page.certificates, page.total));
+      let page = await api.searchCertificates(lastSearch.q, lastSearch.status, offset, PAGE_SIZE);
+      if (!page.certificates.length && page.total > 0 && offset > 0) {
+        // The page emptied (e.g. after a revocation under a status filter): show the last page there is.
+        page = await api.searchCertificates(lastSearch.q, lastSearch.status, Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE);
+      }
+      lastSearch.offset = page.offset;
+      render(results, certificateTable(ctx, page, (o, which) => void load(o, which)));
+      if (focusOn) {
+        const buttons = results.querySelectorAll<HTMLButtonElement>('.pager button');
+        const [prev, next] = [buttons[0], buttons[1]];
+        focus(focusOn === 'next' ? (next?.disabled ? prev : next) : prev?.disabled ? next : prev);
+      }
     } catch (e) {
       render(results, h('p', { class: 'alert alert-error', role: 'alert' }, e instanceof ApiError ? e.message : 'The search failed.'));
     }
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    void busy(form, 'Searching…', load);
+    lastSearch = { q: q.control.value.trim(), status: status.control.value, offset: 0 };
+    void busy(form, 'Searching…', () => load(0));
   });
-  await load();
+  await load(lastSearch.offset);
   render(ctx.main, ...adminHead('All certificates', '#/admin/certificates'), flash, form, results);
   if (flash) focus(flash);
 }
 
-function certificateTable(ctx: ViewContext, certs: Certificate[], total: number): HTMLElement {
+function certificateTable(ctx: ViewContext, page: CertificatePage, go: (offset: number, which: 'previous' | 'next') => void): HTMLElement {
+  const { certificates: certs, total, offset } = page;
   if (!certs.length) return h('p', {}, 'No certificates match.');
   const rows = certs.map((c) =>
     h(
@@ -162,12 +217,22 @@ function certificateTable(ctx: ViewContext, certs: Certificate[], total: number)
       h('td', {}, c.status === 'active' || c.status === 'not_yet_valid' ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Revoke ${c.email} ${deviceName(c)}`, onclick: () => void revoke(ctx, c) }, 'Revoke') : null),
     ),
   );
-  const shown = certs.length < total ? `Showing ${certs.length} of ${total} certificates` : `${total} certificate${total === 1 ? '' : 's'}`;
-  return h(
+  const paged = certs.length < total;
+  const shown = paged ? `Showing ${offset + 1}–${offset + certs.length} of ${total} certificates` : `${total} certificate${total === 1 ? '' : 's'}`;
+  const table = h(
     'div',
     { class: 'table-wrap' },
     h('table', {}, h('caption', {}, shown), h('thead', {}, h('tr', {}, ['Address', 'Device', 'Status', 'Fingerprint (SHA-256)', 'Expires', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)),
   );
+  if (!paged) return table;
+  const size = page.limit || PAGE_SIZE;
+  const pages = Math.ceil(total / size);
+  const current = Math.floor(offset / size) + 1;
+  const prev = h('button', { type: 'button', class: 'button', disabled: offset <= 0, 'aria-label': 'Previous page of certificates' }, 'Previous');
+  const next = h('button', { type: 'button', class: 'button', disabled: offset + certs.length >= total, 'aria-label': 'Next page of certificates' }, 'Next');
+  prev.addEventListener('click', () => go(Math.max(0, offset - size), 'previous'));
+  next.addEventListener('click', () => go(offset + size, 'next'));
+  return h('div', {}, table, h('nav', { class: 'pager actions', 'aria-label': 'Certificate pages' }, prev, h('span', { class: 'pager-where' }, `Page ${current} of ${pages}`), next));
 }
 
 async function revoke(ctx: ViewContext, c: Certificate): Promise<void> {

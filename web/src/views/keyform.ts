@@ -1,9 +1,9 @@
 // The form and the result page shared by "New certificate" and "Renew": a key made in this browser, a CSR
 // sent to the server, and the password-protected PKCS#12 built here from the answer.
-import { ApiError, type Enrolment } from '../api.ts';
+import { api, ApiError, type Enrolment } from '../api.ts';
 import type { KeyType } from '../enrol/keys.ts';
 import type { Pkcs12Format } from '../pkcs12/index.ts';
-import { alertBox, busy, downloadLink, field, focus, h, render, uid } from '../dom.ts';
+import { alertBox, busy, downloadLink, field, focus, h, holdUnsaved, render, uid } from '../dom.ts';
 import { formatDate, MIN_FILE_PASSWORD, passwordStrength } from '../format.ts';
 import type { ViewContext } from '../main.ts';
 import { importInstructions, smtpSettings } from './help.ts';
@@ -37,6 +37,8 @@ export interface Made<T extends Enrolment> {
   p12: Uint8Array;
   device: string;
   format: Pkcs12Format;
+  /** Call once the file is saved (the download link was used): until then the page must not be replaced. */
+  saved: () => void;
 }
 
 export interface KeyFormOptions<T extends Enrolment> {
@@ -63,11 +65,13 @@ export function keyForm<T extends Enrolment>(ctx: ViewContext, opts: KeyFormOpti
 
   const label = field('Device name', h('input', { type: 'text', name: 'device', maxlength: 100, required: true, autocomplete: 'off' }), 'For example “Laptop Thunderbird” or “Work iPhone”, so you can recognise the certificate later.');
   if (opts.device) label.control.value = opts.device;
-  const password = field('File password', h('input', { type: 'password', name: 'file-password', autocomplete: 'new-password', required: true, minlength: MIN_FILE_PASSWORD }), passwordStrength('').label);
+  // Not a sign-in password: autocomplete=off and neutral names, so password managers neither fill it nor offer to
+  // "update" the portal password with it.
+  const password = field('File password', h('input', { type: 'password', name: 'file-protection', autocomplete: 'off', required: true, minlength: MIN_FILE_PASSWORD }), passwordStrength('').label);
   const meter = h('meter', { min: 0, max: 3, low: 1.5, high: 2.5, optimum: 3, value: 0, 'aria-hidden': 'true' });
   password.wrap.insertBefore(meter, password.hint);
   password.hint?.setAttribute('aria-live', 'polite');
-  const repeat = field('Repeat the file password', h('input', { type: 'password', name: 'file-password-repeat', autocomplete: 'new-password', required: true }));
+  const repeat = field('Repeat the file password', h('input', { type: 'password', name: 'file-protection-repeat', autocomplete: 'off', required: true }));
   password.control.addEventListener('input', () => {
     const s = passwordStrength(password.control.value);
     meter.value = s.score;
@@ -129,14 +133,24 @@ export function keyForm<T extends Enrolment>(ctx: ViewContext, opts: KeyFormOpti
     if (pw !== repeat.control.value) return fail('The two passwords are not the same. Type the file password again in both fields.', repeat.control);
 
     void busy(form, opts.busyLabel, async () => {
-      let made: Made<T>;
+      let keys: Awaited<ReturnType<typeof loadKeys>>;
+      let key: Awaited<ReturnType<typeof keys.makeKeyAndCsr>>;
+      let issued: T;
       try {
         progress.textContent = 'Creating your key in this browser…';
-        const keys = await keysModule;
-        const key = await keys.makeKeyAndCsr(chosenKey, email);
+        keys = await keysModule;
+        key = await keys.makeKeyAndCsr(chosenKey, email);
         progress.textContent = 'Getting your certificate from the server…';
-        const issued = await opts.issue(key.csrPem, device);
-        progress.textContent = 'Packing the password-protected file…';
+        issued = await opts.issue(key.csrPem, device);
+      } catch (e) {
+        progress.textContent = '';
+        if (e instanceof ApiError) return fail(opts.explain?.(e) ?? `${opts.failed}: ${e.message}`);
+        return fail(`${opts.failed} in this browser (${(e as Error).message || 'unknown error'}). Please try again, or use another browser.`);
+      }
+      // From here the server holds an active certificate whose key exists only in this page: keep the key and the
+      // answer until the file is downloaded, and keep the page from being replaced (e.g. by the idle sign-out).
+      const saved = holdUnsaved();
+      const pack = async (): Promise<Made<T>> => {
         const p12 = await keys.makePkcs12({
           keys: key.keys,
           certificatePem: issued.certificate,
@@ -145,17 +159,88 @@ export function keyForm<T extends Enrolment>(ctx: ViewContext, opts: KeyFormOpti
           friendlyName: `${issued.email} (${device})`,
           format: chosenFormat,
         });
-        progress.textContent = '';
-        made = { issued, p12, device, format: chosenFormat };
+        return { issued, p12, device, format: chosenFormat, saved };
+      };
+      progress.textContent = 'Packing the password-protected file…';
+      let made: Made<T>;
+      try {
+        made = await pack();
       } catch (e) {
         progress.textContent = '';
-        if (e instanceof ApiError) return fail(opts.explain?.(e) ?? `${opts.failed}: ${e.message}`);
-        return fail(`${opts.failed} in this browser (${(e as Error).message || 'unknown error'}). Please try again, or use another browser.`);
+        return packingFailed(form, { issued, error: e, pack, done: opts.done, saved });
       }
+      progress.textContent = '';
       await opts.done(made);
     });
   });
   return form;
+}
+
+/**
+ * The certificate was issued but the file could not be packed: the key is still in this page. Offers "Try again"
+ * (packs again with the same key and certificate) and "Revoke this new certificate" in place of the form.
+ */
+function packingFailed<T extends Enrolment>(form: HTMLFormElement, o: { issued: T; error: unknown; pack: () => Promise<Made<T>>; done: (made: Made<T>) => Promise<void> | void; saved: () => void }): void {
+  const headingId = uid('pack-failed');
+  const alert = alertBox();
+  const progress = h('p', { class: 'progress', role: 'status', 'aria-live': 'polite' });
+  const reason = (e: unknown) => (e as Error | undefined)?.message || 'unknown error';
+  const explain = (e: unknown) =>
+    `Your certificate was issued, but this browser could not pack it into the password-protected file (${reason(e)}). Your new key is still here, on this page only: try again, and do not leave or reload this page until the file is downloaded.`;
+  const retry = h('button', { type: 'button', class: 'button primary' }, 'Try again');
+  const revoke = h('button', { type: 'button', class: 'button danger' }, 'Revoke this new certificate');
+  const actions = h('div', { class: 'actions' }, retry, revoke);
+  const section = h(
+    'section',
+    { class: 'card pack-failed', 'aria-labelledby': headingId, 'data-serial': o.issued.serial },
+    h('h2', { id: headingId }, 'The file could not be made'),
+    alert.el,
+    h('p', {}, 'If trying again does not help, revoke the new certificate, so that nobody can use a certificate without its key, and create a new one (perhaps in another browser).'),
+    h('dl', { class: 'facts' }, h('dt', {}, 'Serial'), h('dd', {}, h('code', {}, o.issued.serial)), h('dt', {}, 'Fingerprint (SHA-256)'), h('dd', {}, h('code', { class: 'fingerprint' }, o.issued.fingerprint_sha256))),
+    actions,
+    progress,
+  );
+  const setBusy = (on: boolean, text = '') => {
+    retry.disabled = on;
+    revoke.disabled = on;
+    section.setAttribute('aria-busy', String(on));
+    progress.textContent = text;
+  };
+  retry.addEventListener('click', () => {
+    alert.clear();
+    setBusy(true, 'Packing the password-protected file…');
+    o.pack().then(
+      async (made) => {
+        setBusy(false);
+        await o.done(made);
+      },
+      (e: unknown) => {
+        setBusy(false);
+        alert.show(explain(e));
+        focus(alert.el);
+      },
+    );
+  });
+  revoke.addEventListener('click', () => {
+    alert.clear();
+    setBusy(true, 'Revoking the new certificate…');
+    api.revokeMine(o.issued.serial, 'cessationOfOperation').then(
+      () => {
+        o.saved(); // nothing is left to save
+        const done = h('p', { class: 'alert alert-ok', role: 'status' }, 'The new certificate is revoked. Nobody can use it. You can create a new certificate now.');
+        render(section, h('h2', { id: headingId }, 'The new certificate is revoked'), done, h('p', { class: 'actions' }, h('a', { href: '#/new', class: 'button primary' }, 'New certificate'), h('a', { href: '#/', class: 'button' }, 'Back to my certificates')));
+        focus(done);
+      },
+      (e: unknown) => {
+        setBusy(false);
+        alert.show(`The new certificate was not revoked: ${e instanceof ApiError ? e.message : reason(e)}`);
+        focus(alert.el);
+      },
+    );
+  });
+  form.replaceWith(section);
+  alert.show(explain(o.error));
+  focus(alert.el);
 }
 
 /** The download page: the .p12, its facts, `extra` (e.g. what happens to a renewed certificate), then mail setup. */
@@ -165,6 +250,8 @@ export async function showResult<T extends Enrolment>(ctx: ViewContext, made: Ma
   const settings = await ctx.settings().catch(() => null);
   const headingId = uid('ready');
   const heading = h('h2', { id: headingId }, opts.heading);
+  const download = downloadLink(made.p12, filename, 'application/x-pkcs12', `Download ${filename}`);
+  download.addEventListener('click', made.saved);
   render(
     ctx.main,
     h('h1', {}, opts.title),
@@ -173,7 +260,7 @@ export async function showResult<T extends Enrolment>(ctx: ViewContext, made: Ma
       { class: 'card result', 'aria-labelledby': headingId },
       heading,
       h('p', {}, 'Save the file below and open it on ', h('strong', {}, made.device), '. Your mail program asks for the file password you just chose.'),
-      h('p', { class: 'actions' }, downloadLink(made.p12, filename, 'application/x-pkcs12', `Download ${filename}`)),
+      h('p', { class: 'actions' }, download),
       h(
         'dl',
         { class: 'facts' },
