@@ -53,3 +53,28 @@ for (const n of [10_000, 100_000]) {
   await time(`exim allow-list, ${n} entries`, () => renderEximAllowlist(certs));
 }
 console.log(`heap used: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+
+// Allow-list requests on SQLite with many active certificates: what a long-polling MTA's re-check
+// costs (the active-set token) against a full query and render.
+{
+  const { mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { Store } = await import('../src/store/index.ts');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-bench-'));
+  const store = await Store.open({ sqliteFile: path.join(dir, 'bench.sqlite') });
+  const caRecord = await store.cas.insert({ name: 'bench', keyAlgorithm: 'P-256', certificatePem: ca.pem, encryptedKeyPem: '-', fingerprintSha256: newSerial() + newSerial(), notBefore: now, notAfter, status: 'active', createdAt: now });
+  const user = await store.users.insert({ email: 'bench@example.test', displayName: null, isAdmin: false, passwordHash: null, createdAt: now });
+  const n = 20_000;
+  await time(`insert ${n} certificate rows (SQLite)`, () =>
+    store.transaction(async (tx) => {
+      for (let i = 0; i < n; i++) {
+        await tx.certificates.insert({ serial: newSerial(), caId: caRecord.id, userId: user.id, email: `user${i}@example.test`, subject: `CN=user${i}@example.test`, fingerprintSha256: newSerial() + newSerial(), spkiSha256: newSerial() + newSerial(), notBefore: now, notAfter: new Date(now.getTime() + 86400_000), certificatePem: '-', deviceLabel: null, createdAt: now, revokedAt: null, revocationReason: null, renewalOf: null, renewedBy: null, supersedeAt: null });
+      }
+    }),
+  );
+  const later = new Date(now.getTime() + 1000);
+  await time(`allow-list re-check, ${n} active (token query)`, () => store.certificates.activeSetToken(later));
+  await time(`allow-list full render, ${n} active (query + postfix)`, async () => renderPostfixAllowlist(await store.certificates.listActive(later)));
+  await store.close();
+}

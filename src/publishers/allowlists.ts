@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { formatFingerprintColons as colonFingerprint } from '../issuance/encoding.ts';
 import type { ActiveCertificate } from '../store/index.ts';
 
 export const ALLOWLIST_FORMATS = ['postfix', 'exim', 'json'] as const;
@@ -11,9 +12,7 @@ export const ALLOWLIST_CONTENT_TYPES: Record<AllowlistFormat, string> = {
 };
 
 /** "AB:CD:…": what `openssl x509 -fingerprint -sha256` prints and Postfix's check_ccert_access looks up. */
-export function colonFingerprint(hex: string): string {
-  return hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
-}
+export { colonFingerprint };
 
 // Addresses go into comments and lsearch values; keep those one-line whatever the database holds.
 const oneLine = (s: string) => s.replace(/[\r\n]/g, ' ');
