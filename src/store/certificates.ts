@@ -167,11 +167,6 @@ export class CertificateStore {
     return rows.map(toRecord);
   }
 
-  async listActiveForUser(userId: number, now: Date): Promise<CertificateRecord[]> {
-    const rows = await whereStatus(this.db<CertificateRow>('certificates').where({ user_id: userId }), 'active', now);
-    return (rows as CertificateRow[]).map(toRecord);
-  }
-
   /** Unrevoked, unexpired certificates of a user (including ones not yet valid). */
   async listUnrevokedForUser(userId: number, now: Date): Promise<CertificateRecord[]> {
     const rows = await this.db<CertificateRow>('certificates')
