@@ -51,7 +51,11 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
   const store = await openStore(config);
   try {
     const hasCa = Boolean(await store.cas.findActive());
-    const source = resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate: !hasCa && Boolean(opts.createCaIfMissing) });
+    // Before the first CA exists, commands that need no key (user add, token create…) run without one.
+    const source =
+      !hasCa && !opts.createCaIfMissing
+        ? { passphrase: config.caPassphrase ?? '', generatedFile: undefined }
+        : resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate: !hasCa });
     if (source.generatedFile) {
       const warning = `generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`;
       log.warn(warning);

@@ -27,6 +27,7 @@ export function caCommand(): Command {
     .option('--cross-sign', 'also certify the new CA key with the old CA', false)
     .action(async (o: { keyAlg?: 'P-256' | 'P-384' | 'RSA-3072'; name?: string; crossSign: boolean }) => {
       await withMailca(async (m) => {
+        if (!(await m.store.cas.findActive())) throw new CliError('there is no CA yet: run `mailca init` first');
         const { passphrase } = resolveCaPassphrase({ configured: m.config.caPassphrase, dataDir: m.config.dataDir, allowGenerate: false });
         const now = m.ctx.clock.now();
         const { ca: fresh, previous } = await rotateCa(m.store, new CaKeyring(m.store, passphrase), {

@@ -36,6 +36,21 @@ afterAll(async () => {
 });
 
 describe('mailca CLI', () => {
+  it('before init: key-free commands work, key commands say to run init', async () => {
+    const fresh = await createTestDatabase();
+    const saved = db;
+    db = fresh;
+    try {
+      expect((await mailca(['user', 'add', 'early@example.test'])).code).toBe(0);
+      const rotate = await mailca(['ca', 'rotate']);
+      expect(rotate.code).toBe(1);
+      expect(rotate.stderr).toContain('mailca init');
+    } finally {
+      db = saved;
+      await fresh.drop();
+    }
+  });
+
   it('init creates the CA once, with a generated 0600 passphrase file, and publishes', async () => {
     const first = await mailca(['init', '--name', 'Example Mail CA', '--key-alg', 'P-384']);
     expect(first.code, first.stderr).toBe(0);
