@@ -190,12 +190,13 @@ describe('mailca CLI', () => {
     expect((await mailca(['ca', 'retire', 'x'])).code).toBe(1);
   });
 
-  it('has --help everywhere and refuses bad arguments with a one-line reason', async () => {
-    for (const cmd of [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['issue'], ['pull'], ['mta-config'], ['enforce'], ['enforce-policy'], ['readiness'], ['ca', 'rotate'], ['ca', 'list'], ['ca', 'retire'], ['ca', 'notify-renew'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']]) {
-      const help = await mailca([...cmd, '--help']);
-      expect(help.code, cmd.join(' ')).toBe(0);
+  it('has --help everywhere and refuses bad arguments with a one-line reason', { timeout: 180_000 }, async () => {
+    const commands: string[][] = [[], ['init'], ['serve'], ['user', 'add'], ['user', 'disable'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['issue'], ['pull'], ['mta-config'], ['enforce'], ['enforce-policy'], ['readiness'], ['ca', 'rotate'], ['ca', 'list'], ['ca', 'retire'], ['ca', 'notify-renew'], ['revoke'], ['list'], ['publish'], ['audit', 'verify']];
+    const helps = await Promise.all(commands.map((cmd) => mailca([...cmd, '--help'])));
+    helps.forEach((help, i) => {
+      expect(help.code, commands[i]!.join(' ')).toBe(0);
       expect(help.stdout).toContain('Usage: mailca');
-    }
+    });
     const cases: string[][] = [
       ['frobnicate'],
       ['revoke', 'abcd', '--reason', 'bored'],
@@ -207,12 +208,12 @@ describe('mailca CLI', () => {
       ['revoke', 'ab'.repeat(16), '--reason', 'superseded'],
       ['init', '--key-alg', 'DSA'],
     ];
-    for (const args of cases) {
-      const r = await mailca(args);
-      expect(r.code, args.join(' ')).not.toBe(0);
+    const results = await Promise.all(cases.map((args) => mailca(args)));
+    results.forEach((r, i) => {
+      expect(r.code, cases[i]!.join(' ')).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack traces
-    }
+    });
     const badConfig = await mailca(['list'], undefined, { MAILCA_LISTEN: 'nonsense' });
     expect(badConfig.code).toBe(1);
     expect(badConfig.stderr).toContain('MAILCA_LISTEN');
