@@ -8,21 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyNumber } from '../../src/publishers/mta-config/index.ts';
 import { POLICIES } from '../../src/publishers/mta-config/index.ts';
 import {
+  describeCertificatePolicies,
+  itRefusesEnforcedUserAfterGrace,
   E2eMailca,
   eximFromCli,
-  ENROL_MESSAGE,
   listener,
-  opensslVerify,
   repeatUntil,
   runAsync,
   sleep,
-  smtp,
+  smtpOutcomes,
   waitListening,
   watchUpdateTime,
   type IssuedClientCertificate,
   type PullDirectory,
-  type SmtpAttempt,
-  type SmtpResult,
 } from './e2e-harness.ts';
 import { MTA_SKIP_REASON } from './environment.ts';
 import { EximInstance } from './exim-instance.ts';
@@ -30,7 +28,6 @@ import { ALICE, BOB } from './users.ts';
 
 const PORT_BASE = 22200;
 const CERTIFICATE_POLICIES: readonly PolicyNumber[] = [2, 3, 5, 7, 8];
-const OPTIONAL: readonly PolicyNumber[] = CERTIFICATE_POLICIES.filter((p) => POLICIES[p].clientCertificates === 'optional');
 /**
  * swaks exit codes of a refusal by the server: MAIL, RCPT, DATA, AUTH refused (23, 24, 25, 28), TLS failed (29), or
  * 6, "remote host closed connection unexpectedly": how Exim's tls_verify_hosts ends a session whose client
@@ -48,15 +45,9 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
   let aliceCert: IssuedClientCertificate;
   let bobCert: IssuedClientCertificate;
 
-  const on = (policy: PolicyNumber, request: Omit<SmtpAttempt, 'port' | 'tls'>): Promise<SmtpResult> => smtp({ ...listener(PORT_BASE, policy), ...request });
-  const explain = (policy: PolicyNumber, r: SmtpResult): string =>
-    `policy ${policy}\n${r.transcript}\n--- exim log (tail) ---\n${(daemons.get(policy)?.log() ?? '').split('\n').slice(-12).join('\n')}`;
-  const expectOutcome = async (policy: PolicyNumber, request: Omit<SmtpAttempt, 'port' | 'tls'>, accepted: boolean): Promise<SmtpResult> => {
-    const r = await on(policy, request);
-    expect(r.accepted, explain(policy, r)).toBe(accepted);
-    if (!accepted) expect(SMTP_REFUSAL.has(r.exitCode), `a refusal, not a connection problem\n${explain(policy, r)}`).toBe(true);
-    return r;
-  };
+  const { on, explain, expectOutcome } = smtpOutcomes(PORT_BASE, 'exim', (policy) => daemons.get(policy)?.log() ?? '', (policy, r) =>
+    expect(SMTP_REFUSAL.has(r.exitCode), `a refusal, not a connection problem\n${explain(policy, r)}`).toBe(true),
+  );
   /** After a SIGHUP the daemons close their sockets, re-exec and listen again. */
   const daemonsListening = () => Promise.all(CERTIFICATE_POLICIES.map((policy) => waitListening(listener(PORT_BASE, policy).port)));
   /** One-shot pull; --then sends the daemons SIGHUP when a file changed (for the CRL; lsearch is read per connection). */
@@ -99,55 +90,15 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     }
   });
 
-  describe.each(CERTIFICATE_POLICIES)('policy %i', (policy) => {
-    const mode = POLICIES[policy].clientCertificates;
-
-    it('a certificate enrolled through mailca is accepted without a password', async () => {
-      await expectOutcome(policy, { certificate: aliceCert }, true);
-      await expectOutcome(policy, { certificate: bobCert }, true);
-    });
-
-    it('a certificate with a valid chain to the mailca CA that is not on the allow-list is refused', async () => {
-      const unknown = await mailca.unrecordedCertificate(BOB.login);
-      const verify = await opensslVerify(files.ca, unknown.certFile);
-      expect(verify.stdout, verify.stderr).toContain(': OK');
-      const refused = await expectOutcome(policy, { certificate: unknown }, false);
-      // Verified by Exim (so the allow-list, not the chain, refused it) and refused at RCPT.
-      expect(refused.exitCode, explain(policy, refused)).toBe(24);
-      if (mode === 'mandatory') await expectOutcome(policy, { certificate: unknown, auth: BOB }, false);
-    });
-
-    it('a certificate from another CA is refused', async () => {
-      await expectOutcome(policy, { certificate: mailca.pki.unlisted }, false);
-    });
-
-    it('no certificate and no password is refused', async () => {
-      await expectOutcome(policy, {}, false);
-    });
-
-    it(`a password without a certificate is ${mode === 'optional' ? 'accepted' : 'refused'}`, async () => {
-      await expectOutcome(policy, { auth: BOB }, mode === 'optional');
-    });
+  // Per policy: enrolled certificates accepted; an unlisted one, another CA's, or nothing refused; a password alone
+  // accepted only where certificates are optional (e2e-harness.ts).
+  describeCertificatePolicies(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome }), {
+    // Verified by Exim (so the allow-list, not the chain, refused it) and refused at RCPT.
+    unrecordedRefused: (policy, refused) => expect(refused.exitCode, explain(policy, refused)).toBe(24),
   });
 
-  it('a grace user may send with a password; once enforced through the API (and a pull) refused with the enrol link; the certificate still works', async () => {
-    await mailca.setEnforcement(ALICE.login, 'grace');
-    await pull();
-    for (const policy of OPTIONAL) await expectOutcome(policy, { auth: ALICE }, true);
-
-    await mailca.setEnforcement(ALICE.login, 'enforced');
-    const pulled = await pull();
-    expect(pulled.stdout).toContain('enforcement.exim');
-    expect(readFileSync(files.enforcement, 'utf8')).toContain(`${ALICE.login}: enforced`);
-    for (const policy of OPTIONAL) {
-      const refused = await expectOutcome(policy, { auth: ALICE }, false);
-      expect(refused.transcript, explain(policy, refused)).toContain('client certificate required - enrol at');
-      expect(refused.transcript).toContain(ENROL_MESSAGE);
-      await expectOutcome(policy, { auth: BOB }, true);
-      await expectOutcome(policy, { certificate: aliceCert }, true);
-      await expectOutcome(policy, { certificate: aliceCert, auth: ALICE }, true);
-    }
-    for (const policy of CERTIFICATE_POLICIES) await expectOutcome(policy, { certificate: aliceCert }, true);
+  itRefusesEnforcedUserAfterGrace(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome, pull, explain }), {
+    enforcedPulled: () => expect(readFileSync(files.enforcement, 'utf8')).toContain(`${ALICE.login}: enforced`),
   });
 
   it('tls_crl alone refuses a revoked certificate that a stale allow-list still lists (after SIGHUP)', async () => {

@@ -12,17 +12,19 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/clock.ts';
 import { issueLeafCertificate } from '../../src/issuance/certificate.ts';
 import { newSerial } from '../../src/issuance/serial.ts';
-import type { MtaKind, PolicyNumber, RenderedEximConfig, RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
+import { POLICIES, type MtaKind, type PolicyNumber, type RenderedEximConfig, type RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
 import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer } from '../helpers/mailca.ts';
 import { createTestPki, type ClientCertificate, type TestPki } from './certs.ts';
 import { writeEximPasswordFile } from './exim-instance.ts';
 import { policyPorts } from './ports.ts';
+import type { PostfixInstance } from './postfix-instance.ts';
 import { runOk } from './run.ts';
 import type { ClientTls } from './swaks.ts';
-import { MAIL_USERS } from './users.ts';
+import { ALICE, BOB, MAIL_USERS } from './users.ts';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MAILCA_CLI = join(REPO, 'bin', 'mailca.mjs');
@@ -410,4 +412,134 @@ export async function waitListening(port: number, timeoutMs = 10_000): Promise<v
     if (performance.now() - started > timeoutMs) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** An SMTP attempt on a policy's listener: what the client sends (port and TLS mode follow from the policy). */
+export type SmtpRequest = Omit<SmtpAttempt, 'port' | 'tls'>;
+
+/**
+ * swaks against the listeners of the policies (ports from `portBase`), and an outcome check whose failure message
+ * shows the transcript and the tail of the MTA's log. `onRefused` adds the MTA's own checks of a refusal.
+ */
+export function smtpOutcomes(
+  portBase: number,
+  mta: string,
+  logOf: (policy: PolicyNumber) => string,
+  onRefused?: (policy: PolicyNumber, r: SmtpResult) => void,
+) {
+  const on = (policy: PolicyNumber, request: SmtpRequest): Promise<SmtpResult> => smtp({ ...listener(portBase, policy), ...request });
+  const explain = (policy: PolicyNumber, r: SmtpResult): string =>
+    `policy ${policy}\n${r.transcript}\n--- ${mta} log (tail) ---\n${logOf(policy).split('\n').slice(-12).join('\n')}`;
+  const expectOutcome = async (policy: PolicyNumber, request: SmtpRequest, accepted: boolean): Promise<SmtpResult> => {
+    const r = await on(policy, request);
+    expect(r.accepted, explain(policy, r)).toBe(accepted);
+    if (!accepted) onRefused?.(policy, r);
+    return r;
+  };
+  return { on, explain, expectOutcome };
+}
+
+/** Writes the printed `mailca mta-config` outputs as the instance's configuration, checks it and starts Postfix. */
+export function startPostfixFromCli(postfix: PostfixInstance, outputs: readonly string[]): void {
+  postfix.writeConfig(outputs.map(postfixFromCli));
+  const check = postfix.check();
+  expect(check.status, `${check.stderr}${postfix.log()}`).toBe(0);
+  postfix.start();
+}
+
+/** What the per-policy cases need, read once the suite's beforeAll has run. */
+export interface PolicyCases {
+  mailca: E2eMailca;
+  files: PullDirectory;
+  aliceCert: IssuedClientCertificate;
+  bobCert: IssuedClientCertificate;
+  expectOutcome(policy: PolicyNumber, request: SmtpRequest, accepted: boolean): Promise<SmtpResult>;
+}
+
+/**
+ * The cases every MTA must pass on every certificate policy: enrolled certificates accepted without a password,
+ * a certificate of the mailca CA that is not on the allow-list refused, one of another CA refused, nothing refused,
+ * and a password alone accepted only where certificates are optional. `unrecordedRefused` adds the MTA's own
+ * checks of the refusal of the certificate that is not on the allow-list.
+ */
+export function describeCertificatePolicies(
+  policies: readonly PolicyNumber[],
+  get: () => PolicyCases,
+  opts: { unrecordedRefused?: (policy: PolicyNumber, refused: SmtpResult) => void } = {},
+): void {
+  describe.each(policies)('policy %i', (policy) => {
+    const mode = POLICIES[policy].clientCertificates;
+
+    it('a certificate enrolled through mailca is accepted without a password', async () => {
+      const { expectOutcome, aliceCert, bobCert } = get();
+      await expectOutcome(policy, { certificate: aliceCert }, true);
+      await expectOutcome(policy, { certificate: bobCert }, true);
+    });
+
+    it('a certificate with a valid chain to the mailca CA that is not on the allow-list is refused', async () => {
+      const { expectOutcome, mailca, files } = get();
+      const unknown = await mailca.unrecordedCertificate(BOB.login);
+      const verify = await opensslVerify(files.ca, unknown.certFile);
+      expect(verify.stdout, verify.stderr).toContain(': OK');
+      const refused = await expectOutcome(policy, { certificate: unknown }, false);
+      opts.unrecordedRefused?.(policy, refused);
+      // A password does not rescue it under mandatory certificates.
+      if (mode === 'mandatory') await expectOutcome(policy, { certificate: unknown, auth: BOB }, false);
+    });
+
+    it('a certificate from another CA is refused', async () => {
+      const { expectOutcome, mailca } = get();
+      await expectOutcome(policy, { certificate: mailca.pki.unlisted }, false);
+    });
+
+    it('no certificate and no password is refused', async () => {
+      await get().expectOutcome(policy, {}, false);
+    });
+
+    it(`a password without a certificate is ${mode === 'optional' ? 'accepted' : 'refused'}`, async () => {
+      await get().expectOutcome(policy, { auth: BOB }, mode === 'optional');
+    });
+  });
+}
+
+/** What the grace → enforced case needs besides the per-policy cases. */
+export interface EnforcementCase extends PolicyCases {
+  /** A one-shot pull that makes the MTA see the new files. */
+  pull(): Promise<CommandResult>;
+  explain(policy: PolicyNumber, r: SmtpResult): string;
+}
+
+/**
+ * alice in grace sends with her password on the optional-certificate policies; once enforced through the API (and a
+ * pull) she is refused with the enrol link, while bob's password and her certificate still work. `enforcedPulled`
+ * adds the MTA's own checks of the pulled files.
+ */
+export function itRefusesEnforcedUserAfterGrace(
+  policies: readonly PolicyNumber[],
+  get: () => EnforcementCase,
+  opts: { enforcedPulled?: () => void } = {},
+): void {
+  const optional = policies.filter((p) => POLICIES[p].clientCertificates === 'optional');
+  it('a grace user may send with a password; once enforced through the API (and a pull) refused with the enrol link; the certificate still works', async () => {
+    const { mailca, files, aliceCert, expectOutcome, pull, explain } = get();
+    await mailca.setEnforcement(ALICE.login, 'grace');
+    await pull();
+    for (const policy of optional) await expectOutcome(policy, { auth: ALICE }, true);
+
+    await mailca.setEnforcement(ALICE.login, 'enforced');
+    const pulled = await pull();
+    expect(pulled.stdout).toContain(`enforcement.${files.format}`);
+    opts.enforcedPulled?.();
+    for (const policy of optional) {
+      const refused = await expectOutcome(policy, { auth: ALICE }, false);
+      expect(refused.transcript, explain(policy, refused)).toContain('client certificate required - enrol at');
+      expect(refused.transcript).toContain(ENROL_MESSAGE);
+      // bob is not enforced and still sends with his password.
+      await expectOutcome(policy, { auth: BOB }, true);
+      // alice's enrolled certificate works, alone or with her password.
+      await expectOutcome(policy, { certificate: aliceCert }, true);
+      await expectOutcome(policy, { certificate: aliceCert, auth: ALICE }, true);
+    }
+    for (const policy of policies) await expectOutcome(policy, { certificate: aliceCert }, true);
+  });
 }

@@ -6,29 +6,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyNumber } from '../../src/publishers/mta-config/index.ts';
-import { POLICIES } from '../../src/publishers/mta-config/index.ts';
 import { MTA_SKIP_REASON } from './environment.ts';
 import {
+  describeCertificatePolicies,
+  itRefusesEnforcedUserAfterGrace,
   E2eMailca,
   ENROL_MESSAGE,
-  listener,
-  opensslVerify,
-  postfixFromCli,
   repeatUntil,
   sleep,
+  smtpOutcomes,
+  startPostfixFromCli,
   watchUpdateTime,
-  smtp,
   type IssuedClientCertificate,
   type PullDirectory,
-  type SmtpAttempt,
-  type SmtpResult,
 } from './e2e-harness.ts';
 import { POSTFIX_BIN, PostfixInstance } from './postfix-instance.ts';
 import { ALICE, BOB } from './users.ts';
 
 const PORT_BASE = 22000;
 const CERTIFICATE_POLICIES: readonly PolicyNumber[] = [2, 3, 5, 7, 8];
-const OPTIONAL: readonly PolicyNumber[] = CERTIFICATE_POLICIES.filter((p) => POLICIES[p].clientCertificates === 'optional');
 
 describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Postfix (generated config, pulled files)', () => {
   let mailca: E2eMailca;
@@ -38,14 +34,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Postfix (gen
   let aliceCert: IssuedClientCertificate;
   let bobCert: IssuedClientCertificate;
 
-  const on = (policy: PolicyNumber, request: Omit<SmtpAttempt, 'port' | 'tls'>): Promise<SmtpResult> => smtp({ ...listener(PORT_BASE, policy), ...request });
-  const explain = (policy: PolicyNumber, r: SmtpResult): string =>
-    `policy ${policy}\n${r.transcript}\n--- postfix log (tail) ---\n${postfix.log().split('\n').slice(-12).join('\n')}`;
-  const expectOutcome = async (policy: PolicyNumber, request: Omit<SmtpAttempt, 'port' | 'tls'>, accepted: boolean): Promise<SmtpResult> => {
-    const r = await on(policy, request);
-    expect(r.accepted, explain(policy, r)).toBe(accepted);
-    return r;
-  };
+  const { on, explain, expectOutcome } = smtpOutcomes(PORT_BASE, 'postfix', () => postfix.log());
   /** One-shot pull that reloads Postfix when a file changed (texthash maps are read at smtpd start only). */
   const pull = () => mailca.pull(files, { then: reload });
 
@@ -61,10 +50,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Postfix (gen
     // First fill of the pulled files with `mailca pull` itself (Postfix is not running yet: no --then).
     const first = await mailca.pull(files, { via: 'mailca' });
     expect(first.stdout).toMatch(/updated .*allowlist\.postfix \(2 entries\)/);
-    postfix.writeConfig(outputs.map(postfixFromCli));
-    const check = postfix.check();
-    expect(check.status, `${check.stderr}${postfix.log()}`).toBe(0);
-    postfix.start();
+    startPostfixFromCli(postfix, outputs);
   });
 
   afterAll(async () => {
@@ -81,56 +67,11 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Postfix (gen
     expect(postfix.log()).not.toMatch(/fatal|panic|warning/);
   });
 
-  describe.each(CERTIFICATE_POLICIES)('policy %i', (policy) => {
-    const mode = POLICIES[policy].clientCertificates;
+  // Per policy: enrolled certificates accepted; an unlisted one, another CA's, or nothing refused; a password alone
+  // accepted only where certificates are optional (e2e-harness.ts).
+  describeCertificatePolicies(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome }));
 
-    it('a certificate enrolled through mailca is accepted without a password', async () => {
-      await expectOutcome(policy, { certificate: aliceCert }, true);
-      await expectOutcome(policy, { certificate: bobCert }, true);
-    });
-
-    it('a certificate with a valid chain to the mailca CA that is not on the allow-list is refused', async () => {
-      const unknown = await mailca.unrecordedCertificate(BOB.login);
-      const verify = await opensslVerify(files.ca, unknown.certFile);
-      expect(verify.stdout, verify.stderr).toContain(': OK');
-      await expectOutcome(policy, { certificate: unknown }, false);
-      // A password does not rescue it under mandatory certificates.
-      if (mode === 'mandatory') await expectOutcome(policy, { certificate: unknown, auth: BOB }, false);
-    });
-
-    it('a certificate from another CA is refused', async () => {
-      await expectOutcome(policy, { certificate: mailca.pki.unlisted }, false);
-    });
-
-    it('no certificate and no password is refused', async () => {
-      await expectOutcome(policy, {}, false);
-    });
-
-    it(`a password without a certificate is ${mode === 'optional' ? 'accepted' : 'refused'}`, async () => {
-      await expectOutcome(policy, { auth: BOB }, mode === 'optional');
-    });
-  });
-
-  it('a grace user may send with a password; once enforced through the API (and a pull) refused with the enrol link; the certificate still works', async () => {
-    await mailca.setEnforcement(ALICE.login, 'grace');
-    await pull();
-    for (const policy of OPTIONAL) await expectOutcome(policy, { auth: ALICE }, true);
-
-    await mailca.setEnforcement(ALICE.login, 'enforced');
-    const pulled = await pull();
-    expect(pulled.stdout).toContain('enforcement.postfix');
-    for (const policy of OPTIONAL) {
-      const refused = await expectOutcome(policy, { auth: ALICE }, false);
-      expect(refused.transcript, explain(policy, refused)).toContain('client certificate required - enrol at');
-      expect(refused.transcript).toContain(ENROL_MESSAGE);
-      // bob is not enforced and still sends with his password.
-      await expectOutcome(policy, { auth: BOB }, true);
-      // alice's enrolled certificate works, alone or with her password.
-      await expectOutcome(policy, { certificate: aliceCert }, true);
-      await expectOutcome(policy, { certificate: aliceCert, auth: ALICE }, true);
-    }
-    for (const policy of CERTIFICATE_POLICIES) await expectOutcome(policy, { certificate: aliceCert }, true);
-  });
+  itRefusesEnforcedUserAfterGrace(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome, pull, explain }));
 
   it('a certificate revoked through the API is refused once the watching pull client has reloaded Postfix (time measured)', async () => {
     const phone = await mailca.enrol(BOB.login, 'bob-phone');

@@ -14,14 +14,12 @@ import type { CaRecord } from '../../src/store/index.ts';
 import { testActor } from '../helpers/mailca.ts';
 import {
   E2eMailca,
-  listener,
   opensslVerify,
   pemBlocks,
-  postfixFromCli,
-  smtp,
+  smtpOutcomes,
+  startPostfixFromCli,
   type IssuedClientCertificate,
   type PullDirectory,
-  type SmtpAttempt,
   type SmtpResult,
 } from './e2e-harness.ts';
 import { MTA_SKIP_REASON } from './environment.ts';
@@ -41,12 +39,9 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
   let aliceOld: IssuedClientCertificate;
   let bobNew: IssuedClientCertificate;
 
-  const on = (policy: PolicyNumber, request: Omit<SmtpAttempt, 'port' | 'tls'>): Promise<SmtpResult> => smtp({ ...listener(PORT_BASE, policy), ...request });
-  const expectOutcome = async (policy: PolicyNumber, certificate: IssuedClientCertificate, accepted: boolean): Promise<SmtpResult> => {
-    const r = await on(policy, { certificate });
-    expect(r.accepted, `policy ${policy}\n${r.transcript}\n--- postfix log (tail) ---\n${postfix.log().split('\n').slice(-12).join('\n')}`).toBe(accepted);
-    return r;
-  };
+  const smtpOutcome = smtpOutcomes(PORT_BASE, 'postfix', () => postfix.log()).expectOutcome;
+  const expectOutcome = (policy: PolicyNumber, certificate: IssuedClientCertificate, accepted: boolean): Promise<SmtpResult> =>
+    smtpOutcome(policy, { certificate }, accepted);
   const issuerOf = (cert: IssuedClientCertificate): string => new X509Certificate(readFileSync(cert.certFile)).issuer;
 
   beforeAll(async () => {
@@ -57,10 +52,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
     const outputs = await Promise.all(MANDATORY.map((policy) => mailca.mtaConfig('postfix', policy, PORT_BASE, files)));
     aliceOld = await mailca.enrol(ALICE.login, 'alice-ca1');
     await mailca.pull(files, { via: 'mailca' });
-    postfix.writeConfig(outputs.map(postfixFromCli));
-    const check = postfix.check();
-    expect(check.status, `${check.stderr}${postfix.log()}`).toBe(0);
-    postfix.start();
+    startPostfixFromCli(postfix, outputs);
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
 import { run, runOk, type RunResult } from './run.ts';
 import { MAIL_USERS } from './users.ts';
@@ -117,4 +118,18 @@ export class PostfixInstance {
     const file = join(this.dir, 'maillog');
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
+}
+
+/**
+ * `postfix check` passed without complaints, in its output or the instance's log, and `postconf -n` reports no
+ * unused (misspelt) parameters.
+ */
+export function expectCleanPostfixCheck(postfix: PostfixInstance, check: { status: number | null; stdout: string; stderr: string }): void {
+  expect(check.status, `${check.stdout}${check.stderr}${postfix.log()}`).toBe(0);
+  expect(check.stderr).not.toMatch(/warning|error|fatal/i);
+  expect(postfix.log()).not.toMatch(/warning|error|fatal/i);
+  // postconf reports unused (misspelt) parameters on stderr.
+  const postconf = run('postconf', ['-c', postfix.configDir, '-n']);
+  expect(postconf.status).toBe(0);
+  expect(postconf.stderr).toBe('');
 }

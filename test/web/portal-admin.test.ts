@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactDir, ensurePortalBuilt, launchChromium, newPortalPage, signIn, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer } from '../helpers/mailca.ts';
+import { artifactDir, newPortalPage, Steps } from '../helpers/browser.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import { signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // Admin pages in real Chromium: overview counts, certificate search and revocation of another
 // user's certificate, adding and disabling users.
@@ -12,20 +10,20 @@ import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServe
 const ADMIN = 'admin@example.test';
 const BOB = 'bob@example.test';
 
-let env: Awaited<ReturnType<typeof startServer>>;
+let env: PortalServer;
 let browser: Browser;
 let api: HttpClient;
 let tmp: string;
+let portal: Portal | undefined;
 const bob: { serial: string; fingerprint: string }[] = [];
 
 beforeAll(async () => {
   // 20-day certificates, so every new one counts as "expiring in 30 days".
-  const [started] = await Promise.all([startServer({ certLifetimeDays: 20 }), ensurePortalBuilt()]);
-  env = started;
+  portal = await startPortal('mailca-admin-', { certLifetimeDays: 20 });
+  ({ env, browser, tmp } = portal);
   await addTestUser(env.m, ADMIN, { admin: true });
   await addTestUser(env.m, BOB);
   api = new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'admin')}` });
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'mailca-admin-'));
   const asBob = new HttpClient(env.url);
   expect((await asBob.login(BOB)).status).toBe(200);
   for (const device of ['Bob laptop', 'Bob phone']) {
@@ -33,14 +31,9 @@ beforeAll(async () => {
     expect(res.status).toBe(201);
     bob.push({ serial: res.json.serial as string, fingerprint: res.json.fingerprint_sha256 as string });
   }
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await env?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => portal?.stop());
 
 const stat = async (page: import('playwright-core').Page, id: string) => Number(await page.getByTestId(id).textContent());
 
@@ -48,8 +41,7 @@ describe('admin pages (Chromium)', () => {
   it('shows the overview, and revokes another user’s certificate found by fingerprint', async () => {
     const steps = new Steps(artifactDir('admin'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ADMIN, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
     await page.getByRole('link', { name: 'Admin' }).click();
     await page.getByRole('heading', { level: 1, name: 'Admin overview' }).waitFor();
     expect(await stat(page, 'stat-users')).toBe(2);
@@ -108,8 +100,7 @@ describe('admin pages (Chromium)', () => {
   it('adds a user who can sign in, and disables them', async () => {
     const steps = new Steps(artifactDir('admin-users'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ADMIN, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
     await page.goto('/#/admin/users');
     await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
     // No "Disable" for oneself.

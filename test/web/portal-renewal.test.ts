@@ -1,11 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page, Request } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/clock.ts';
-import { artifactDir, ensurePortalBuilt, launchChromium, newPortalPage, openssl, opensslAll, signIn, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer } from '../helpers/mailca.ts';
+import { artifactDir, newPortalPage, openssl, Steps } from '../helpers/browser.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import {
+  allowlistFingerprints,
+  downloadTo,
+  fillKeyForm,
+  isFocused,
+  leafDetails,
+  leafOf,
+  postsDuring,
+  readP12,
+  signInToMyCertificates,
+  startPortal,
+  type Portal,
+  type PortalServer,
+} from '../helpers/portal.ts';
 
 // Renewal in the portal, in real Chromium: a 90-day certificate gets Renew in its last 30 days; the
 // successor's key is made in the browser and packed into a new .p12; both certificates are on the
@@ -16,81 +28,36 @@ const ALICE = 'alice@example.test';
 const DEVICE = 'Laptop Thunderbird';
 const FILE_PASSWORD = 'Tulip harbour 42 lantern';
 
-let env: Awaited<ReturnType<typeof startServer>>;
+let env: PortalServer;
 let browser: Browser;
 let mta: HttpClient;
 let tmp: string;
+let portal: Portal | undefined;
 
 beforeAll(async () => {
-  const [started] = await Promise.all([startServer({ certLifetimeDays: 90, renewalWindowDays: 30, renewalOverlapDays: 7 }), ensurePortalBuilt()]);
-  env = started;
+  portal = await startPortal('mailca-portal-renewal-', { certLifetimeDays: 90, renewalWindowDays: 30, renewalOverlapDays: 7 });
+  ({ env, browser, tmp } = portal);
   await addTestUser(env.m, ALICE);
   mta = new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'mta')}` });
-  browser = await launchChromium();
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'mailca-portal-renewal-'));
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await env?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-async function allowlistFingerprints(): Promise<string[]> {
-  const res = await mta.get('/api/v1/allowlist?format=json');
-  expect(res.status).toBe(200);
-  return (res.json.certificates as { fingerprint_sha256: string }[]).map((c) => c.fingerprint_sha256);
-}
+afterAll(() => portal?.stop());
 
 /** The key and leaf of a modern .p12, as openssl reads them. */
 function inspectP12(file: string) {
-  const info = opensslAll(['pkcs12', '-info', '-in', file, '-passin', `pass:${FILE_PASSWORD}`, '-nodes']);
-  const certs = [...info.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)].map((m) => m[0]);
-  const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(info)?.[0];
+  const { info, certs, key } = readP12(file, FILE_PASSWORD);
   expect(certs).toHaveLength(2);
   expect(key).toBeDefined();
-  const leaf = certs.find((c) => !openssl(['x509', '-noout', '-ext', 'basicConstraints'], c).includes('CA:TRUE')) as string;
-  return {
-    info,
-    keyPub: openssl(['pkey', '-pubout'], key),
-    leafPub: openssl(['x509', '-pubkey', '-noout'], leaf),
-    fingerprint: openssl(['x509', '-noout', '-fingerprint', '-sha256'], leaf).trim().replace(/^.*Fingerprint=/, ''),
-    serial: openssl(['x509', '-noout', '-serial'], leaf).trim().replace(/^serial=/, '').toLowerCase(),
-    emails: openssl(['x509', '-noout', '-email'], leaf).trim().split('\n'),
-  };
-}
-
-/** Records the POSTs the page sends while `work` runs (path and JSON body). */
-async function postsDuring(page: Page, work: () => Promise<void>): Promise<{ path: string; body: Record<string, unknown>; raw: string }[]> {
-  const sent: { path: string; body: Record<string, unknown>; raw: string }[] = [];
-  const onRequest = (r: Request) => {
-    if (r.method() === 'POST') sent.push({ path: new URL(r.url()).pathname, raw: r.postData() ?? '', body: JSON.parse(r.postData() ?? '{}') as Record<string, unknown> });
-  };
-  page.on('request', onRequest);
-  try {
-    await work();
-  } finally {
-    page.off('request', onRequest);
-  }
-  return sent;
-}
-
-async function fillKeyForm(page: Page) {
-  await page.getByLabel('ECDSA P-256').check();
-  await page.getByLabel('File password', { exact: true }).fill(FILE_PASSWORD);
-  await page.getByLabel('Repeat the file password').fill(FILE_PASSWORD);
-  await page.getByLabel('Modern (recommended)').check();
+  const leaf = leafOf(certs) as string;
+  return { info, keyPub: openssl(['pkey', '-pubout'], key), ...leafDetails(leaf) };
 }
 
 async function saveP12(page: Page, name: string): Promise<string> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download ${ALICE}.p12` }).click()]);
-  expect(download.suggestedFilename()).toBe(`${ALICE}.p12`);
   const file = path.join(tmp, `${name}.p12`);
-  await download.saveAs(file);
+  const download = await downloadTo(page, `Download ${ALICE}.p12`, file);
+  expect(download.suggestedFilename()).toBe(`${ALICE}.p12`);
   return file;
 }
-
-const isFocused = (l: Locator) => l.evaluate((el) => el === document.activeElement);
 
 describe('renewal in the portal (Chromium)', () => {
   it('offers Renew in the window, makes a new key and .p12, keeps both listed for the overlap, and ends it on request', async () => {
@@ -98,14 +65,13 @@ describe('renewal in the portal (Chromium)', () => {
     const { context, page, problems } = await newPortalPage(browser, env.url);
     // The page's clock follows the server's test clock, as a real browser's clock follows the real one.
     await page.clock.install({ time: env.clock.now() });
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
 
     // Enrol a certificate the usual way.
     await page.getByRole('link', { name: 'New certificate' }).first().click();
     await page.getByRole('heading', { level: 1, name: 'New certificate' }).waitFor();
     await page.getByLabel('Device name').fill(DEVICE);
-    await fillKeyForm(page);
+    await fillKeyForm(page, FILE_PASSWORD);
     await page.getByRole('button', { name: 'Create certificate' }).click();
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor({ timeout: 30_000 });
     const first = inspectP12(await saveP12(page, 'first'));
@@ -139,7 +105,7 @@ describe('renewal in the portal (Chromium)', () => {
     await page.getByText('Your private key never leaves this browser').waitFor();
     expect(await page.getByLabel('Device name').inputValue()).toBe(DEVICE);
     await expect(page.getByRole('link', { name: 'My certificates' }).getAttribute('aria-current')).resolves.toBe('page');
-    await fillKeyForm(page);
+    await fillKeyForm(page, FILE_PASSWORD);
     expect(await page.locator('.hint[aria-live]').textContent()).toMatch(/^Strong/);
     await steps.shot(page, 'renew-form');
 
@@ -149,8 +115,9 @@ describe('renewal in the portal (Chromium)', () => {
       await page.getByRole('heading', { name: 'Your new certificate is ready' }).waitFor({ timeout: 30_000 });
     });
     expect(sent.map((s) => s.path)).toEqual([`/api/v1/me/certificates/${first.serial}/renew`]);
-    expect(Object.keys(sent[0]!.body).sort()).toEqual(['csr', 'device_label']);
-    expect(sent[0]!.body.device_label).toBe(DEVICE);
+    const renewBody = JSON.parse(sent[0]!.raw) as Record<string, unknown>;
+    expect(Object.keys(renewBody).sort()).toEqual(['csr', 'device_label']);
+    expect(renewBody.device_label).toBe(DEVICE);
     expect(sent[0]!.raw).not.toMatch(/PRIVATE KEY/);
     await expect(isFocused(page.getByRole('heading', { name: 'Your new certificate is ready' }))).resolves.toBe(true);
     const note = page.getByTestId('overlap-note');
@@ -165,10 +132,10 @@ describe('renewal in the portal (Chromium)', () => {
     expect(second.keyPub).not.toBe(first.keyPub);
     expect(second.serial).not.toBe(first.serial);
     expect(second.emails).toEqual([ALICE]);
-    expect(openssl(['req', '-noout', '-pubkey'], sent[0]!.body.csr as string)).toBe(second.leafPub);
+    expect(openssl(['req', '-noout', '-pubkey'], renewBody.csr as string)).toBe(second.leafPub);
 
     // During the overlap the mail server accepts both.
-    let list = await allowlistFingerprints();
+    let list = await allowlistFingerprints(mta);
     expect(list).toContain(first.fingerprint);
     expect(list).toContain(second.fingerprint);
 
@@ -200,7 +167,7 @@ describe('renewal in the portal (Chromium)', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
     await expect(isFocused(endOverlap)).resolves.toBe(true);
-    expect(await allowlistFingerprints()).toContain(first.fingerprint);
+    expect(await allowlistFingerprints(mta)).toContain(first.fingerprint);
 
     await endOverlap.click();
     await dialog.getByRole('button', { name: 'Stop the old certificate' }).click();
@@ -213,7 +180,7 @@ describe('renewal in the portal (Chromium)', () => {
     expect(await newCard.locator('.badge').textContent()).toBe('Active');
     await steps.shot(page, 'overlap-ended');
 
-    list = await allowlistFingerprints();
+    list = await allowlistFingerprints(mta);
     expect(list).not.toContain(first.fingerprint);
     expect(list).toContain(second.fingerprint);
     const old = await new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'admin', 'admin-check')}` }).get(`/api/v1/certificates/${first.serial}`);
@@ -242,8 +209,7 @@ describe('renewal in the portal (Chromium)', () => {
 
     const { context, page, problems } = await newPortalPage(browser, env.url, { viewport: { width: 375, height: 740 } });
     await page.clock.install({ time: env.clock.now() });
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     const card = page.locator(`li[data-serial="${oldSerial}"]`);
     await card.getByRole('link', { name: 'Renew', exact: true }).click();
@@ -255,7 +221,7 @@ describe('renewal in the portal (Chromium)', () => {
     await page.getByRole('button', { name: 'Renew certificate' }).click();
     expect(await page.getByRole('alert').textContent()).toMatch(/at least 8 characters/);
     await expect(page.getByLabel('File password', { exact: true }).evaluate((el) => el === document.activeElement)).resolves.toBe(true);
-    await fillKeyForm(page);
+    await fillKeyForm(page, FILE_PASSWORD);
     await steps.shot(page, 'renew-form-phone');
     await page.getByRole('button', { name: 'Renew certificate' }).click();
     await page.getByRole('heading', { name: 'Your new certificate is ready' }).waitFor({ timeout: 30_000 });
@@ -264,7 +230,7 @@ describe('renewal in the portal (Chromium)', () => {
     const renewed = inspectP12(await saveP12(page, 'iphone-renewed'));
     expect(renewed.keyPub).toBe(renewed.leafPub);
     expect(renewed.keyPub).not.toBe(openssl(['pkey', '-pubout', '-in', path.join(tmp, 'iphone.key')]));
-    expect(await allowlistFingerprints()).toEqual(expect.arrayContaining([oldFingerprint, renewed.fingerprint]));
+    expect(await allowlistFingerprints(mta)).toEqual(expect.arrayContaining([oldFingerprint, renewed.fingerprint]));
 
     await page.getByRole('button', { name: 'I’ve installed the new certificate everywhere' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Stop the old certificate' }).click();
@@ -277,7 +243,7 @@ describe('renewal in the portal (Chromium)', () => {
     expect(await page.locator(`li[data-serial="${renewed.serial}"] .badge`).textContent()).toBe('Active');
     expect(await noOverflow()).toBe(true);
     await steps.shot(page, 'overlap-ended-phone');
-    const list = await allowlistFingerprints();
+    const list = await allowlistFingerprints(mta);
     expect(list).not.toContain(oldFingerprint);
     expect(list).toContain(renewed.fingerprint);
     expect(problems).toEqual([]);

@@ -1,12 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page, Request } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, MINUTE_MS } from '../../src/clock.ts';
 import { enrol } from '../../src/enrolment/enrol.ts';
-import { artifactDir, ensurePortalBuilt, launchChromium, newPortalPage, openssl, opensslAll, signIn, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer, testActor } from '../helpers/mailca.ts';
+import { artifactDir, newPortalPage, openssl, Steps } from '../helpers/browser.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, testActor } from '../helpers/mailca.ts';
+import {
+  downloadTo,
+  fillKeyForm,
+  isFocused,
+  leafDetails,
+  leafOf,
+  postsDuring,
+  readP12,
+  signInToMyCertificates,
+  startPortal,
+  type Portal,
+  type PortalServer,
+} from '../helpers/portal.ts';
 
 // Things that must not lose a user's work in the portal (real Chromium): the skip link, a failure between
 // issuance and the file, the idle sign-out on a result page; plus paging in the admin search and adding a user
@@ -18,62 +29,46 @@ const BOB = 'bob@example.test';
 const FILE_PASSWORD = 'Tulip harbour 42 lantern';
 const BOB_CERTIFICATES = 55;
 
-let env: Awaited<ReturnType<typeof startServer>>;
+let env: PortalServer;
 let browser: Browser;
 let adminApi: HttpClient;
 let tmp: string;
+let portal: Portal | undefined;
 
 beforeAll(async () => {
-  const [started] = await Promise.all([startServer(), ensurePortalBuilt()]);
-  env = started;
+  portal = await startPortal('mailca-portal-robust-');
+  ({ env, browser, tmp } = portal);
   await addTestUser(env.m, ALICE);
   await addTestUser(env.m, ADMIN, { admin: true });
   const bob = await addTestUser(env.m, BOB);
   adminApi = new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'admin')}` });
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'mailca-portal-robust-'));
   // More certificates than one page of the admin search; one key may back several certificates.
   const { csrPem } = opensslCsr(tmp, 'bob');
   for (let i = 1; i <= BOB_CERTIFICATES; i++) await enrol(env.m.ctx, testActor, { user: bob, csr: csrPem, deviceLabel: `Bob device ${i}` });
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await env?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-const isFocused = (l: Locator) => l.evaluate((el) => el === document.activeElement);
+afterAll(() => portal?.stop());
 
 /** The key and leaf of a modern .p12 as openssl reads them. */
 function inspectP12(file: string) {
-  const info = opensslAll(['pkcs12', '-info', '-in', file, '-passin', `pass:${FILE_PASSWORD}`, '-nodes']);
-  const certs = [...info.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)].map((m) => m[0]);
-  const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(info)?.[0];
+  const { certs, key } = readP12(file, FILE_PASSWORD);
   expect(key).toBeDefined();
-  const leaf = certs.find((c) => !openssl(['x509', '-noout', '-ext', 'basicConstraints'], c).includes('CA:TRUE')) as string;
+  const leaf = leafOf(certs) as string;
   expect(leaf).toBeDefined();
-  return {
-    keyPub: openssl(['pkey', '-pubout'], key),
-    leafPub: openssl(['x509', '-pubkey', '-noout'], leaf),
-    serial: openssl(['x509', '-noout', '-serial'], leaf).trim().replace(/^serial=/, '').toLowerCase(),
-  };
+  const { leafPub, serial } = leafDetails(leaf);
+  return { keyPub: openssl(['pkey', '-pubout'], key), leafPub, serial };
 }
 
 async function openNewCertificateForm(page: Page, device: string): Promise<void> {
   await page.getByRole('link', { name: 'New certificate' }).first().click();
   await page.getByRole('heading', { level: 1, name: 'New certificate' }).waitFor();
   await page.getByLabel('Device name').fill(device);
-  await page.getByLabel('ECDSA P-256').check();
-  await page.getByLabel('File password', { exact: true }).fill(FILE_PASSWORD);
-  await page.getByLabel('Repeat the file password').fill(FILE_PASSWORD);
-  await page.getByLabel('Modern (recommended)').check();
+  await fillKeyForm(page, FILE_PASSWORD);
 }
 
 async function downloadP12(page: Page, name: string): Promise<string> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download ${ALICE}.p12` }).click()]);
   const file = path.join(tmp, `${name}.p12`);
-  await download.saveAs(file);
+  await downloadTo(page, `Download ${ALICE}.p12`, file);
   return file;
 }
 
@@ -92,18 +87,9 @@ async function failPacking(page: Page, times: number): Promise<void> {
   }, times);
 }
 
-async function postsDuring(page: Page, work: () => Promise<void>): Promise<string[]> {
-  const sent: string[] = [];
-  const onRequest = (r: Request) => {
-    if (r.method() === 'POST') sent.push(new URL(r.url()).pathname);
-  };
-  page.on('request', onRequest);
-  try {
-    await work();
-  } finally {
-    page.off('request', onRequest);
-  }
-  return sent;
+/** The paths of the POSTs the page sends while `work` runs. */
+async function postPathsDuring(page: Page, work: () => Promise<void>): Promise<string[]> {
+  return (await postsDuring(page, work)).map((p) => p.path);
 }
 
 const myCertificates = (page: Page) => page.evaluate(async () => ((await (await fetch('/api/v1/me/certificates')).json()) as { certificates: { serial: string; status: string; revocation_reason: string | null }[] }).certificates);
@@ -112,8 +98,7 @@ describe('portal robustness (Chromium)', () => {
   it('“Skip to content” moves focus without leaving the form or losing the new file; file passwords are not sign-in passwords', async () => {
     const steps = new Steps(artifactDir('robustness-skip-link'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await openNewCertificateForm(page, 'Skip link laptop');
 
     const skip = page.getByRole('link', { name: 'Skip to content' });
@@ -154,13 +139,12 @@ describe('portal robustness (Chromium)', () => {
   it('keeps the new key when packing the file fails: “Try again” makes a working .p12 for the same certificate', async () => {
     const steps = new Steps(artifactDir('robustness-pack-retry'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     const before = await myCertificates(page);
     await openNewCertificateForm(page, 'Retry laptop');
     await failPacking(page, 1);
 
-    const posts = await postsDuring(page, async () => {
+    const posts = await postPathsDuring(page, async () => {
       await page.getByRole('button', { name: 'Create certificate' }).click();
       await page.getByRole('heading', { name: 'The file could not be made' }).waitFor({ timeout: 30_000 });
       const alert = page.locator('.pack-failed').getByRole('alert');
@@ -187,8 +171,7 @@ describe('portal robustness (Chromium)', () => {
   it('offers to revoke a new certificate whose file cannot be made', async () => {
     const steps = new Steps(artifactDir('robustness-pack-revoke'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await openNewCertificateForm(page, 'Broken browser');
     await failPacking(page, 1000);
     await page.getByRole('button', { name: 'Create certificate' }).click();
@@ -212,8 +195,7 @@ describe('portal robustness (Chromium)', () => {
 
   it('keeps the page holding a new key when the session ends meanwhile', async () => {
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await openNewCertificateForm(page, 'Session lost laptop');
     await failPacking(page, 1);
     await page.getByRole('button', { name: 'Create certificate' }).click();
@@ -242,8 +224,7 @@ describe('portal robustness (Chromium)', () => {
     const steps = new Steps(artifactDir('robustness-idle'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
     await page.clock.install();
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await openNewCertificateForm(page, 'Slow reader');
     await page.getByRole('button', { name: 'Create certificate' }).click();
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor({ timeout: 30_000 });
@@ -268,8 +249,7 @@ describe('portal robustness (Chromium)', () => {
   it('pages through the admin certificate search', async () => {
     const steps = new Steps(artifactDir('robustness-admin-paging'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ADMIN, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
     await page.goto('/#/admin/certificates');
     await page.getByRole('heading', { level: 1, name: 'All certificates' }).waitFor();
     await page.getByLabel('Search').fill('bob@');
@@ -314,8 +294,7 @@ describe('portal robustness (Chromium)', () => {
   it('adding a user: asks for 10 characters, and shows a password the server made once', async () => {
     const steps = new Steps(artifactDir('robustness-add-user'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ADMIN, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
     await page.goto('/#/admin/users');
     await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
     const pw = page.getByLabel('Initial password');
@@ -324,7 +303,7 @@ describe('portal robustness (Chromium)', () => {
 
     await page.getByLabel('Email').fill('dave@example.test');
     await pw.fill('short');
-    const posts = await postsDuring(page, async () => {
+    const posts = await postPathsDuring(page, async () => {
       await page.getByRole('button', { name: 'Add user' }).click();
       await page.getByRole('alert').filter({ hasText: 'at least 10 characters' }).waitFor();
     });

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, MINUTE_MS } from '../../src/clock.ts';
-import { artifactDir, ensurePortalBuilt, launchChromium, newPortalPage, openssl, opensslAll, signIn, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer } from '../helpers/mailca.ts';
+import { artifactDir, newPortalPage, openssl, Steps } from '../helpers/browser.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import { allowlistFingerprints, downloadTo, leafDetails, leafOf, readP12, signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // The enrolment portal in real Chromium: sign in, make a key and a PKCS#12 in the browser, check the
 // file with openssl, revoke from the page and watch the allow-list. Screenshots: test-artifacts/portal/.
@@ -13,51 +13,34 @@ import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServe
 const ALICE = 'alice@example.test';
 const FILE_PASSWORD = 'Tulip harbour 42 lantern';
 
-let env: Awaited<ReturnType<typeof startServer>>;
+let env: PortalServer;
 let browser: Browser;
 let mta: HttpClient;
 let tmp: string;
+let portal: Portal | undefined;
 
 beforeAll(async () => {
-  const [started] = await Promise.all([startServer(), ensurePortalBuilt()]);
-  env = started;
+  portal = await startPortal('mailca-portal-');
+  ({ env, browser, tmp } = portal);
   await addTestUser(env.m, ALICE);
   mta = new HttpClient(env.url, { authorization: `Bearer ${await addTestToken(env.m, 'admin')}` });
-  browser = await launchChromium();
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'mailca-portal-'));
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await env?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-async function allowlistFingerprints(): Promise<string[]> {
-  const res = await mta.get('/api/v1/allowlist?format=json');
-  expect(res.status).toBe(200);
-  return (res.json.certificates as { fingerprint_sha256: string }[]).map((c) => c.fingerprint_sha256);
-}
+afterAll(() => portal?.stop());
 
 /** What openssl makes of a downloaded .p12: the leaf, the CA certificate and the key, and whether they match. */
 function inspectP12(file: string, format: 'modern' | 'legacy') {
-  const args = ['pkcs12', '-info', '-in', file, '-passin', `pass:${FILE_PASSWORD}`, '-nodes', ...(format === 'legacy' ? ['-legacy'] : [])];
-  const info = opensslAll(args);
-  const certs = [...info.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)].map((m) => m[0]);
-  const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(info)?.[0];
+  const { info, certs, key } = readP12(file, FILE_PASSWORD, format);
   expect(certs).toHaveLength(2);
   expect(key).toBeDefined();
-  const leaf = certs.find((c) => !openssl(['x509', '-noout', '-ext', 'basicConstraints'], c).includes('CA:TRUE')) as string;
+  const leaf = leafOf(certs) as string;
   const ca = certs.find((c) => c !== leaf) as string;
   return {
     info,
     leaf,
     ca,
     keyPub: openssl(['pkey', '-pubout'], key),
-    leafPub: openssl(['x509', '-pubkey', '-noout'], leaf),
-    fingerprint: openssl(['x509', '-noout', '-fingerprint', '-sha256'], leaf).trim().replace(/^.*Fingerprint=/, ''),
-    serial: openssl(['x509', '-noout', '-serial'], leaf).trim().replace(/^serial=/, '').toLowerCase(),
-    emails: openssl(['x509', '-noout', '-email'], leaf).trim().split('\n'),
+    ...leafDetails(leaf),
     text: openssl(['x509', '-noout', '-text'], leaf),
   };
 }
@@ -83,19 +66,20 @@ async function createCertificate(page: Page, steps: Steps, o: { device: string; 
   await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor({ timeout: 30_000 });
   page.off('request', onRequest);
   expect(sent).toHaveLength(1);
-  const [pathname, body] = (sent[0] as string).split(' ', 2) as [string, string];
+  const [pathname] = (sent[0] as string).split(' ', 1) as [string];
   expect(pathname).toBe('/api/v1/enrol');
-  const payload = JSON.parse((sent[0] as string).slice(pathname.length + 1)) as Record<string, unknown>;
+  const body = (sent[0] as string).slice(pathname.length + 1);
+  const payload = JSON.parse(body) as Record<string, unknown>;
   expect(Object.keys(payload).sort()).toEqual(['csr', 'device_label']);
   expect(payload.device_label).toBe(o.device);
   expect(body).not.toMatch(/PRIVATE KEY/);
+  expect(payload.csr).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);
   await expect(page.getByRole('heading', { name: 'Your certificate is ready' }).evaluate((el) => el === document.activeElement)).resolves.toBe(true);
   await steps.shot(page, `new-${o.format}-ready`);
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download ${ALICE}.p12` }).click()]);
-  expect(download.suggestedFilename()).toBe(`${ALICE}.p12`);
   const file = path.join(tmp, `${o.format}.p12`);
-  await download.saveAs(file);
+  const download = await downloadTo(page, `Download ${ALICE}.p12`, file);
+  expect(download.suggestedFilename()).toBe(`${ALICE}.p12`);
   return { file, payload };
 }
 
@@ -125,8 +109,7 @@ describe('enrolment portal (Chromium)', () => {
   it('signs in, makes certificates in both file formats that openssl opens, and revokes one from the page', async () => {
     const steps = new Steps(artifactDir('enrol'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await page.getByText('You have no certificates yet').waitFor();
     await steps.shot(page, 'my-certificates-empty');
 
@@ -155,7 +138,7 @@ describe('enrolment portal (Chromium)', () => {
       expect(() => openssl(['pkcs12', '-info', '-in', file, '-passin', 'pass:wrong', '-nodes', ...(o.format === 'legacy' ? ['-legacy'] : [])])).toThrow();
       // The CSR sent was for this key; the certificate's address is the signed-in user's, whatever the CSR said.
       expect(openssl(['req', '-noout', '-pubkey'], payload.csr as string)).toBe(p12.leafPub);
-      expect((await allowlistFingerprints()).includes(p12.fingerprint)).toBe(true);
+      expect((await allowlistFingerprints(mta)).includes(p12.fingerprint)).toBe(true);
     }
 
     // My certificates lists both with label, status, fingerprint and dates.
@@ -176,7 +159,7 @@ describe('enrolment portal (Chromium)', () => {
     await steps.shot(page, 'revoke-confirm');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect((await allowlistFingerprints()).includes(modern.fingerprint)).toBe(true);
+    expect((await allowlistFingerprints(mta)).includes(modern.fingerprint)).toBe(true);
 
     await card.getByRole('button', { name: 'I lost this device' }).click();
     await dialog.getByRole('button', { name: 'Revoke certificate' }).click();
@@ -186,7 +169,7 @@ describe('enrolment portal (Chromium)', () => {
     expect(await card.locator('.badge').textContent()).toBe('Revoked');
     await expect(card.getByRole('button', { name: 'I lost this device' }).count()).resolves.toBe(0);
     await steps.shot(page, 'revoked');
-    const list = await allowlistFingerprints();
+    const list = await allowlistFingerprints(mta);
     expect(list.includes(modern.fingerprint)).toBe(false);
     expect(list.includes((made.legacy as ReturnType<typeof inspectP12>).fingerprint)).toBe(true);
     const mine = await mta.get(`/api/v1/certificates/${modern.serial}`);
@@ -199,8 +182,7 @@ describe('enrolment portal (Chromium)', () => {
   it('shows mail setup from configuration, works at phone width, and takes a CSR made with openssl', async () => {
     const steps = new Steps(artifactDir('phone'));
     const { context, page, problems } = await newPortalPage(browser, env.url, { viewport: { width: 375, height: 740 } });
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     const noOverflow = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     expect(await noOverflow()).toBe(true);
     await steps.shot(page, 'my-certificates-phone');
@@ -245,10 +227,9 @@ describe('enrolment portal (Chromium)', () => {
     await page.getByRole('button', { name: 'Get certificate' }).click();
     await page.getByRole('heading', { name: 'Your certificate is ready' }).waitFor();
     await steps.shot(page, 'csr-ready-phone');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download ${ALICE}.pem` }).click()]);
-    expect(download.suggestedFilename()).toBe(`${ALICE}.pem`);
     const pemFile = path.join(tmp, 'chain.pem');
-    await download.saveAs(pemFile);
+    const download = await downloadTo(page, `Download ${ALICE}.pem`, pemFile);
+    expect(download.suggestedFilename()).toBe(`${ALICE}.pem`);
     const pem = readFileSync(pemFile, 'utf8');
     const [leaf, ca] = [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)].map((m) => m[0]);
     expect(ca).toBeDefined();
@@ -262,8 +243,7 @@ describe('enrolment portal (Chromium)', () => {
     const steps = new Steps(artifactDir('session'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
     await page.clock.install(); // the page's timers run normally until the test moves them
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     const cookie = (await context.cookies()).find((c) => c.name === 'mailca.sid');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 
@@ -274,8 +254,7 @@ describe('enrolment portal (Chromium)', () => {
 
     // The server forgets the session (expired, or ended elsewhere): the next action leads to sign-in.
     const dropSessions = () => env.m.store.sessions.deleteExpired(new Date(Date.now() + 365 * DAY_MS));
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await dropSessions();
     await page.getByRole('link', { name: 'Mail setup' }).click();
     await page.getByText('Your session has ended. Please sign in again.').waitFor();
@@ -283,8 +262,7 @@ describe('enrolment portal (Chromium)', () => {
     await steps.shot(page, 'session-ended');
 
     // Idle in the page past the server's limit (30 minutes by default): the page signs out by itself.
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await page.clock.runFor(10 * MINUTE_MS);
     await expect(page.getByRole('heading', { level: 1, name: 'My certificates' }).isVisible()).resolves.toBe(true);
     await dropSessions(); // what the server does after 30 idle minutes
@@ -298,8 +276,7 @@ describe('enrolment portal (Chromium)', () => {
   it('keeps a non-admin out of the admin pages and APIs', async () => {
     const steps = new Steps(artifactDir('non-admin'));
     const { context, page, problems } = await newPortalPage(browser, env.url);
-    await signIn(page, ALICE, PASSWORD);
-    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    await signInToMyCertificates(page, ALICE, PASSWORD);
     await expect(page.getByRole('link', { name: 'Admin' }).count()).resolves.toBe(0);
     for (const hash of ['#/admin', '#/admin/users', '#/admin/certificates']) {
       await page.goto(`/${hash}`);
