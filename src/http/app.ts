@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import session from 'express-session';
@@ -114,18 +113,18 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
   app.use('/api/v1', api);
 
+  // Mounted whether or not the portal is built yet: a build that finishes after start is served
+  // (a missing file falls through to the JSON 404). Hashed assets never change; index.html must be
+  // re-fetched so it never points at old assets.
   const webDir = path.resolve(opts.webDir);
-  if (existsSync(path.join(webDir, 'index.html'))) {
-    // Hashed assets never change; index.html must be re-fetched so it never points at old assets.
-    app.use(
-      express.static(webDir, {
-        index: 'index.html',
-        setHeaders: (res, file) => {
-          res.setHeader('Cache-Control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
-        },
-      }),
-    );
-  }
+  app.use(
+    express.static(webDir, {
+      index: 'index.html',
+      setHeaders: (res, file) => {
+        res.setHeader('Cache-Control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    }),
+  );
   app.use((req, res) => sendError(res, 404, 'not_found', `not found: ${req.path}`));
   app.use(errorHandler(ctx.log));
   return app;
