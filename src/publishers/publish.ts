@@ -74,15 +74,15 @@ export class Publisher {
   }
 
   /** Signs (if due) and returns the CRL of every trusted CA. */
-  async currentCrls(): Promise<CrlRecord[]> {
-    const cas = await this.trustedCas();
+  async currentCrls(cas?: readonly CaRecord[]): Promise<CrlRecord[]> {
+    cas ??= await this.trustedCas();
     const crls: CrlRecord[] = [];
     for (const ca of cas) crls.push(await ensureCrl(this.deps, ca, { lifetimeMs: this.deps.crlLifetimeMs }));
     return crls;
   }
 
-  async caBundlePem(): Promise<string> {
-    const cas = await this.trustedCas();
+  async caBundlePem(cas?: readonly CaRecord[]): Promise<string> {
+    cas ??= await this.trustedCas();
     return cas.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
   }
 
@@ -105,10 +105,10 @@ export class Publisher {
     const { store, clock, dir } = this.deps;
     const now = clock.now();
     const active = await store.certificates.listActive(now);
-    const crls = await this.currentCrls();
-    const bundle = await this.caBundlePem();
-    const activeCa = await store.cas.findActive();
-    const activeCrl = crls.find((c) => c.caId === activeCa?.id);
+    const cas = await this.trustedCas();
+    const crls = await this.currentCrls(cas);
+    const bundle = await this.caBundlePem(cas);
+    const activeCrl = crls.find((c) => c.caId === cas.find((ca) => ca.status === 'active')?.id);
     const enforcement = await listEnforcement(this.deps);
 
     const file = (name: string) => path.join(dir, name);

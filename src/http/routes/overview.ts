@@ -2,12 +2,10 @@ import { Router } from 'express';
 import { DAY_MS } from '../../clock.ts';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { BadRequest } from '../../errors.ts';
-import type { CertificateStatus } from '../../store/index.ts';
-import { pageParams } from '../pagination.ts';
+import { pageParams, statusParam } from '../pagination.ts';
 import { requireRole, requireUser } from '../principal.ts';
 import { certificateView } from '../views.ts';
 
-const STATUSES: readonly CertificateStatus[] = ['active', 'revoked', 'expired', 'not_yet_valid'];
 const WINDOW_DAYS = 30;
 
 /** What the portal tells users to put into their mail client (from configuration). */
@@ -49,14 +47,11 @@ export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOption
   r.get('/certificate-search', requireRole('admin'), async (req, res) => {
     const q = req.query as Record<string, unknown>;
     const { limit, offset } = pageParams(q);
-    const status = q.status === undefined || q.status === '' ? undefined : String(q.status);
-    if (status !== undefined && !STATUSES.includes(status as CertificateStatus)) {
-      throw new BadRequest('invalid_status', `status must be one of: ${STATUSES.join(', ')}`);
-    }
+    const status = statusParam(q);
     if (q.q !== undefined && typeof q.q !== 'string') throw new BadRequest('invalid_query', 'q must be a single string');
     const text = typeof q.q === 'string' ? q.q.slice(0, 320) : undefined;
     const now = ctx.clock.now();
-    const page = await ctx.store.certificates.search({ q: text, status: status as CertificateStatus | undefined, now, limit, offset });
+    const page = await ctx.store.certificates.search({ q: text, status, now, limit, offset });
     res.json({ certificates: page.items.map((c) => certificateView(c, now)), total: page.total, limit, offset });
   });
 
