@@ -57,6 +57,8 @@ export const configSchema = z.object({
   submissionStarttlsPort: z.coerce.number().int().min(0).max(65535).default(587), // 0 = not offered
   sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
+  // Requests held by allow-list long polls at once; more get 503 with Retry-After.
+  maxLongPolls: positiveInt(1, 1_000_000).default(10_000),
   // Which X-Forwarded-* senders to believe: false (none), true (= 1: the one proxy in front), a hop
   // count, or express's list of addresses/CIDRs ("loopback, 10.0.0.0/8"). Never "every hop".
   trustProxy: z
@@ -100,6 +102,7 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_SUBMISSION_STARTTLS_PORT: 'submissionStarttlsPort',
   MAILCA_SESSION_SECRET: 'sessionSecret',
   MAILCA_SESSION_IDLE_MINUTES: 'sessionIdleMinutes',
+  MAILCA_MAX_LONG_POLLS: 'maxLongPolls',
   MAILCA_TRUST_PROXY: 'trustProxy',
   MAILCA_LOG_LEVEL: 'logLevel',
 };

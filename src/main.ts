@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,10 @@ export function openStore(config: Config): Promise<Store> {
  * Opens the database (migrating it) and the CA keyring. With `createCaIfMissing` a first run creates
  * the CA, generating a passphrase file if none is configured.
  */
-export async function openMailca(config: Config, opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean; mailer?: Mailer } = {}): Promise<Mailca> {
+export async function openMailca(
+  config: Config,
+  opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean; mailer?: Mailer; publishMode?: 'wait' | 'coalesced' } = {},
+): Promise<Mailca> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -80,8 +83,13 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
         crlBaseUrl: config.publicUrl,
       },
       // The change is committed by now: a failed publish is logged and retried by the scheduler
-      // rather than reported as a failure of the change itself.
+      // rather than reported as a failure of the change itself. A server answers at once and
+      // publishes coalesced; a one-shot command waits so its files are current when it exits.
       publish: async () => {
+        if (opts.publishMode === 'coalesced') {
+          publisher.notify();
+          return;
+        }
         try {
           await publisher.publish();
         } catch (e) {
@@ -91,7 +99,19 @@ export async function openMailca(config: Config, opts: { clock?: Clock; log?: Lo
       },
     };
     const mailer = opts.mailer ?? (config.smtpUrl ? smtpMailer(config.smtpUrl, mailFrom(config)) : undefined);
-    return { config, store, keyring, publisher, ctx, log, mailer, close: () => store.close() };
+    return {
+      config,
+      store,
+      keyring,
+      publisher,
+      ctx,
+      log,
+      mailer,
+      async close() {
+        await publisher.close();
+        await store.close();
+      },
+    };
   } catch (e) {
     await store.close();
     throw e;
@@ -107,12 +127,15 @@ function mailFrom(config: Config): string {
   return config.mailFrom ?? `mailca@${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
 }
 
-/** MAILCA_SESSION_SECRET, or a secret generated once into the data dir. */
-function sessionSecret(config: Config): string {
+/**
+ * MAILCA_SESSION_SECRET, or one secret kept in the database (made by the first instance to start),
+ * so every instance behind a load balancer accepts the same session cookies.
+ */
+async function sessionSecret(config: Config, store: Store): Promise<string> {
   if (config.sessionSecret) return config.sessionSecret;
-  const file = path.join(config.dataDir, 'session-secret');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
-  return readFileSync(file, 'utf8').trim();
+  const legacyFile = path.join(config.dataDir, 'session-secret');
+  const initial = existsSync(legacyFile) ? readFileSync(legacyFile, 'utf8').trim() : randomBytes(32).toString('base64url');
+  return store.settings.getOrCreate('session_secret', initial);
 }
 
 /**
@@ -157,11 +180,14 @@ export interface RunningServer {
 
 /** `mailca serve`: migrate, create the CA on first run, publish, serve, and keep the lists current. */
 export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean; mailer?: Mailer } = {}): Promise<RunningServer> {
-  const mailca = await openMailca(config, { ...opts, createCaIfMissing: true });
+  const mailca = await openMailca(config, { ...opts, createCaIfMissing: true, publishMode: 'coalesced' });
   await mailca.publisher.publish();
+  // Changes made by other instances, or by the CLI next to this server, reach this one's files too.
+  const stopFollowing = await mailca.publisher.follow({ pollMs: mailca.store.dialect === 'postgres' ? 1_000 : 100 });
   const app = createApp(mailca.ctx, mailca.publisher, {
     publicUrl: config.publicUrl,
-    sessionSecret: sessionSecret(config),
+    sessionSecret: await sessionSecret(config, mailca.store),
+    maxLongPolls: config.maxLongPolls,
     sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
     trustProxy: config.trustProxy,
     portalUrl: portalUrl(config),
@@ -193,6 +219,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     url,
     async stop() {
       scheduler?.stop();
+      await stopFollowing();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await mailca.close();

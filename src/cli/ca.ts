@@ -5,7 +5,7 @@ import { CaKeyring, rotateCa } from '../issuance/authority.ts';
 import { resolveCaPassphrase } from '../issuance/passphrase.ts';
 import { portalUrl } from '../main.ts';
 import { sendRenewalPrompts } from '../notifications/reminders.ts';
-import { colonFingerprint } from '../publishers/allowlists.ts';
+import { formatFingerprintColons } from '../issuance/encoding.ts';
 import { CliError, cliActor, withMailca } from './common.ts';
 
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '-');
@@ -40,7 +40,7 @@ export function caCommand(): Command {
         });
         await audit(m.ctx, cliActor(), 'ca.rotate', String(fresh.id), { name: fresh.name, key: fresh.keyAlgorithm, previous: previous?.id ?? null, cross_signed: Boolean(fresh.crossCertificatePem) });
         await m.publisher.publish();
-        console.log(`new CA ${fresh.id} "${fresh.name}" (${fresh.keyAlgorithm}) issues from now on; SHA-256 ${colonFingerprint(fresh.fingerprintSha256)}`);
+        console.log(`new CA ${fresh.id} "${fresh.name}" (${fresh.keyAlgorithm}) issues from now on; SHA-256 ${formatFingerprintColons(fresh.fingerprintSha256)}`);
         if (previous) console.log(`CA ${previous.id} "${previous.name}" is retiring: trusted until its certificates are renewed or expire (mailca ca list)`);
         if (fresh.crossCertificatePem) process.stdout.write(`cross-certificate (new CA key signed by CA ${previous?.id}):\n${fresh.crossCertificatePem}`);
       });

@@ -14,7 +14,7 @@ import { caCommand } from './ca.ts';
 import { choice, CliError, cliActor, config, readStdin, withMailca } from './common.ts';
 import { mtaConfigCommand } from './mta-config.ts';
 import { pullCommand } from './pull.ts';
-import { colonFingerprint } from '../publishers/allowlists.ts';
+import { formatFingerprintColons } from '../issuance/encoding.ts';
 import { certificateStatus, type CertificateStatus } from '../store/index.ts';
 
 export function buildProgram(): Command {
@@ -43,14 +43,14 @@ export function buildProgram(): Command {
       const store = await openStore(cfg);
       const existing = await store.cas.findActive().finally(() => store.close());
       if (existing) {
-        console.log(`a CA already exists: "${existing.name}" (${existing.keyAlgorithm}), SHA-256 ${colonFingerprint(existing.fingerprintSha256)}; nothing to do`);
+        console.log(`a CA already exists: "${existing.name}" (${existing.keyAlgorithm}), SHA-256 ${formatFingerprintColons(existing.fingerprintSha256)}; nothing to do`);
         return;
       }
       await withMailca(
         async (m) => {
           await m.publisher.publish();
           const ca = await m.store.cas.findActive();
-          if (ca) console.log(`created CA "${ca.name}" (${ca.keyAlgorithm}), SHA-256 ${colonFingerprint(ca.fingerprintSha256)}`);
+          if (ca) console.log(`created CA "${ca.name}" (${ca.keyAlgorithm}), SHA-256 ${formatFingerprintColons(ca.fingerprintSha256)}`);
         },
         { createCaIfMissing: true, cfg },
       );
@@ -141,7 +141,7 @@ export function buildProgram(): Command {
           const { writeFileAtomic } = await import('../publishers/atomic-file.ts');
           writeFileAtomic(o.out, pem);
         } else process.stdout.write(pem);
-        console.error(`issued serial ${record.serial} for ${record.email}, SHA-256 ${colonFingerprint(record.fingerprintSha256)}, expires ${record.notAfter.toISOString()}`);
+        console.error(`issued serial ${record.serial} for ${record.email}, SHA-256 ${formatFingerprintColons(record.fingerprintSha256)}, expires ${record.notAfter.toISOString()}`);
       });
     });
 
@@ -174,7 +174,7 @@ export function buildProgram(): Command {
           if (page.items.length < 500) break;
         }
         if (o.json) {
-          console.log(JSON.stringify(rows.map((c) => ({ serial: c.serial, email: c.email, status: certificateStatus(c, now), fingerprint_sha256: colonFingerprint(c.fingerprintSha256), not_after: c.notAfter.toISOString(), device_label: c.deviceLabel })), null, 2));
+          console.log(JSON.stringify(rows.map((c) => ({ serial: c.serial, email: c.email, status: certificateStatus(c, now), fingerprint_sha256: formatFingerprintColons(c.fingerprintSha256), not_after: c.notAfter.toISOString(), device_label: c.deviceLabel })), null, 2));
           return;
         }
         for (const c of rows) {

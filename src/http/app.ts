@@ -7,6 +7,7 @@ import type { EnrolmentContext } from '../enrolment/context.ts';
 import { Forbidden, BadRequest } from '../errors.ts';
 import type { Publisher } from '../publishers/publish.ts';
 import { errorHandler, sendError } from './errors.ts';
+import { LongPollLimit } from './long-poll.ts';
 import { identify } from './principal.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { allowlistRoutes } from './routes/allowlist.ts';
@@ -31,6 +32,8 @@ export interface HttpOptions {
   portalUrl: string;
   /** Built portal (web/dist), served at / when present. */
   webDir: string;
+  /** Cap on requests held by allow-list long polls (MAILCA_MAX_LONG_POLLS). */
+  maxLongPolls: number;
 }
 
 export const SESSION_COOKIE = 'mailca.sid';
@@ -106,7 +109,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(sessionRoutes(ctx, auth));
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
-  api.use(allowlistRoutes({ store: ctx.store, clock: ctx.clock, publisher, portalUrl: opts.portalUrl }));
+  api.use(allowlistRoutes({ publisher, longPolls: new LongPollLimit(opts.maxLongPolls) }));
   api.use(enforcementRoutes(ctx));
   api.use(metricsRoutes(ctx));
   api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs, ...opts.submission }));

@@ -1,17 +1,9 @@
 import type { Request, Response } from 'express';
 import { BadRequest } from '../errors.ts';
 import type { Publisher } from '../publishers/publish.ts';
-import { contentEtag } from '../publishers/allowlists.ts';
-import { sendWithEtag } from './routes/public.ts';
+import type { PublishedFile } from '../publishers/published-file.ts';
 
 export const MAX_WAIT_SECONDS = 60;
-/** Changes made by another instance (or by time) are noticed by re-rendering this often. */
-const RECHECK_MS = 500;
-
-export interface Rendered {
-  body: string;
-  contentType: string;
-}
 
 function parseWait(v: unknown): number {
   if (v === undefined || v === '') return 0;
@@ -23,33 +15,62 @@ function parseWait(v: unknown): number {
 const matches = (ifNoneMatch: string | undefined, etag: string) =>
   !!ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
 
-/**
- * Conditional GET with an optional long poll: with `?wait=S` and an If-None-Match that still
- * matches, the request is held until the content changes (a local publish wakes it at once; other
- * instances' changes are seen on a short re-check) or the wait ends (then 304).
- */
-export async function sendLongPolled(req: Request, res: Response, publisher: Publisher, render: () => Promise<Rendered>): Promise<void> {
-  const waitMs = parseWait(req.query.wait) * 1000;
-  const inm = req.get('if-none-match');
-  let current = await render();
-  if (waitMs > 0 && matches(inm, contentEtag(current.body))) {
-    const deadline = Date.now() + waitMs;
-    let closed = false;
-    res.on('close', () => (closed = true));
-    while (!closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(RECHECK_MS, deadline - Date.now()));
-        publisher.events.once('published', done);
-        function done() {
-          clearTimeout(timer);
-          publisher.events.off('published', done);
-          resolve();
-        }
-      });
-      current = await render();
-      if (!matches(inm, contentEtag(current.body))) break;
-    }
-    if (closed) return;
+/** Sends a published file with its ETag, or 304 when the client already has that version. */
+export function sendPublishedFile(req: Request, res: Response, file: PublishedFile): void {
+  res.setHeader('ETag', file.etag);
+  res.setHeader('Cache-Control', 'no-cache');
+  if (matches(req.get('if-none-match'), file.etag)) {
+    res.status(304).end();
+    return;
   }
-  sendWithEtag(req, res, current.body, current.contentType);
+  res.type(file.contentType);
+  res.setHeader('Content-Length', String(file.size));
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  file.stream().pipe(res);
+}
+
+/** Caps the number of requests held by long polls; beyond it they get 503 with Retry-After. */
+export class LongPollLimit {
+  #waiting = 0;
+  constructor(readonly max: number) {}
+  get waiting(): number {
+    return this.#waiting;
+  }
+  tryEnter(): boolean {
+    if (this.#waiting >= this.max) return false;
+    this.#waiting++;
+    return true;
+  }
+  leave(): void {
+    this.#waiting--;
+  }
+}
+
+/**
+ * Conditional GET of a published file with an optional long poll: with `?wait=S` and an
+ * If-None-Match that still matches, the request is held until a publish changes the file (every
+ * waiter is woken by that publish and gets what it wrote, nothing is re-rendered) or the wait ends (304).
+ */
+export async function sendLongPolled(req: Request, res: Response, publisher: Publisher, name: string, limit: LongPollLimit): Promise<void> {
+  const waitMs = parseWait(req.query.wait) * 1000;
+  let file = await publisher.file(name);
+  if (waitMs > 0 && matches(req.get('if-none-match'), file.etag)) {
+    if (!limit.tryEnter()) {
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ error: 'too_many_waiting', message: `${limit.max} requests are already waiting for a change; retry shortly` });
+      return;
+    }
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    try {
+      file = (await publisher.waitForChange(name, file.etag, waitMs, closed.signal)) ?? file;
+    } finally {
+      limit.leave();
+    }
+    if (closed.signal.aborted) return;
+  }
+  sendPublishedFile(req, res, file);
 }

@@ -1,6 +1,6 @@
 import type { IssuancePolicy } from '../enrolment/context.ts';
 import { renewalWindowStart } from '../enrolment/renew.ts';
-import { colonFingerprint } from '../publishers/allowlists.ts';
+import { formatFingerprintColons } from '../issuance/encoding.ts';
 import { certificateStatus, type AuditEvent, type CertificateRecord, type User } from '../store/index.ts';
 
 /** JSON shapes of the API; snake_case, ISO times, fingerprints as openssl prints them. */
@@ -10,7 +10,7 @@ export function certificateView(c: CertificateRecord, now: Date, renewal?: Pick<
     email: c.email,
     subject: c.subject,
     status: certificateStatus(c, now),
-    fingerprint_sha256: colonFingerprint(c.fingerprintSha256),
+    fingerprint_sha256: formatFingerprintColons(c.fingerprintSha256),
     not_before: c.notBefore.toISOString(),
     not_after: c.notAfter.toISOString(),
     device_label: c.deviceLabel,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { DAY_MS, MINUTE_MS } from '../clock.ts';
 import type { CertificateRecord, Store } from '../store/index.ts';
-import { colonFingerprint } from '../publishers/allowlists.ts';
+import { formatFingerprintColons } from '../issuance/encoding.ts';
 import type { Mail, Mailer } from './mailer.ts';
 
 export const RETRY_AFTER_FAILURE_MS = 15 * MINUTE_MS;
@@ -41,7 +41,7 @@ function expiryMail(c: CertificateRecord, mark: number, portalUrl: string): Mail
       `new file on this device. The old certificate keeps working for a few days while you switch.`,
       ``,
       `Certificate serial: ${c.serial}`,
-      `SHA-256 fingerprint: ${colonFingerprint(c.fingerprintSha256)}`,
+      `SHA-256 fingerprint: ${formatFingerprintColons(c.fingerprintSha256)}`,
       ``,
       `-- mailca`,
     ].join('\n'),

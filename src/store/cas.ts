@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ChangeStore } from './changes.ts';
 import type { CaRecord, CaStatus, CrlRecord } from './types.ts';
 
 interface CaRow {
@@ -32,7 +33,10 @@ const toCa = (r: CaRow): CaRecord => ({
 });
 
 export class CaStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly changes: ChangeStore,
+  ) {}
 
   async insert(ca: Omit<CaRecord, 'id' | 'crossCertificatePem' | 'retiredAt'>): Promise<CaRecord> {
     const [row] = await this.db<CaRow>('cas')
@@ -48,6 +52,7 @@ export class CaStore {
         created_at: ca.createdAt.getTime(),
       })
       .returning('*');
+    await this.changes.record('all');
     return toCa(row as CaRow);
   }
 
@@ -74,6 +79,7 @@ export class CaStore {
 
   async setStatus(id: number, status: CaStatus, at: Date): Promise<void> {
     await this.db('cas').where({ id }).update({ status, ...(status === 'retired' ? { retired_at: at.getTime() } : {}) });
+    await this.changes.record('all');
   }
 
   async setCrossCertificate(id: number, pem: string): Promise<void> {

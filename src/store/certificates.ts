@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { ActiveCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry } from './types.ts';
+import type { ChangeStore } from './changes.ts';
+import type { ActiveCertificate, ActiveCertificateRow, TouchedCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry } from './types.ts';
 
 interface CertificateRow {
   serial: string;
@@ -64,7 +65,10 @@ function whereStatus(q: Knex.QueryBuilder, status: CertificateStatus, now: Date)
 }
 
 export class CertificateStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly changes: ChangeStore,
+  ) {}
 
   async insert(c: CertificateRecord): Promise<void> {
     await this.db<CertificateRow>('certificates').insert({
@@ -86,6 +90,7 @@ export class CertificateStore {
       renewed_by: null,
       supersede_at: null,
     });
+    await this.changes.record('certificate', [c.serial]);
   }
 
   /** Links a predecessor to its successor and schedules the end of their overlap. */
@@ -176,20 +181,6 @@ export class CertificateStore {
     return rows.map(toRecord);
   }
 
-  /**
-   * A cheap summary that changes whenever the set of active certificates at `now` does (an issue, a
-   * revocation, an expiry or a start of validity), so rendered lists can be reused until it moves.
-   */
-  async activeSetToken(now: Date): Promise<string> {
-    const [active] = await whereStatus(this.db('certificates'), 'active', now).count<{ n: number }[]>({ n: '*' }).min({ e: 'not_after' });
-    const [all] = await this.db('certificates').max<{ c: number | null; r: number | null }[]>({ c: 'created_at', r: 'revoked_at' }).count({ n: '*' });
-    const a = active as { n: number | string; e: number | null } | undefined;
-    const b = all as { c: number | null; r: number | null; n: number | string } | undefined;
-    // Active count and earliest active notAfter move when a certificate expires or starts; the
-    // newest issue and revocation times move with every change made through mailca.
-    return [a?.n, a?.e, b?.c, b?.r, b?.n].join(':');
-  }
-
   /** Every active certificate at `now`, ordered by fingerprint so the lists are byte-stable. */
   async listActive(now: Date): Promise<ActiveCertificate[]> {
     const rows = await whereStatus(
@@ -204,6 +195,72 @@ export class CertificateStore {
       fingerprintSha256: r.fingerprint_sha256,
       notAfter: new Date(r.not_after),
     }));
+  }
+
+  /**
+   * Active certificates at `now` whose fingerprint is in [from, to) (hex prefixes; `to` undefined = to
+   * the end) and after `after`, by fingerprint, at most `limit`: the publisher reads the lists in slices.
+   */
+  async listActiveInRange(now: Date, range: { from: string; to?: string; after?: string; limit: number }): Promise<ActiveCertificateRow[]> {
+    let q = whereStatus(this.db('certificates').select('serial', 'user_id', 'email', 'subject', 'fingerprint_sha256', 'spki_sha256', 'not_after'), 'active', now);
+    q = range.after !== undefined ? q.where('fingerprint_sha256', '>', range.after) : q.where('fingerprint_sha256', '>=', range.from);
+    if (range.to !== undefined) q = q.where('fingerprint_sha256', '<', range.to);
+    const rows = await q.orderBy('fingerprint_sha256').limit(range.limit);
+    return (rows as Pick<CertificateRow, 'serial' | 'user_id' | 'email' | 'subject' | 'fingerprint_sha256' | 'spki_sha256' | 'not_after'>[]).map((r) => ({
+      serial: r.serial,
+      userId: Number(r.user_id),
+      email: r.email,
+      subject: r.subject,
+      fingerprintSha256: r.fingerprint_sha256,
+      spkiSha256: r.spki_sha256,
+      notAfter: new Date(Number(r.not_after)),
+    }));
+  }
+
+  /** Fingerprint, CA and revocation state of the given certificates (what a change feed entry touched). */
+  async touchedBySerials(serials: readonly string[]): Promise<TouchedCertificate[]> {
+    const out: TouchedCertificate[] = [];
+    for (let i = 0; i < serials.length; i += 500) {
+      const rows = await this.db('certificates').select('fingerprint_sha256', 'ca_id', 'user_id', 'revoked_at').whereIn('serial', serials.slice(i, i + 500));
+      for (const r of rows as Pick<CertificateRow, 'fingerprint_sha256' | 'ca_id' | 'user_id' | 'revoked_at'>[]) {
+        out.push({ fingerprintSha256: r.fingerprint_sha256, caId: Number(r.ca_id), userId: Number(r.user_id), revoked: r.revoked_at !== null });
+      }
+    }
+    return out;
+  }
+
+  /** Fingerprints of the unrevoked, unexpired certificates of these users. */
+  async fingerprintsForUsers(userIds: readonly number[], now: Date): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < userIds.length; i += 500) {
+      const rows = await this.db('certificates').select('fingerprint_sha256').whereIn('user_id', userIds.slice(i, i + 500)).whereNull('revoked_at').where('not_after', '>', now.getTime());
+      for (const r of rows as { fingerprint_sha256: string }[]) out.push(r.fingerprint_sha256);
+    }
+    return out;
+  }
+
+  /**
+   * What time alone changed in (from, to]: certificates that expired or became valid (their
+   * fingerprints), and the CAs whose CRL lost an entry because a revoked certificate expired.
+   */
+  async validityChangesBetween(from: Date, to: Date): Promise<{ fingerprints: string[]; crlCaIds: number[] }> {
+    const [f, t] = [from.getTime(), to.getTime()];
+    if (t <= f) return { fingerprints: [], crlCaIds: [] };
+    const ended = await this.db('certificates').select('fingerprint_sha256', 'ca_id', 'revoked_at').where('not_after', '>', f).where('not_after', '<=', t);
+    const started = await this.db('certificates').select('fingerprint_sha256').whereNull('revoked_at').where('not_before', '>', f).where('not_before', '<=', t);
+    const fingerprints: string[] = [];
+    const crlCaIds = new Set<number>();
+    for (const r of ended as Pick<CertificateRow, 'fingerprint_sha256' | 'ca_id' | 'revoked_at'>[]) {
+      if (r.revoked_at === null) fingerprints.push(r.fingerprint_sha256);
+      else crlCaIds.add(Number(r.ca_id));
+    }
+    for (const r of started as { fingerprint_sha256: string }[]) fingerprints.push(r.fingerprint_sha256);
+    return { fingerprints, crlCaIds: [...crlCaIds] };
+  }
+
+  async countActive(now: Date): Promise<number> {
+    const [row] = await whereStatus(this.db('certificates'), 'active', now).count<{ n: number }[]>({ n: '*' });
+    return Number(row?.n ?? 0);
   }
 
   /** Revoked certificates of one CA that have not yet expired: the CRL's entries. */
@@ -226,12 +283,14 @@ export class CertificateStore {
     const rows = await this.db('certificates').select('serial').where({ spki_sha256: spkiSha256 }).whereNull('revoked_at');
     const serials = (rows as { serial: string }[]).map((r) => r.serial);
     if (serials.length) await this.db('certificates').whereIn('serial', serials).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
+    await this.changes.record('certificate', serials);
     return serials;
   }
 
   /** Marks a certificate revoked; false if it was already revoked (or does not exist). */
   async revoke(serial: string, at: Date, reason: string): Promise<boolean> {
     const n = await this.db('certificates').where({ serial }).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
+    if (n > 0) await this.changes.record('certificate', [serial]);
     return n > 0;
   }
 

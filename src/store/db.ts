@@ -42,6 +42,22 @@ export function openKnex(opts: DatabaseOptions): { knex: Knex; dialect: Dialect 
   return { knex: knexFactory(knexConfig(opts)), dialect: opts.databaseUrl ? 'postgres' : 'sqlite' };
 }
 
+/**
+ * Migrates under knex's migration lock. Instances started together on an empty database race to
+ * create the migration tables and take that lock: the losers wait and try again (the winner's
+ * work is then already done), for up to a minute.
+ */
 export async function migrateToLatest(knex: Knex): Promise<void> {
-  await knex.migrate.latest();
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await knex.migrate.latest();
+      return;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const raced = /already locked|already exists|duplicate key|unique constraint/i.test(message);
+      if (!raced || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+    }
+  }
 }

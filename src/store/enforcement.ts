@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ChangeStore } from './changes.ts';
 
 export type EnforcementOverride = 'grace' | 'enforced';
 
@@ -22,15 +23,21 @@ export interface UserEnforcementFacts {
 const POLICY_KEY = 'enforcement_policy';
 
 export class EnforcementStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly changes: ChangeStore,
+  ) {}
 
   async setForUser(userId: number, override: EnforcementOverride | null, enforceAt: Date | null): Promise<void> {
     await this.db('users').where({ id: userId }).update({ enforcement: override, enforce_at: enforceAt?.getTime() ?? null });
+    await this.changes.record('user', [userId]);
   }
 
   /** Sets (or clears) the override for every enabled user at once. */
   async setForAll(override: EnforcementOverride | null): Promise<number> {
-    return this.db('users').whereNull('disabled_at').update({ enforcement: override, enforce_at: null });
+    const n = await this.db('users').whereNull('disabled_at').update({ enforcement: override, enforce_at: null });
+    await this.changes.record('all');
+    return n;
   }
 
   async policy(): Promise<EnforcementPolicy> {
@@ -43,14 +50,22 @@ export class EnforcementStore {
   async setPolicy(p: EnforcementPolicy): Promise<void> {
     const value = JSON.stringify({ afterFirstEnrolmentDays: p.afterFirstEnrolmentDays, deadline: p.deadline?.getTime() ?? null });
     await this.db('settings').insert({ key: POLICY_KEY, value }).onConflict('key').merge();
+    await this.changes.record('all');
   }
 
-  /** One row per enabled user, ordered by address: overrides, first enrolment and active certificates at `now`. */
-  async facts(now: Date): Promise<UserEnforcementFacts[]> {
+  /** One row per enabled user (or per enabled user of `userIds`), ordered by address: overrides, first enrolment and active certificates at `now`. */
+  async facts(now: Date, userIds?: readonly number[]): Promise<UserEnforcementFacts[]> {
+    if (userIds && userIds.length > 500) {
+      const parts: UserEnforcementFacts[] = [];
+      for (let i = 0; i < userIds.length; i += 500) parts.push(...(await this.facts(now, userIds.slice(i, i + 500))));
+      return parts.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
+    }
     const t = now.getTime();
-    const rows = await this.db('users as u')
+    let q = this.db('users as u')
       .leftJoin('certificates as c', 'c.user_id', 'u.id')
-      .whereNull('u.disabled_at')
+      .whereNull('u.disabled_at');
+    if (userIds) q = q.whereIn('u.id', userIds);
+    const rows = await q
       .groupBy('u.id', 'u.email', 'u.enforcement', 'u.enforce_at')
       .orderBy('u.email')
       .select('u.id', 'u.email', 'u.enforcement', 'u.enforce_at')

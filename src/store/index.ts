@@ -2,8 +2,10 @@ import type { Knex } from 'knex';
 import { AuditStore } from './audit.ts';
 import { CaStore, CrlStore } from './cas.ts';
 import { CertificateStore } from './certificates.ts';
+import { ChangeStore, CHANGES_CHANNEL } from './changes.ts';
 import { EnforcementStore } from './enforcement.ts';
 import { MailLogStore } from './mail-log.ts';
+import { SettingsStore } from './settings.ts';
 import { migrateToLatest, openKnex, type DatabaseOptions, type Dialect } from './db.ts';
 import { BlockedKeyStore, SessionStore, TokenStore } from './tokens.ts';
 import { UserStore } from './users.ts';
@@ -11,6 +13,7 @@ import { UserStore } from './users.ts';
 export type * from './types.ts';
 export { certificateStatus } from './certificates.ts';
 export type { AuditVerification, NewAuditEvent } from './audit.ts';
+export type { Change, ChangeKind } from './changes.ts';
 export type { EnforcementOverride, EnforcementPolicy, UserEnforcementFacts } from './enforcement.ts';
 
 /** Named critical sections; on PostgreSQL they hold across instances (advisory locks). */
@@ -29,21 +32,25 @@ export class Store {
   readonly crls: CrlStore;
   readonly enforcement: EnforcementStore;
   readonly mailLog: MailLogStore;
+  readonly changes: ChangeStore;
+  readonly settings: SettingsStore;
 
   private constructor(
     private readonly db: Knex,
     readonly dialect: Dialect,
     private readonly owned: boolean,
   ) {
-    this.users = new UserStore(db);
-    this.certificates = new CertificateStore(db);
+    this.changes = new ChangeStore(db, dialect);
+    this.settings = new SettingsStore(db);
+    this.users = new UserStore(db, this.changes);
+    this.certificates = new CertificateStore(db, this.changes);
     this.tokens = new TokenStore(db);
     this.blockedKeys = new BlockedKeyStore(db);
     this.sessions = new SessionStore(db);
     this.audit = new AuditStore(db);
-    this.cas = new CaStore(db);
+    this.cas = new CaStore(db, this.changes);
     this.crls = new CrlStore(db);
-    this.enforcement = new EnforcementStore(db);
+    this.enforcement = new EnforcementStore(db, this.changes);
     this.mailLog = new MailLogStore(db);
   }
 
@@ -75,6 +82,26 @@ export class Store {
       else await tx.db('locks').insert({ name, version: 1 }).onConflict('name').merge({ version: tx.db.raw('locks.version + 1') });
       return fn(tx);
     });
+  }
+
+  /**
+   * Calls `onChange` soon after another connection commits a change (PostgreSQL LISTEN/NOTIFY, on a
+   * connection of its own). SQLite has no notifications: readers poll `changes.latest()`, which is
+   * one index lookup. Returns a function that stops listening.
+   */
+  async listenForChanges(onChange: () => void, onError: (e: unknown) => void): Promise<() => Promise<void>> {
+    if (this.dialect !== 'postgres') return async () => undefined;
+    type PgConnection = { query(sql: string): Promise<unknown>; on(event: string, fn: (...args: unknown[]) => void): void; removeAllListeners(): void };
+    type PgClient = { acquireRawConnection(): Promise<PgConnection>; destroyRawConnection(c: PgConnection): Promise<void> };
+    const client = this.db.client as PgClient;
+    const conn = await client.acquireRawConnection();
+    conn.on('notification', () => onChange());
+    conn.on('error', (e) => onError(e));
+    await conn.query(`LISTEN ${CHANGES_CHANNEL}`);
+    return async () => {
+      conn.removeAllListeners();
+      await client.destroyRawConnection(conn).catch(() => undefined);
+    };
   }
 
   async ping(): Promise<void> {

@@ -44,6 +44,20 @@ export interface ActiveCertificate {
   notAfter: Date;
 }
 
+/** An active certificate as the publisher reads it, with its owner's id. */
+export interface ActiveCertificateRow extends ActiveCertificate {
+  userId: number;
+  spkiSha256: string;
+}
+
+/** What a change to a certificate means for the published files. */
+export interface TouchedCertificate {
+  fingerprintSha256: string;
+  caId: number;
+  userId: number;
+  revoked: boolean;
+}
+
 export interface RevokedEntry {
   serial: string;
   revokedAt: Date;

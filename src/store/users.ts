@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ChangeStore } from './changes.ts';
 import type { User } from './types.ts';
 
 interface UserRow {
@@ -22,7 +23,10 @@ const toUser = (r: UserRow): User => ({
 });
 
 export class UserStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly changes: ChangeStore,
+  ) {}
 
   async insert(u: { email: string; displayName: string | null; isAdmin: boolean; passwordHash: string | null; createdAt: Date }): Promise<User> {
     const [row] = await this.db<UserRow>('users')
@@ -34,7 +38,9 @@ export class UserStore {
         created_at: u.createdAt.getTime(),
       })
       .returning('*');
-    return toUser(row as UserRow);
+    const user = toUser(row as UserRow);
+    await this.changes.record('user', [user.id]);
+    return user;
   }
 
   async findByEmail(email: string): Promise<User | undefined> {
@@ -54,6 +60,7 @@ export class UserStore {
 
   async setDisabled(id: number, at: Date): Promise<void> {
     await this.db('users').where({ id }).whereNull('disabled_at').update({ disabled_at: at.getTime() });
+    await this.changes.record('user', [id]);
   }
 
   async count(): Promise<number> {

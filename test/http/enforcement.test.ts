@@ -25,7 +25,11 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-const published = (f: string) => readFileSync(path.join(srv.db.dataDir, 'publish', f), 'utf8');
+// Changes publish coalesced, just after the response: wait for this instance's publish to finish.
+const published = async (f: string) => {
+  await srv.m.publisher.settled();
+  return readFileSync(path.join(srv.db.dataDir, 'publish', f), 'utf8');
+};
 
 describe('per-user enforcement', () => {
   it('starts everyone in grace with empty maps; readiness counts who is left', async () => {
@@ -42,11 +46,11 @@ describe('per-user enforcement', () => {
     expect(set.status).toBe(200);
     expect(set.json.user).toMatchObject({ email: 'alice@example.test', state: 'enforced', basis: 'override', enrolled: true });
     const line = 'alice@example.test REJECT 5.7.1 client certificate required - enrol at https://mailca.example.test/';
-    expect(published('enforcement.postfix')).toContain(line);
-    expect(published('enforcement.exim')).toContain('alice@example.test: enforced');
+    expect(await published('enforcement.postfix')).toContain(line);
+    expect(await published('enforcement.exim')).toContain('alice@example.test: enforced');
     expect((await mta.get('/api/v1/enforcement?format=postfix')).text).toContain(line);
     expect((await mta.get('/api/v1/enforcement?format=exim')).text).toContain('alice@example.test: enforced');
-    expect(published('enforcement.postfix')).not.toContain('bob@');
+    expect(await published('enforcement.postfix')).not.toContain('bob@');
     const r = await admin.get('/api/v1/readiness');
     expect(r.json).toMatchObject({ users_total: 3, enrolled: 1, enforced: 1, grace: 2, enrolled_percent: 33.3 });
   });
@@ -64,23 +68,23 @@ describe('per-user enforcement', () => {
     await admin.post('/api/v1/users/alice@example.test/enforcement', { state: 'default' });
     const policy = await admin.request('PUT', '/api/v1/enforcement/policy', { after_first_enrolment_days: 7, deadline: new Date(srv.clock.now().getTime() + 30 * DAY_MS).toISOString() });
     expect(policy.status).toBe(200);
-    expect(published('enforcement.postfix')).not.toContain('alice@');
+    expect(await published('enforcement.postfix')).not.toContain('alice@');
     // The scheduler's next boundary is alice's enforcement date.
     const due = await srv.m.publisher.nextDue();
     expect(due!.getTime()).toBeLessThanOrEqual(srv.clock.now().getTime() + 7 * DAY_MS);
     srv.clock.advance(7 * DAY_MS + 1000);
     await srv.m.publisher.publish();
-    expect(published('enforcement.postfix')).toContain('alice@example.test REJECT');
-    expect(published('enforcement.postfix')).not.toContain('bob@');
+    expect(await published('enforcement.postfix')).toContain('alice@example.test REJECT');
+    expect(await published('enforcement.postfix')).not.toContain('bob@');
     srv.clock.advance(30 * DAY_MS);
     await srv.m.publisher.publish();
-    for (const u of ['alice', 'bob', 'carol']) expect(published('enforcement.exim')).toContain(`${u}@example.test: enforced`);
+    for (const u of ['alice', 'bob', 'carol']) expect(await published('enforcement.exim')).toContain(`${u}@example.test: enforced`);
     // An explicit grace exempts a user even past the deadline; --all resets everyone to the schedule.
     await admin.post('/api/v1/users/carol@example.test/enforcement', { state: 'grace' });
-    expect(published('enforcement.exim')).not.toContain('carol@');
+    expect(await published('enforcement.exim')).not.toContain('carol@');
     const all = await admin.post('/api/v1/enforcement/all', { state: 'default' });
     expect(all.json.users_changed).toBe(3);
-    expect(published('enforcement.exim')).toContain('carol@example.test: enforced');
+    expect(await published('enforcement.exim')).toContain('carol@example.test: enforced');
   });
 });
 

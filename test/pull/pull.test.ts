@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setUserEnforcement } from '../../src/enrolment/enforcement.ts';
 import { enrol } from '../../src/enrolment/enrol.ts';
 import { revoke } from '../../src/enrolment/revoke.ts';
-import { colonFingerprint } from '../../src/publishers/allowlists.ts';
+import { formatFingerprintColons } from '../../src/issuance/encoding.ts';
 import type { User } from '../../src/store/index.ts';
 import { addTestToken, addTestUser, opensslCsr, startServer, testActor } from '../helpers/mailca.ts';
 
@@ -94,7 +94,7 @@ describe('mailca-pull against a real mailca server', () => {
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stdout.trim()).toBe('updated ca.pem (1 certificate), crl.pem (1 CRL), allowlist.postfix (1 entry)');
     expect(r1.stderr).toBe('');
-    expect(entries(readFileSync(f('allowlist.postfix'), 'utf8'))).toEqual([`${colonFingerprint(first.fingerprintSha256)} OK`]);
+    expect(entries(readFileSync(f('allowlist.postfix'), 'utf8'))).toEqual([`${formatFingerprintColons(first.fingerprintSha256)} OK`]);
     expect(readFileSync(f('ca.pem'), 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
     expect(readFileSync(f('crl.pem'), 'utf8')).toMatch(/^-----BEGIN X509 CRL-----\n/);
     expect(lines(f('marker'))).toEqual([`ran ${f('ca.pem')} ${f('crl.pem')} ${f('allowlist.postfix')}`]);
@@ -120,7 +120,7 @@ describe('mailca-pull against a real mailca server', () => {
     const r4 = await run(args, { cwd: work });
     expect(r4.code, r4.stderr).toBe(0);
     expect(r4.stdout.trim()).toBe('updated crl.pem (1 CRL), allowlist.postfix (1 entry); unchanged ca.pem');
-    expect(entries(readFileSync(f('allowlist.postfix'), 'utf8'))).toEqual([`${colonFingerprint(second.fingerprintSha256)} OK`]);
+    expect(entries(readFileSync(f('allowlist.postfix'), 'utf8'))).toEqual([`${formatFingerprintColons(second.fingerprintSha256)} OK`]);
     expect(lines(f('marker'))).toHaveLength(3);
 
     // A file changed behind the client's back is fetched in full again (the ETag no longer counts).
@@ -166,7 +166,7 @@ describe('mailca-pull against a real mailca server', () => {
     const w = startWatch(['--url', srv.url, '--token-file', tokenFile, '--format', 'postfix', '--out', out, '--crl-out', 'crl.pem', '--then', 'echo ran >> marker'], work);
     try {
       await until('the first pull', () => w.out().includes('updated'));
-      const fp = colonFingerprint(cert.fingerprintSha256);
+      const fp = formatFingerprintColons(cert.fingerprintSha256);
       expect(readFileSync(out, 'utf8')).toContain(fp);
       await sleep(1500); // the client is now inside a long poll
       const crlBefore = readFileSync(path.join(work, 'crl.pem'), 'utf8');

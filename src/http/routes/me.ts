@@ -5,7 +5,7 @@ import { revoke } from '../../enrolment/revoke.ts';
 import { endOverlap, isRenewable, renew } from '../../enrolment/renew.ts';
 import type { CertificateRecord } from '../../store/index.ts';
 import { BadRequest } from '../../errors.ts';
-import { colonFingerprint } from '../../publishers/allowlists.ts';
+import { formatFingerprintColons } from '../../issuance/encoding.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
 import { certificateView } from '../views.ts';
 
@@ -33,7 +33,7 @@ export function meRoutes(ctx: EnrolmentContext): Router {
     return {
       serial: record.serial,
       email: record.email,
-      fingerprint_sha256: colonFingerprint(record.fingerprintSha256),
+      fingerprint_sha256: formatFingerprintColons(record.fingerprintSha256),
       not_before: record.notBefore.toISOString(),
       not_after: record.notAfter.toISOString(),
       device_label: record.deviceLabel,

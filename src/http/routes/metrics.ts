@@ -20,7 +20,7 @@ export function metricsRoutes(ctx: EnrolmentContext): Router {
       caExpiry.set(labels, Math.floor(o.ca.notAfter.getTime() / 1000));
       caLeft.set(labels, o.certificatesLeft);
     }
-    active.set((await ctx.store.certificates.listActive(ctx.clock.now())).length);
+    active.set(await ctx.store.certificates.countActive(ctx.clock.now()));
     const x = await readiness(ctx);
     users.set({ state: 'enrolled' }, x.enrolled);
     users.set({ state: 'enforced' }, x.enforced);

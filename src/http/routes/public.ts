@@ -1,8 +1,10 @@
-import { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
 import type { Publisher } from '../../publishers/publish.ts';
-import { pemToDer } from '../../publishers/publish.ts';
-import { contentEtag } from '../../publishers/allowlists.ts';
+import { PUBLISHED_FILES, pemToDer } from '../../publishers/publish.ts';
+import { contentEtag } from '../../publishers/published-file.ts';
 import type { Store } from '../../store/index.ts';
+import { sendPublishedFile } from '../long-poll.ts';
+import type { Request, Response } from 'express';
 
 /** Sends a body with a content-hash ETag, or 304 when the client already has it. */
 export function sendWithEtag(req: Request, res: Response, body: string | Uint8Array, contentType: string): void {
@@ -17,20 +19,15 @@ export function sendWithEtag(req: Request, res: Response, body: string | Uint8Ar
   res.type(contentType).send(typeof body === 'string' ? body : Buffer.from(body));
 }
 
-/** Unauthenticated: the trust bundle, the CRLs and health. */
+/** Unauthenticated: the trust bundle, the CRLs and health. Serves what was published; never signs. */
 export function publicRoutes(deps: { store: Store; publisher: Publisher }): Router {
   const r = Router();
   r.get('/healthz', async (_req, res) => {
     await deps.store.ping();
     res.json({ status: 'ok' });
   });
-  r.get('/ca.pem', async (req, res) => {
-    sendWithEtag(req, res, await deps.publisher.caBundlePem(), 'application/x-pem-file');
-  });
-  r.get('/crl.pem', async (req, res) => {
-    const crls = await deps.publisher.currentCrls();
-    sendWithEtag(req, res, crls.map((c) => c.crlPem).join(''), 'application/x-pem-file');
-  });
+  r.get('/ca.pem', async (req, res) => sendPublishedFile(req, res, await deps.publisher.file(PUBLISHED_FILES.caBundle)));
+  r.get('/crl.pem', async (req, res) => sendPublishedFile(req, res, await deps.publisher.file(PUBLISHED_FILES.crlPem)));
   // One CRL per CA (the distribution point in that CA's certificates).
   r.get('/crl/:file', async (req, res) => {
     const m = /^(\d{1,9})\.(der|pem)$/.exec(String(req.params.file));
@@ -43,7 +40,7 @@ export function publicRoutes(deps: { store: Store; publisher: Publisher }): Rout
     else sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
   });
   r.get('/crl.der', async (req, res) => {
-    const active = await deps.store.cas.findActive();
+    const active = (await deps.publisher.trustedCas()).find((ca) => ca.status === 'active');
     const crl = (await deps.publisher.currentCrls()).find((c) => c.caId === active?.id);
     if (!crl) {
       res.status(404).json({ error: 'no_crl', message: 'no CA has been created yet' });
