@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AliasStore } from './aliases.ts';
 import { AuditStore } from './audit.ts';
 import { CaStore, CrlStore } from './cas.ts';
 import { CertificateStore } from './certificates.ts';
@@ -20,6 +21,7 @@ const LOCK_KEYS: Record<LockName, number> = { audit: 7_261_001, crl: 7_261_002, 
 /** The only gateway to the database. Each part is a narrow set of queries for its consumers. */
 export class Store {
   readonly users: UserStore;
+  readonly aliases: AliasStore;
   readonly certificates: CertificateStore;
   readonly tokens: TokenStore;
   readonly blockedKeys: BlockedKeyStore;
@@ -36,6 +38,7 @@ export class Store {
     private readonly owned: boolean,
   ) {
     this.users = new UserStore(db);
+    this.aliases = new AliasStore(db);
     this.certificates = new CertificateStore(db);
     this.tokens = new TokenStore(db);
     this.blockedKeys = new BlockedKeyStore(db);
