@@ -24,11 +24,11 @@ export function normalizeAlias(input: unknown): string {
 
 /** Refuses `address` if it is any user's address or already an alias (of anyone). Call under the audit lock. */
 export async function assertAddressFree(tx: Store, address: string): Promise<void> {
-  if (await tx.users.findByEmail(address)) throw new Conflict('address_is_user', `${address} is a user's address`);
+  if (await tx.users.findByEmail(address)) throw new Conflict('address_is_user', `the address ${address} belongs to a user`);
   const owner = await tx.aliases.findOwner(address);
   if (owner !== undefined) {
     const user = await tx.users.findById(owner);
-    throw new Conflict('alias_exists', `${address} is already a sender alias of ${user?.email ?? `user ${owner}`}`);
+    throw new Conflict('alias_exists', `the address ${address} is already a sender alias of ${user?.email ?? `user ${owner}`}`);
   }
 }
 

@@ -31,7 +31,7 @@ export async function addUser(
       const aliasOf = await tx.aliases.findOwner(email);
       if (aliasOf !== undefined) {
         const owner = await tx.users.findById(aliasOf);
-        throw new Conflict('address_is_alias', `${email} is a sender alias of ${owner?.email ?? `user ${aliasOf}`}; remove the alias first`);
+        throw new Conflict('address_is_alias', `the address ${email} is a sender alias of ${owner?.email ?? `user ${aliasOf}`}; remove the alias first`);
       }
       return tx.users.insert({
         email,

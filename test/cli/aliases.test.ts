@@ -38,7 +38,7 @@ describe('mailca user alias', () => {
     // The address is now taken for `user add` too.
     const user = await mailca('user', 'add', 'postmaster@example.test');
     expect(user.code).toBe(1);
-    expect(user.stderr).toBe('mailca: postmaster@example.test is a sender alias of alice@example.test; remove the alias first\n');
+    expect(user.stderr).toBe('mailca: the address postmaster@example.test is a sender alias of alice@example.test; remove the alias first\n');
     expect((await mailca('audit', 'verify')).code).toBe(0);
   });
 
@@ -52,7 +52,7 @@ describe('mailca user alias', () => {
       [['user', 'alias', 'add', 'alice@example.test'], /missing required argument 'alias'/],
       [['user', 'alias', 'add', 'alice@example.test', 'not an address'], /is not a valid email address/],
       [['user', 'alias', 'add', 'nobody@example.test', 'x@example.test'], /no user nobody@example\.test/],
-      [['user', 'alias', 'add', 'alice@example.test', 'bob@example.test'], /bob@example\.test is a user's address/],
+      [['user', 'alias', 'add', 'alice@example.test', 'bob@example.test'], /the address bob@example\.test belongs to a user/],
       [['user', 'alias', 'add', 'bob@example.test', 'postmaster@example.test'], /already a sender alias of alice@example\.test/],
       [['user', 'alias', 'remove', 'bob@example.test', 'postmaster@example.test'], /bob@example\.test has no sender alias postmaster@example\.test/],
       [['user', 'alias', 'list'], /missing required argument 'email'/],

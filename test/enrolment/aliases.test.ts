@@ -69,7 +69,7 @@ describe('sender aliases (enrolment)', () => {
     await taken('alice@example.test', 'Bob@example.test', 'address_is_user'); // someone else's
     await taken('bob@example.test', 'postmaster@example.test', 'alias_exists'); // alice's alias
     await taken('alice@example.test', 'postmaster@example.test', 'alias_exists'); // already hers
-    expect((await rejection(add('bob@example.test', 'postmaster@example.test'))) as Conflict).toHaveProperty('message', 'postmaster@example.test is already a sender alias of alice@example.test');
+    expect((await rejection(add('bob@example.test', 'postmaster@example.test'))) as Conflict).toHaveProperty('message', 'the address postmaster@example.test is already a sender alias of alice@example.test');
 
     const missing = await rejection(remove('bob@example.test', 'postmaster@example.test'));
     expect(missing).toBeInstanceOf(NotFound);
