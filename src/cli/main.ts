@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { addAlias, listAliases, removeAlias } from '../enrolment/aliases.ts';
 import { enrol } from '../enrolment/enrol.ts';
 import { readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../enrolment/enforcement.ts';
 import { normalizeEmail } from '../enrolment/identity.ts';
@@ -82,6 +83,43 @@ export function buildProgram(): Command {
       await withMailca(async (m) => {
         const { user: u, revoked } = await disableUser(m.ctx, cliActor(), email);
         console.log(`disabled ${u.email}; revoked ${revoked.length} certificate(s)${revoked.length ? ': ' + revoked.join(', ') : ''}`);
+      });
+    });
+
+  const alias = user.command('alias').description("manage a user's sender aliases (addresses their certificates may also send as)");
+  alias
+    .command('add')
+    .description('let EMAIL\'s certificates send as ALIAS too')
+    .argument('<email>', 'the user')
+    .argument('<alias>', 'the extra sender address (not a user, not another user\'s alias)')
+    .action(async (email: string, aliasArg: string) => {
+      await withMailca(async (m) => {
+        const a = await addAlias(m.ctx, cliActor(), { email, alias: aliasArg });
+        console.log(`${a.email} may now send as ${a.alias}`);
+      });
+    });
+  alias
+    .command('remove')
+    .description('remove a sender alias')
+    .argument('<email>', 'the user')
+    .argument('<alias>', 'the alias to remove')
+    .action(async (email: string, aliasArg: string) => {
+      await withMailca(async (m) => {
+        const a = await removeAlias(m.ctx, cliActor(), { email, alias: aliasArg });
+        console.log(`removed sender alias ${a.alias} of ${a.email}`);
+      });
+    });
+  alias
+    .command('list')
+    .description("list a user's sender aliases, one per line")
+    .argument('<email>', 'the user')
+    .option('--json', 'JSON output', false)
+    .action(async (email: string, o: { json: boolean }) => {
+      await withMailca(async (m) => {
+        const l = await listAliases(m.ctx, email);
+        if (o.json) console.log(JSON.stringify({ email: l.email, aliases: l.aliases }, null, 2));
+        else for (const a of l.aliases) console.log(a);
+        if (!o.json && l.aliases.length === 0) console.error(`${l.email} has no sender aliases`);
       });
     });
 

@@ -26,15 +26,21 @@ export async function addUser(
   }
   if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
   try {
-    return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin }) }, (tx) =>
-      tx.users.insert({
+    return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin }) }, async (tx) => {
+      // Under the audit lock, which adding an alias holds too: an address is a user's or an alias, never both.
+      const aliasOf = await tx.aliases.findOwner(email);
+      if (aliasOf !== undefined) {
+        const owner = await tx.users.findById(aliasOf);
+        throw new Conflict('address_is_alias', `the address ${email} is a sender alias of ${owner?.email ?? `user ${aliasOf}`}; remove the alias first`);
+      }
+      return tx.users.insert({
         email,
         displayName: (req.displayName as string | undefined) ?? null,
         isAdmin: req.isAdmin === true,
         passwordHash,
         createdAt: ctx.clock.now(),
-      }),
-    );
+      });
+    });
   } catch (e) {
     // Lost a race with a concurrent add of the same address.
     if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);

@@ -44,6 +44,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         return sendError(res, status, err.code, err.message);
       }
     }
+    // The router could not percent-decode a path parameter (e.g. /users/%E0%A4%A/…).
+    if (err instanceof URIError && (err as URIError & { status?: number }).status === 400) return sendError(res, 400, 'bad_path_encoding', 'the request path is not valid percent-encoding');
     if (isBodyParserError(err)) {
       if (err.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'the request body is larger than 64 KiB');
       if (err.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'the request body is not valid JSON');

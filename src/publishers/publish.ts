@@ -414,10 +414,11 @@ export class Publisher {
     const { store } = this.deps;
     if (userIds && userIds.length === 0) return [];
     const [facts, policy] = await Promise.all([store.enforcement.facts(now, userIds), store.enforcement.policy()]);
+    const senders = await store.aliases.sendersForUsers(facts.map((f) => f.userId));
     const fresh = new Map<number, UserState>();
     for (const f of facts) {
-      // Sender aliases are published with the owner first.
-      fresh.set(f.userId, { userId: f.userId, email: f.email, enforcement: decideEnforcement(f, policy, now), senders: [f.email] });
+      // The owner first, then the sender aliases.
+      fresh.set(f.userId, { userId: f.userId, email: f.email, enforcement: decideEnforcement(f, policy, now), senders: senders.get(f.userId) ?? [f.email] });
     }
     const ids = userIds ?? [...new Set([...this.#users.keys(), ...fresh.keys()])];
     const changed: number[] = [];

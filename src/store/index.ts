@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AliasStore } from './aliases.ts';
 import { AuditStore } from './audit.ts';
 import { CaStore, CrlStore } from './cas.ts';
 import { CertificateStore } from './certificates.ts';
@@ -23,6 +24,7 @@ const LOCK_KEYS: Record<LockName, number> = { audit: 7_261_001, crl: 7_261_002, 
 /** The only gateway to the database. Each part is a narrow set of queries for its consumers. */
 export class Store {
   readonly users: UserStore;
+  readonly aliases: AliasStore;
   readonly certificates: CertificateStore;
   readonly tokens: TokenStore;
   readonly blockedKeys: BlockedKeyStore;
@@ -43,6 +45,7 @@ export class Store {
     this.changes = new ChangeStore(db, dialect);
     this.settings = new SettingsStore(db);
     this.users = new UserStore(db, this.changes);
+    this.aliases = new AliasStore(db, this.changes);
     this.certificates = new CertificateStore(db, this.changes);
     this.tokens = new TokenStore(db);
     this.blockedKeys = new BlockedKeyStore(db);

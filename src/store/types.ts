@@ -8,6 +8,13 @@ export interface User {
   disabledAt: Date | null;
 }
 
+/** An extra address a user's certificates may send as (MAIL FROM). */
+export interface SenderAlias {
+  address: string;
+  userId: number;
+  createdAt: Date;
+}
+
 export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
 
 export interface CertificateRecord {

@@ -1,32 +1,15 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMailca } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { opensslCsr } from '../helpers/mailca.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/mailca.mjs');
 let db: TestDatabase;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real `mailca` command against the test database. */
-async function mailca(args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<Run> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', MAILCA_DATA_DIR: db.dataDir, MAILCA_LOG_LEVEL: 'warn', ...extraEnv };
-  if (db.databaseUrl) env.DATABASE_URL = db.databaseUrl;
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    child.stdin?.end(input ?? '');
-  });
-}
+const mailca = (args: string[], input?: string, extraEnv: Record<string, string> = {}) => runMailca(db, args, input, extraEnv);
 
 beforeAll(async () => {
   db = await createTestDatabase();

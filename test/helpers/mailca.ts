@@ -130,6 +130,13 @@ export class HttpClient {
     return { status: res.status, headers: res.headers, text, json };
   }
 
+  /** The same cookie jar against another base URL (another instance behind the same load balancer). */
+  at(base: string): HttpClient {
+    const other = new HttpClient(base, this.headers);
+    other.cookies = this.cookies;
+    return other;
+  }
+
   /** The session id inside express-session's signed cookie ("s:<sid>.<signature>"). */
   sessionId(): string | undefined {
     const raw = this.cookies.get('mailca.sid');

@@ -105,6 +105,10 @@ describe('incremental publishing', () => {
         } else if (r < 0.8) {
           const [c] = live.splice(Math.floor(random() * live.length), 1);
           await store.certificates.revoke(c!.serial, clock.now(), 'unspecified');
+        } else if (r < 0.85) {
+          const aliases = await store.aliases.listForUser(user.id);
+          if (aliases.length > 0 && random() < 0.4) await store.aliases.remove(user.id, aliases[0]!.address);
+          else await store.aliases.add({ address: `alias${step}.${i}@example.test`, userId: user.id, createdAt: clock.now() });
         } else if (r < 0.9) {
           await store.enforcement.setForUser(user.id, random() < 0.5 ? 'enforced' : null, null);
         } else {
@@ -114,6 +118,9 @@ describe('incremental publishing', () => {
       }
       await expectSameAsFullRender();
     }
+    // Aliases are published as senders, owner first.
+    const someAlias = [...(await store.aliases.sendersForUsers()).values()].find((list) => list.length > 1)!;
+    expect(readFileSync(path.join(env.db.dataDir, 'publish', 'senders.postfix'), 'utf8')).toContain(`${someAlias[1]} ${someAlias[0]}`);
   });
 
   it('takes a burst of more changes than it reads at once by rendering everything', async () => {

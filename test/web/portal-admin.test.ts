@@ -5,7 +5,7 @@ import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../
 import { signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // Admin pages in real Chromium: overview counts, certificate search and revocation of another
-// user's certificate, adding and disabling users.
+// user's certificate, adding and disabling users, a user's sender aliases.
 
 const ADMIN = 'admin@example.test';
 const BOB = 'bob@example.test';
@@ -125,6 +125,39 @@ describe('admin pages (Chromium)', () => {
     await steps.shot(page, 'user-disabled');
     expect((await asCarol.get('/api/v1/me')).status).toBe(401);
     expect((await new HttpClient(env.url).login('carol@example.test', 'a long initial password')).status).toBe(401);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('adds and removes a user’s sender alias', async () => {
+    const steps = new Steps(artifactDir('admin-aliases'));
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin/users');
+    await page.getByRole('link', { name: `Sender aliases of ${BOB}` }).click();
+    await page.getByRole('heading', { level: 1, name: `Sender aliases of ${BOB}` }).waitFor();
+    await page.getByText(`${BOB} has no sender aliases.`).waitFor();
+
+    await page.getByLabel('Alias address').fill('Sales@Example.test');
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    await page.getByRole('status').filter({ hasText: `${BOB} may now send as sales@example.test.` }).waitFor();
+    expect(await page.getByRole('list', { name: `Sender aliases of ${BOB}` }).getByRole('listitem').allTextContents()).toEqual(['sales@example.testRemove']);
+    // Another user's address is refused, with the server's reason.
+    await page.getByLabel('Alias address').fill(ADMIN);
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    await page.getByRole('alert').filter({ hasText: `The address ${ADMIN} belongs to a user.` }).waitFor();
+    await steps.shot(page, 'alias-added');
+    expect((await api.get(`/api/v1/users/${BOB}/aliases`)).json).toEqual({ aliases: ['sales@example.test'] });
+
+    await page.getByRole('link', { name: 'Back to users' }).click();
+    expect(await page.locator(`tr[data-email="${BOB}"] td.aliases`).textContent()).toBe('sales@example.test');
+    await page.getByRole('link', { name: `Sender aliases of ${BOB}` }).click();
+    await page.getByRole('button', { name: 'Remove sales@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove alias' }).click();
+    await page.getByRole('status').filter({ hasText: `${BOB} may no longer send as sales@example.test.` }).waitFor();
+    await page.getByText(`${BOB} has no sender aliases.`).waitFor();
+    await steps.shot(page, 'alias-removed');
+    expect((await api.get(`/api/v1/users/${BOB}/aliases`)).json).toEqual({ aliases: [] });
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -6,6 +6,8 @@ export interface User {
   admin: boolean;
   created_at: string;
   disabled_at: string | null;
+  /** Sender aliases: other addresses the user's certificates may send as (in GET /users). */
+  aliases?: string[];
 }
 
 export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
@@ -97,7 +99,7 @@ const FRIENDLY: Record<string, string> = {
   bad_origin: 'The request came from another site and was refused. Reload the page and try again.',
 };
 
-export async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`/api/v1${path}`, {
@@ -149,5 +151,8 @@ export const api = {
   users: () => request<{ users: User[] }>('GET', '/users'),
   /** Without a password the server makes one and returns it once as generated_password. */
   addUser: (u: { email: string; name: string; password?: string; admin: boolean }) => request<{ user: User; generated_password?: string }>('POST', '/users', u),
+  aliases: (email: string) => request<{ aliases: string[] }>('GET', `/users/${encodeURIComponent(email)}/aliases`),
+  addAlias: (email: string, alias: string) => request<{ email: string; alias: string; aliases: string[] }>('POST', `/users/${encodeURIComponent(email)}/aliases`, { alias }),
+  removeAlias: (email: string, alias: string) => request<Record<string, never>>('DELETE', `/users/${encodeURIComponent(email)}/aliases/${encodeURIComponent(alias)}`),
   disableUser: (email: string) => request<{ user: User; revoked_serials: string[] }>('POST', `/users/${encodeURIComponent(email)}/disable`, {}),
 };

@@ -3,6 +3,7 @@ import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { normalizeEmail } from '../../enrolment/identity.ts';
 import { parseSerial, revoke } from '../../enrolment/revoke.ts';
 import { addUser, disableUser } from '../../enrolment/users.ts';
+import { addAlias, listAliases, removeAlias } from '../../enrolment/aliases.ts';
 import { generatePassword } from '../../enrolment/passwords.ts';
 import { createToken, revokeToken } from '../../enrolment/tokens.ts';
 import { NotFound } from '../../errors.ts';
@@ -40,7 +41,8 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
   });
 
   r.get('/users', async (_req, res) => {
-    res.json({ users: (await ctx.store.users.list()).map(userView) });
+    const [users, senders] = await Promise.all([ctx.store.users.list(), ctx.store.aliases.sendersForUsers()]);
+    res.json({ users: users.map((u) => ({ ...userView(u), aliases: senders.get(u.id)?.slice(1) ?? [] })) });
   });
 
   r.post('/users', async (req, res) => {
@@ -54,6 +56,22 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
   r.post('/users/:email/disable', async (req, res) => {
     const { user, revoked } = await disableUser(ctx, actorOf(req), String(req.params.email));
     res.json({ user: userView(user), revoked_serials: revoked });
+  });
+
+  r.get('/users/:email/aliases', async (req, res) => {
+    const { aliases } = await listAliases(ctx, String(req.params.email));
+    res.json({ aliases });
+  });
+
+  r.post('/users/:email/aliases', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    const added = await addAlias(ctx, actorOf(req), { email: String(req.params.email), alias: b.alias });
+    res.status(201).json({ ...added, aliases: (await listAliases(ctx, added.email)).aliases });
+  });
+
+  r.delete('/users/:email/aliases/:alias', async (req, res) => {
+    await removeAlias(ctx, actorOf(req), { email: String(req.params.email), alias: String(req.params.alias) });
+    res.status(204).end();
   });
 
   r.get('/tokens', async (_req, res) => {

@@ -94,18 +94,105 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
       h('td', {}, u.name ?? ''),
       h('td', {}, u.admin ? 'Administrator' : 'User'),
       h('td', {}, u.disabled_at ? `Disabled ${formatDate(u.disabled_at)}` : 'Enabled'),
+      h('td', { class: 'aliases' }, u.aliases?.length ? u.aliases.join(', ') : h('span', { class: 'hint' }, 'None')),
       h('td', {}, formatDate(u.created_at)),
-      h('td', {}, !u.disabled_at && u.email !== ctx.user.email ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Disable ${u.email}`, onclick: () => void disable(ctx, u) }, 'Disable') : null),
+      h(
+        'td',
+        {},
+        h(
+          'div',
+          { class: 'row-actions' },
+          h('a', { href: `#/admin/aliases/${encodeURIComponent(u.email)}`, class: 'button small', 'aria-label': `Sender aliases of ${u.email}` }, 'Aliases'),
+          !u.disabled_at && u.email !== ctx.user.email ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Disable ${u.email}`, onclick: () => void disable(ctx, u) }, 'Disable') : null,
+        ),
+      ),
     ),
   );
   render(
     ctx.main,
     ...adminHead('Users', '#/admin/users'),
     flash,
-    h('div', { class: 'table-wrap' }, h('table', {}, h('caption', {}, `${users.length} users`), h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'State', 'Added', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows))),
+    h('div', { class: 'table-wrap' }, h('table', {}, h('caption', {}, `${users.length} users`), h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'State', 'Sender aliases', 'Added', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows))),
     form,
   );
   if (flash) focus(flash);
+}
+
+/** #/admin/aliases/<email>: the addresses a user's certificates may send as besides their own. */
+export async function adminAliasesView(ctx: ViewContext): Promise<void> {
+  const email = ctx.param ?? '';
+  const flash = ctx.takeFlash();
+  let aliases: string[];
+  try {
+    ({ aliases } = await api.aliases(email));
+  } catch (e) {
+    if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 400)) throw e;
+    render(ctx.main, ...adminHead('Sender aliases', '#/admin/users'), h('p', { class: 'alert alert-error', role: 'alert' }, e.message), h('p', {}, h('a', { href: '#/admin/users' }, 'Back to users')));
+    return;
+  }
+  const alert = alertBox();
+  const alias = field('Alias address', h('input', { type: 'email', name: 'alias', required: true, autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false' }), 'Not a user’s address, and not another user’s alias.');
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, 'aria-labelledby': 'add-alias-title' },
+    h('h2', { id: 'add-alias-title' }, 'Add a sender alias'),
+    alert.el,
+    alias.wrap,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Add alias')),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    alert.clear();
+    const value = alias.control.value.trim();
+    if (!value) {
+      alert.show('Enter the address to add.');
+      return focus(alias.control);
+    }
+    void busy(form, 'Adding…', async () => {
+      try {
+        const added = await api.addAlias(email, value);
+        ctx.flash(`${added.email} may now send as ${added.alias}.`);
+        ctx.refresh();
+      } catch (e) {
+        alert.show(e instanceof ApiError ? e.message : 'The alias was not added. Please try again.');
+        focus(alert.el);
+      }
+    });
+  });
+  const list = aliases.length
+    ? h(
+        'ul',
+        { class: 'alias-list', 'aria-label': `Sender aliases of ${email}` },
+        aliases.map((a) => h('li', { 'data-alias': a }, h('span', { class: 'alias' }, a), h('button', { type: 'button', class: 'button small danger', 'aria-label': `Remove ${a}`, onclick: () => void removeAlias(ctx, email, a) }, 'Remove'))),
+      )
+    : h('p', {}, `${email} has no sender aliases.`);
+  render(
+    ctx.main,
+    ...adminHead(`Sender aliases of ${email}`, '#/admin/users'),
+    flash,
+    h('p', { class: 'lede' }, `Certificates of ${email} may send mail as ${email} and as these addresses. Mail servers check the sender (MAIL FROM) against this list.`),
+    h('section', { class: 'card', 'aria-label': 'Aliases' }, list),
+    form,
+    h('p', {}, h('a', { href: '#/admin/users' }, 'Back to users')),
+  );
+  if (flash) focus(flash);
+}
+
+async function removeAlias(ctx: ViewContext, email: string, alias: string): Promise<void> {
+  const ok = await confirmDialog({
+    title: `Remove ${alias}?`,
+    body: [`Certificates of ${email} will no longer be accepted for mail from ${alias}.`],
+    confirm: 'Remove alias',
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api.removeAlias(email, alias);
+    ctx.flash(`${email} may no longer send as ${alias}.`);
+  } catch (e) {
+    ctx.flash(e instanceof ApiError ? `The alias was not removed: ${e.message}` : 'The alias was not removed.', 'error');
+  }
+  ctx.refresh();
 }
 
 /** The password the server made for a new user, shown this once (it is not stored anywhere it could be shown again). */
