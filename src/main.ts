@@ -159,6 +159,8 @@ export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   await supersedeDue(m.ctx);
   await m.publisher.publish();
   await m.store.sessions.deleteExpired(new Date());
+  // Every running instance reads the feed within a second; a day's margin covers any pause.
+  await m.store.changes.prune(new Date(Date.now() - 24 * HOUR_MS));
   const reminderDeps = { store: m.store, clock: m.ctx.clock, log: m.log, portalUrl: portalUrl(m.config), reminderDays: m.config.reminderDays, caExpiryWarnDays: m.config.caExpiryWarnDays };
   for (const ca of await expiringCas(reminderDeps)) {
     m.log.warn({ ca: ca.name, id: ca.id, notAfter: ca.notAfter.toISOString() }, 'the CA expires soon: run `mailca ca rotate`');

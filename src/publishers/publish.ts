@@ -354,7 +354,8 @@ export class Publisher {
       seq = await store.changes.latest();
     } else {
       const changes = await store.changes.since(seq, FEED_BATCH);
-      if (changes.length === FEED_BATCH) {
+      // Behind the pruned part of the feed, or more changes than are worth reading one by one.
+      if (changes.length === FEED_BATCH || (changes.length > 0 && changes[0]!.seq > seq + 1 && (await store.changes.oldest()) > seq + 1)) {
         full = true;
         seq = await store.changes.latest();
       } else {

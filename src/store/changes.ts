@@ -38,6 +38,12 @@ export class ChangeStore {
     return Number(row?.m ?? 0);
   }
 
+  /** The oldest change still kept (0 for none): a reader behind it must re-read everything. */
+  async oldest(): Promise<number> {
+    const [row] = await this.db('changes').min<{ m: number | null }[]>({ m: 'seq' });
+    return Number(row?.m ?? 0);
+  }
+
   /** Changes after `seq`, oldest first, at most `limit`. */
   async since(seq: number, limit: number): Promise<Change[]> {
     const rows = await this.db('changes').select('seq', 'kind', 'key').where('seq', '>', seq).orderBy('seq').limit(limit);
