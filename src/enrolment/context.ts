@@ -32,6 +32,65 @@ export interface EnrolmentContext {
   publish(): Promise<void>;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+interface Pending {
+  work(tx: Store): Promise<unknown>;
+  settle(outcome: Outcome): void;
+}
+
+/**
+ * Group commit for audited changes: changes that arrive while a transaction is committing wait
+ * and then share the next one, each in its own savepoint (a change that fails undoes only
+ * itself). Every change is durable when its caller hears back; under concurrency one commit
+ * (one fsync) carries many.
+ */
+class GroupCommit {
+  #queue: Pending[] = [];
+  #draining = false;
+  constructor(private readonly store: Store) {}
+
+  run<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, 64);
+      const outcomes: Outcome[] = [];
+      try {
+        await this.store.withLock('audit', async (tx) => {
+          for (const p of batch) {
+            try {
+              outcomes.push({ ok: true, value: await tx.savepoint(p.work) });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        });
+        batch.forEach((p, i) => p.settle(outcomes[i]!));
+      } catch (error) {
+        for (const p of batch) p.settle({ ok: false, error });
+      }
+    }
+    this.#draining = false;
+  }
+}
+
+const groupCommits = new WeakMap<Store, GroupCommit>();
+
+/** Runs `work` under the audit lock, committed together with whatever else is waiting. */
+function underAuditLock<T>(store: Store, work: (tx: Store) => Promise<T>): Promise<T> {
+  // Inside a caller's transaction there is nothing to share: join it.
+  if (store.inTransaction) return store.withLock('audit', work);
+  let g = groupCommits.get(store);
+  if (!g) groupCommits.set(store, (g = new GroupCommit(store)));
+  return g.run(work);
+}
+
 /**
  * Runs a state change and its audit event in one transaction, so neither exists without the other.
  * The audit lock keeps the hash chain linear across instances.
@@ -42,7 +101,7 @@ export async function audited<T>(
   event: { action: string; target: string | null; details?: (result: T) => Record<string, unknown> },
   change: (tx: Store) => Promise<T>,
 ): Promise<T> {
-  return ctx.store.withLock('audit', async (tx) => {
+  return underAuditLock(ctx.store, async (tx) => {
     const result = await change(tx);
     await tx.audit.append({
       at: ctx.clock.now(),
@@ -64,7 +123,7 @@ export async function audit(
   target: string | null,
   details?: Record<string, unknown>,
 ): Promise<void> {
-  await ctx.store.withLock('audit', (tx) =>
+  await underAuditLock(ctx.store, (tx) =>
     tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action, target, sourceIp: actor.sourceIp, details: details ?? null }),
   );
 }

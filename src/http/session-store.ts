@@ -30,11 +30,23 @@ export class DatabaseSessionStore extends session.Store {
     this.store.sessions.set(sid, JSON.stringify(sess), this.expiry(sess)).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 
+  /** The expiry last written per session: an idle timer moved by less than a minute is not worth a commit. */
+  readonly #touched = new Map<string, number>();
+
   override touch(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.store.sessions.touch(sid, this.expiry(sess)).then(() => cb?.(), (e: unknown) => cb?.(e));
+    const expiry = this.expiry(sess);
+    const last = this.#touched.get(sid);
+    if (last !== undefined && expiry.getTime() - last < Math.min(60_000, this.idleMs / 30)) {
+      cb?.();
+      return;
+    }
+    if (this.#touched.size > 100_000) this.#touched.clear();
+    this.#touched.set(sid, expiry.getTime());
+    this.store.sessions.touch(sid, expiry).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 
   override destroy(sid: string, cb?: Callback): void {
+    this.#touched.delete(sid);
     this.store.sessions.destroy(sid).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 }

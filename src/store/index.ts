@@ -74,6 +74,16 @@ export class Store {
     return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false)));
   }
 
+  /** Runs `fn` in a savepoint of the current transaction (its own transaction outside one): a failure undoes only its work. */
+  async savepoint<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false)));
+  }
+
+  /** True inside a transaction. */
+  get inTransaction(): boolean {
+    return this.db.isTransaction === true;
+  }
+
   /**
    * Runs `fn` in a transaction that holds the named lock, across processes and instances.
    * PostgreSQL: a transaction-scoped advisory lock. SQLite: a write first, which takes the
