@@ -1,78 +1,79 @@
-// Speed and memory targets for the hot paths. Prints one line per measurement; no assertions.
+// `npm run bench [-- --quick] [--json FILE] [--only id,id]`: measures what users see, each figure
+// next to its peer, in one run; prints one table and writes it as JSON (default bench/results.json).
 
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { checkCsr } from '../src/enrolment/csr.ts';
-import { createCaCertificate, issueLeafCertificate } from '../src/issuance/certificate.ts';
-import { buildCrl } from '../src/issuance/crl.ts';
-import { newSerial } from '../src/issuance/serial.ts';
-import { FileSigner, generateCaKeyPair } from '../src/issuance/signer.ts';
-import { renderAllowlist, type AllowlistEntry } from '../src/publishers/formats/index.ts';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type { BenchContext, Measurement } from './lib/context.ts';
+import { errorText, notAvailable, renderTable, type Row } from './lib/report.ts';
+import { issuance } from './issuance.ts';
+import { scale } from './scale.ts';
+import { propagation } from './propagation.ts';
+import { crl } from './crl.ts';
+import { healthz } from './healthz.ts';
+import { allowlist } from './allowlist.ts';
+import { longpoll } from './longpoll.ts';
 
-x509.cryptoProvider.set(globalThis.crypto);
+const MEASUREMENTS: Measurement[] = [issuance, scale, propagation, crl, healthz, allowlist, longpoll];
 
-async function time<T>(label: string, fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  const ms = performance.now() - t0;
-  console.log(`${label.padEnd(48)} ${ms.toFixed(1).padStart(9)} ms`);
-  return { ms, value };
-}
-
-const signer = new FileSigner(generateCaKeyPair('P-256').privateKey);
-const now = new Date();
-const notAfter = new Date(now.getTime() + 3650 * 86400_000);
-const ca = await createCaCertificate({ signer, commonName: 'bench CA', serial: newSerial(), notBefore: now, notAfter });
-
-// Full issuance: CSR parse + proof of possession + build + sign.
-const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=bench', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } });
-const csrPem = csr.toString('pem');
-const N = 1000;
-const { ms } = await time(`issue ${N} certificates (CSR check + sign)`, async () => {
-  for (let i = 0; i < N; i++) {
-    const checked = await checkCsr(csrPem);
-    await issueLeafCertificate({ signer, caCertificateDer: ca.der, email: `user${i}@example.test`, subjectPublicKeySpki: checked.subjectPublicKeySpki, serial: newSerial(), notBefore: now, notAfter: new Date(now.getTime() + 365 * 86400_000) });
+function parseArgs(argv: string[]): { quick: boolean; json: string; only?: Set<string> } {
+  let quick = false;
+  let json = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json');
+  let only: Set<string> | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--json') json = path.resolve(argv[++i] ?? json);
+    else if (a.startsWith('--json=')) json = path.resolve(a.slice('--json='.length));
+    else if (a === '--only') only = new Set((argv[++i] ?? '').split(','));
+    else if (a.startsWith('--only=')) only = new Set(a.slice('--only='.length).split(','));
+    else if (a === '--help' || a === '-h') {
+      console.log(`usage: npm run bench -- [--quick] [--json FILE] [--only ${MEASUREMENTS.map((m) => m.id).join(',')}]`);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${a} (try --help)`);
+      process.exit(2);
+    }
   }
-});
-console.log(`  → ${(N / (ms / 1000)).toFixed(0)} issuances/s`);
-
-// CRL building must be linear in its entries.
-for (const n of [1_000, 10_000, 100_000]) {
-  const entries = Array.from({ length: n }, () => ({ serial: newSerial(), revokedAt: now, reason: 'keyCompromise' as const }));
-  const { value } = await time(`CRL with ${n} entries`, () => buildCrl({ signer, caCertificateDer: ca.der, crlNumber: 1n, thisUpdate: now, nextUpdate: notAfter, entries }));
-  console.log(`  → ${(value.der.length / 1024).toFixed(0)} KiB`);
+  return { quick, json, only };
 }
 
-// Allow-list rendering.
-for (const n of [10_000, 100_000]) {
-  const certs: AllowlistEntry[] = Array.from({ length: n }, (_, i) => ({ serial: newSerial(), owner: `user${i}@example.test`, senders: [`user${i}@example.test`], migration: 'grace', subject: `CN=user${i}@example.test`, fingerprintSha256: newSerial() + newSerial(), spkiSha256: newSerial() + newSerial(), notAfter }));
-  await time(`postfix allow-list, ${n} entries`, () => renderAllowlist('postfix', certs, { users: [], portalUrl: 'x' }));
-  await time(`exim allow-list, ${n} entries`, () => renderAllowlist('exim', certs, { users: [], portalUrl: 'x' }));
-}
-console.log(`heap used: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+const args = parseArgs(process.argv.slice(2));
+const started = performance.now();
+const cpus = os.cpus();
+const machine = {
+  cores: cpus.length,
+  cpu: cpus[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  os: `${os.type()} ${os.release()}`,
+};
+console.log(`mailca benchmark${args.quick ? ' (--quick: small sizes, a smoke test; figures are not comparable)' : ''}`);
+console.log(`machine: ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.os}`);
+console.log(`started: ${new Date().toISOString()}\n`);
 
-// Allow-list requests on SQLite with many active certificates: what a long-polling MTA's re-check
-// costs (the active-set token) against a full query and render.
-{
-  const { mkdtempSync } = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
-  const { Store } = await import('../src/store/index.ts');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-bench-'));
-  const store = await Store.open({ sqliteFile: path.join(dir, 'bench.sqlite') });
-  const caRecord = await store.cas.insert({ name: 'bench', keyAlgorithm: 'P-256', certificatePem: ca.pem, encryptedKeyPem: '-', fingerprintSha256: newSerial() + newSerial(), notBefore: now, notAfter, status: 'active', createdAt: now });
-  const user = await store.users.insert({ email: 'bench@example.test', displayName: null, isAdmin: false, passwordHash: null, createdAt: now });
-  const n = 20_000;
-  await time(`insert ${n} certificate rows (SQLite)`, () =>
-    store.transaction(async (tx) => {
-      for (let i = 0; i < n; i++) {
-        await tx.certificates.insert({ serial: newSerial(), caId: caRecord.id, userId: user.id, email: `user${i}@example.test`, subject: `CN=user${i}@example.test`, fingerprintSha256: newSerial() + newSerial(), spkiSha256: newSerial() + newSerial(), notBefore: now, notAfter: new Date(now.getTime() + 86400_000), certificatePem: '-', deviceLabel: null, createdAt: now, revokedAt: null, revocationReason: null, renewalOf: null, renewedBy: null, supersedeAt: null });
-      }
-    }),
-  );
-  const later = new Date(now.getTime() + 1000);
-  await time(`allow-list query, ${n} active`, async () => (await store.certificates.listActive(later)).length);
-  await store.close();
+const ctx: BenchContext = {
+  quick: args.quick,
+  progress: (m) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}\n`),
+};
+
+const rows: Row[] = [];
+for (const m of MEASUREMENTS) {
+  if (args.only && !args.only.has(m.id)) continue;
+  ctx.progress(`${m.title}…`);
+  const t0 = performance.now();
+  try {
+    rows.push(...(await m.run(ctx)));
+  } catch (e) {
+    rows.push(notAvailable(m.id, m.title, errorText(e)));
+  }
+  ctx.progress(`${m.title}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
+
+const totalSeconds = (performance.now() - started) / 1000;
+console.log(renderTable(rows));
+console.log(`\ntotal ${totalSeconds.toFixed(0)} s`);
+writeFileSync(args.json, JSON.stringify({ quick: args.quick, machine, startedAt: new Date(Date.now() - totalSeconds * 1000).toISOString(), totalSeconds, rows }, null, 2) + '\n');
+console.log(`written: ${args.json}`);
