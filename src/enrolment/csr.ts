@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { InvalidCsr } from '../errors.ts';
+import { publicKeyObjectOf, readCanonicalKey } from '../issuance/canonical-key.ts';
 import {
   DER_TAG,
   DerFormatError,
@@ -130,6 +131,18 @@ const MAX_RSA_PUBLIC_EXPONENT = 0xffffffffn;
  * key blocking and renewal compare.
  */
 function canonicalKey(spki: Uint8Array): { key: KeyObject; keyType: SignatureKeyType; spki: Uint8Array; description: string } {
+  // Usually the request's key is already canonical: then it is imported the cheap way and kept as it is.
+  const canonicalFields = readCanonicalKey(spki);
+  if (canonicalFields) {
+    let key: KeyObject;
+    try {
+      key = publicKeyObjectOf(spki, canonicalFields);
+    } catch {
+      throw new InvalidCsr('csr_key_unsupported', 'the CSR public key could not be read');
+    }
+    const { keyType, description } = describeKey(key);
+    return { key, keyType, spki: new Uint8Array(spki), description }; // a copy, never a view of the request
+  }
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });

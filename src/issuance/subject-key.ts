@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { bytesEqual } from './bytes.ts';
+import { readCanonicalKey } from './canonical-key.ts';
 import { DER_TAG, DerFormatError, derChildElements, expectDerTag, readDerStrict } from './der-reader.ts';
 
 export type SubjectKeyKind = 'ec-p256' | 'ec-p384' | 'rsa';
@@ -42,6 +43,12 @@ export interface SubjectKeyFields {
  * stands in for the parse-and-re-encode comparison), without the ASN.1 classes: for the issuance hot path.
  */
 export function readSubjectPublicKey(spki: Uint8Array): SubjectKeyFields {
+  // The usual case (a key from checkCsr, already canonical) needs no OpenSSL decode.
+  const canonical = readCanonicalKey(spki);
+  if (canonical) {
+    if (canonical.kind === 'rsa') assertRsaBits(canonical.modulusBits);
+    return { kind: canonical.kind, subjectPublicKey: canonical.subjectPublicKey };
+  }
   let subjectPublicKey: Uint8Array;
   try {
     const root = expectDerTag(readDerStrict(spki), DER_TAG.SEQUENCE, 'SubjectPublicKeyInfo');
@@ -71,11 +78,14 @@ function subjectKeyKind(key: KeyObject): SubjectKeyKind {
     throw new Error(`Subject public key: unsupported EC curve ${details?.namedCurve ?? 'unknown'}`);
   }
   if (key.asymmetricKeyType === 'rsa') {
-    const bits = details?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
-      throw new Error(`Subject public key: RSA modulus of ${bits} bits is outside ${MIN_RSA_BITS}–${MAX_RSA_BITS}`);
-    }
+    assertRsaBits(details?.modulusLength ?? 0);
     return 'rsa';
   }
   throw new Error(`Subject public key: unsupported key type ${key.asymmetricKeyType ?? 'unknown'}`);
+}
+
+function assertRsaBits(bits: number): void {
+  if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+    throw new Error(`Subject public key: RSA modulus of ${bits} bits is outside ${MIN_RSA_BITS}–${MAX_RSA_BITS}`);
+  }
 }

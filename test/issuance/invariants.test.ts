@@ -93,6 +93,14 @@ describe.each(BUILDERS)('%s invariants', (_builder, issue) => {
     await expect(issue(leafOptions({ subjectPublicKeySpki: withTrailing }))).rejects.toThrow(/Subject public key/);
   });
 
+  it('refuses an EC point that is not on the curve', async () => {
+    for (const curve of ['P-256', 'P-384'] as const) {
+      const spki = spkiOf(generateLeafKey(curve));
+      spki[spki.length - 1]! ^= 0x01;
+      await expect(issue(leafOptions({ subjectPublicKeySpki: spki }))).rejects.toThrow(/Subject public key/);
+    }
+  });
+
   it("refuses the CA's own key as subject key", async () => {
     await expect(issue(leafOptions({ subjectPublicKeySpki: signer.publicKeySpki }))).rejects.toThrow(/is the CA key/);
   });

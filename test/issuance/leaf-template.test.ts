@@ -14,6 +14,8 @@ import {
   type KeyAlgorithm,
   type Signer,
 } from '../../src/issuance/index.ts';
+import { keyIdentifierOf } from '../../src/issuance/extensions.ts';
+import { checkSubjectPublicKey, readSubjectPublicKey } from '../../src/issuance/subject-key.ts';
 import { makeTempDir, opensslAll, spkiOf, type TempDir } from './helpers.ts';
 
 // The template must produce exactly the certificates of issueLeafCertificate (the reference). ECDSA signatures
@@ -261,5 +263,55 @@ describe('leaf template certificates in other verifiers', () => {
     const text = opensslAll(['x509', '-in', leafFile, '-noout', '-dates']);
     expect(text).toContain('notBefore=Dec 31 23:59:59 2049 GMT');
     expect(text).toContain('notAfter=Jun  1 00:00:00 2075 GMT');
+  });
+});
+
+describe('readSubjectPublicKey (the key check of the template) against checkSubjectPublicKey', () => {
+  type Verdict = { kind: string; keyIdentifier: string } | 'refused';
+  const verdict = (read: () => { kind: string; keyIdentifier: Uint8Array }): Verdict => {
+    try {
+      const { kind, keyIdentifier } = read();
+      return { kind, keyIdentifier: Buffer.from(keyIdentifier).toString('hex') };
+    } catch (error) {
+      expect((error as Error).message).toMatch(/Subject public key/);
+      return 'refused';
+    }
+  };
+  const reference = (spki: Uint8Array) =>
+    verdict(() => {
+      const checked = checkSubjectPublicKey(spki);
+      return { kind: checked.kind, keyIdentifier: keyIdentifierOf(checked.info.subjectPublicKey) };
+    });
+  const fast = (spki: Uint8Array) =>
+    verdict(() => {
+      const read = readSubjectPublicKey(spki);
+      return { kind: read.kind, keyIdentifier: keyIdentifierOf(new Uint8Array(read.subjectPublicKey).buffer) };
+    });
+
+  it('accepts and refuses the same keys, mutated ones included (never accepting what the reference refuses)', () => {
+    const random = seededRandom(0x5b1c);
+    const keys = [
+      ...Array.from({ length: 4 }, () => spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)),
+      ...Array.from({ length: 4 }, () => spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey)),
+      compressedEcSpki(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey),
+      ...rsaKeys.map(spkiOf),
+    ];
+    let accepted = 0;
+    let refused = 0;
+    for (const key of keys) expect(fast(key)).toEqual(reference(key));
+    for (let i = 0; i < 3000; i++) {
+      const mutated = Uint8Array.from(keys[randomInt(random, 0, keys.length - 1)]!);
+      const at = random() < 0.3 ? randomInt(random, 0, 30) : randomInt(random, 0, mutated.length - 1);
+      mutated[at]! ^= 1 << randomInt(random, 0, 7);
+      const expected = reference(mutated);
+      const actual = fast(mutated);
+      if (actual === 'refused') refused++;
+      else {
+        accepted++;
+        expect(actual, `mutation ${i}`).toEqual(expected);
+      }
+    }
+    expect(accepted).toBeGreaterThan(100); // RSA moduli stay keys when a bit flips
+    expect(refused).toBeGreaterThan(1000); // an EC point off the curve, broken structure
   });
 });
