@@ -1,6 +1,7 @@
 import { MINUTE_MS, DAY_MS } from '../clock.ts';
 import { Conflict, Forbidden, InvalidCsr } from '../errors.ts';
-import { issueLeafCertificate, toPem } from '../issuance/certificate.ts';
+import { toPem } from '../issuance/certificate.ts';
+import { leafTemplateFor } from '../issuance/leaf-template.ts';
 import { newSerial } from '../issuance/serial.ts';
 import { crlUrl } from '../issuance/crl-urls.ts';
 import type { CertificateRecord, User } from '../store/index.ts';
@@ -58,16 +59,19 @@ export async function issueCertificate(
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const wanted = now.getTime() + ctx.policy.certLifetimeDays * DAY_MS;
   const notAfter = new Date(Math.min(wanted, issuer.ca.notAfter.getTime()));
-  const issued = await issueLeafCertificate({
+  // The profile's fixed parts are encoded once per CA and policy (same bytes as issueLeafCertificate).
+  const template = leafTemplateFor({
     signer: issuer.signer,
     caCertificateDer: issuer.certificateDer,
+    crlDistributionUrl: ctx.policy.crlBaseUrl ? crlUrl(ctx.policy.crlBaseUrl, issuer.ca.id, 'der') : undefined,
+    emailProtection: ctx.policy.emailProtection,
+  });
+  const issued = await template.issue({
     email: user.email,
     subjectPublicKeySpki: csr.subjectPublicKeySpki,
     serial: newSerial(),
     notBefore,
     notAfter,
-    crlDistributionUrl: ctx.policy.crlBaseUrl ? crlUrl(ctx.policy.crlBaseUrl, issuer.ca.id, 'der') : undefined,
-    emailProtection: ctx.policy.emailProtection,
   });
 
   const record: CertificateRecord = {

@@ -27,3 +27,10 @@ export {
   type IssuedCertificate,
 } from './certificate.ts';
 export { buildCrl, type CrlEntry } from './crl.ts';
+export {
+  LeafTemplate,
+  issueLeafCertificateFromTemplate,
+  leafTemplateFor,
+  type LeafCertificateFields,
+  type LeafProfile,
+} from './leaf-template.ts';
