@@ -69,7 +69,17 @@ export async function openMailca(
       if (created) log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
     }
     const keyring = new CaKeyring(store, source.passphrase);
-    const publisher = new Publisher({ store, keyring, clock, log, dir: publishDir(config), crlLifetimeMs: config.crlLifetimeHours * HOUR_MS, portalUrl: portalUrl(config) });
+    const publisher = new Publisher({
+      store,
+      keyring,
+      clock,
+      log,
+      dir: publishDir(config),
+      crlLifetimeMs: config.crlLifetimeHours * HOUR_MS,
+      portalUrl: portalUrl(config),
+      // A server coalesces bursts of changes into one publish every 20 ms at most.
+      minIntervalMs: opts.publishMode === 'coalesced' ? 20 : 0,
+    });
     const ctx: EnrolmentContext = {
       store,
       clock,

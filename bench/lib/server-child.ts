@@ -19,6 +19,7 @@ try {
     );
   });
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
   send({ type: 'ready', url: server.url });
 } catch (e) {
   send({ type: 'error', message: e instanceof Error ? e.message : String(e) });

@@ -32,7 +32,9 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(config: Partial<ConfigInput>, opts: { startTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  const child: ChildProcess = spawnTracked(process.execPath, ['--import', 'tsx', CHILD], {
+  // MAILCA_BENCH_PROFILE_DIR=DIR writes a CPU profile of each mailca server the benchmark starts.
+  const profile = process.env.MAILCA_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MAILCA_BENCH_PROFILE_DIR}`] : [];
+  const child: ChildProcess = spawnTracked(process.execPath, [...profile, '--import', 'tsx', CHILD], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, MAILCA_BENCH_CONFIG: JSON.stringify(config) },
   });

@@ -81,7 +81,7 @@ export async function rotateCa(store: Store, keyring: CaKeyring, opts: CreateCaO
       await tx.cas.setCrossCertificate(fresh.id, cross.pem);
     }
     return { ca: (await tx.cas.findById(fresh.id)) ?? fresh, previous };
-  });
+  }).finally(() => keyring.forgetActive());
 }
 
 export function certificateDerOf(pem: string): Uint8Array {
@@ -101,10 +101,21 @@ export class CaKeyring {
   }
 
   /** The issuer of new certificates. */
+  /** The issuing CA is looked up at most once a second (a rotation made elsewhere is seen within that). */
+  #active: { issuer: Issuer; until: number } | undefined;
+
   async active(): Promise<Issuer> {
+    if (this.#active && Date.now() < this.#active.until) return this.#active.issuer;
     const ca = await this.store.cas.findActive();
     if (!ca) throw new NotFound('no_ca', 'no CA has been created yet; run `mailca init`');
-    return this.issuerFor(ca);
+    const issuer = this.issuerFor(ca);
+    this.#active = { issuer, until: Date.now() + 1_000 };
+    return issuer;
+  }
+
+  /** Forgets the cached issuing CA (after a rotation in this process). */
+  forgetActive(): void {
+    this.#active = undefined;
   }
 
   async forCa(ca: CaRecord): Promise<Issuer> {

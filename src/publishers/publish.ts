@@ -36,6 +36,8 @@ export interface PublisherDeps {
   crlLifetimeMs: number;
   /** Where users enrol; named in the enforcement maps' refusal message. */
   portalUrl: string;
+  /** Publishes start at least this far apart, so a burst of changes shares one (default 0). */
+  minIntervalMs?: number;
 }
 
 export interface PublishResult {
@@ -74,13 +76,18 @@ interface ListLayout {
   buckets: (BucketSlot | undefined)[];
 }
 
-/** One list being assembled: new buckets rendered, unchanged ones copied from the previous version. */
+/**
+ * One list being assembled: new buckets rendered, unchanged ones copied from the previous version.
+ * The new file is planned as a list of pieces (bytes, or a range of the previous version; adjacent
+ * ranges merge) and written when enough new bytes have piled up, and at the end.
+ */
 class ListAssembler {
   readonly buckets: (BucketSlot | undefined)[] = new Array<BucketSlot | undefined>(BUCKET_COUNT);
-  readonly #etag = createHash('sha256');
+  readonly #hashes: Buffer[] = [];
   #position = 0;
   #anyEntries = false;
-  #copy: { offset: number; length: number } | undefined;
+  #pieces: ({ bytes: Buffer } | { offset: number; length: number })[] = [];
+  #pendingBytes = 0;
   readonly #separator: Buffer;
 
   constructor(
@@ -89,69 +96,78 @@ class ListAssembler {
     private readonly previous: ListLayout | undefined,
   ) {
     this.#separator = Buffer.from(format.separator, 'utf8');
+    const header = Buffer.from(format.header(), 'utf8');
+    this.#hashes.push(createHash('sha256').update(header).digest());
+    this.#bytes(header);
   }
 
-  async header(): Promise<void> {
-    const header = Buffer.from(this.format.header(), 'utf8');
-    this.#etag.update(header);
-    await this.#emit(header);
-  }
-
+  /** A bucket rendered anew. */
   async rendered(b: number, entries: readonly AllowlistEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const bytes = Buffer.from(entries.map((e) => this.format.renderEntry(e)).join(this.format.separator), 'utf8');
-    if (this.#anyEntries) await this.#emit(this.#separator);
+    if (this.#anyEntries) this.#bytes(this.#separator);
     this.#anyEntries = true;
     const hash = createHash('sha256').update(bytes).digest();
     this.buckets[b] = { offset: this.#position, length: bytes.length, hash, entries: entries.length };
-    this.#etag.update(hash);
-    await this.#emit(bytes);
+    this.#hashes.push(hash);
+    this.#bytes(bytes);
+    if (this.#pendingBytes >= 4 << 20) await this.#writePieces();
   }
 
-  async unchanged(b: number): Promise<void> {
+  /** A bucket that did not change: copied from the previous version. */
+  unchanged(b: number): void {
     const old = this.previous?.buckets[b];
     if (!old) return;
     const sep = this.#anyEntries ? this.#separator.length : 0;
-    const pending = this.#copy;
-    if (pending && pending.offset + pending.length + sep === old.offset) {
-      // Adjacent in the previous version too (with the same separator between): extend the copy.
-      pending.length += sep + old.length;
+    const last = this.#pieces[this.#pieces.length - 1];
+    if (last && 'offset' in last && last.offset + last.length + sep === old.offset) {
+      // Adjacent in the previous version too, with the same separator between: extend the range.
+      last.length += sep + old.length;
       this.#position += sep;
     } else {
-      if (this.#anyEntries) await this.#emit(this.#separator);
-      this.#copy = { offset: old.offset, length: old.length };
+      if (sep > 0) this.#bytes(this.#separator);
+      this.#pieces.push({ offset: old.offset, length: old.length });
     }
     this.#anyEntries = true;
     this.buckets[b] = { ...old, offset: this.#position };
     this.#position += old.length;
-    this.#etag.update(old.hash);
+    this.#hashes.push(old.hash);
   }
 
   async finish(ctx: ListContext): Promise<{ etag: string; entries: number }> {
-    await this.#flushCopy();
     const footer = Buffer.from(this.format.footer(ctx), 'utf8');
-    await this.writer.write(footer);
-    this.#etag.update(footer);
+    this.#hashes.push(createHash('sha256').update(footer).digest());
+    this.#bytes(footer);
+    await this.#writePieces();
     const entries = this.buckets.reduce((n, s) => n + (s?.entries ?? 0), 0);
-    return { etag: `"${this.#etag.digest('base64url')}"`, entries };
+    // The ETag hashes the pieces' hashes: a function of the content, computed without re-reading it.
+    return { etag: `"${createHash('sha256').update(Buffer.concat(this.#hashes)).digest('base64url')}"`, entries };
   }
 
-  async #emit(bytes: Buffer): Promise<void> {
-    await this.#flushCopy();
-    await this.writer.write(bytes);
+  #bytes(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.#pieces.push({ bytes });
+    this.#pendingBytes += bytes.length;
     this.#position += bytes.length;
   }
 
-  async #flushCopy(): Promise<void> {
-    const c = this.#copy;
-    if (!c || !this.previous) return;
-    this.#copy = undefined;
-    for (let done = 0; done < c.length; ) {
-      const n = Math.min(4 << 20, c.length - done);
-      const buf = Buffer.allocUnsafe(n);
-      await this.previous.file.read(c.offset + done, n, buf);
-      await this.writer.write(buf);
-      done += n;
+  async #writePieces(): Promise<void> {
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.#pendingBytes = 0;
+    for (const p of pieces) {
+      if ('bytes' in p) {
+        await this.writer.write(p.bytes);
+        continue;
+      }
+      if (!this.previous) throw new Error('a copy from no previous version');
+      for (let done = 0; done < p.length; ) {
+        const n = Math.min(4 << 20, p.length - done);
+        const buf = Buffer.allocUnsafe(n);
+        await this.previous.file.read(p.offset + done, n, buf);
+        await this.writer.write(buf);
+        done += n;
+      }
     }
   }
 }
@@ -211,6 +227,7 @@ export class Publisher {
   readonly #crls = new Map<number, CrlRecord>();
   #activeCertificates = 0;
   #requested = false;
+  #lastStarted = 0;
   #loop: Promise<void> | undefined;
   #waiting: { resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
   readonly #changeWaiters = new Set<{ name: string; etag: string; wake(): void }>();
@@ -250,6 +267,9 @@ export class Publisher {
 
   async #run(): Promise<void> {
     while (this.#requested) {
+      const wait = this.#lastStarted + (this.deps.minIntervalMs ?? 0) - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.#lastStarted = Date.now();
       this.#requested = false;
       const waiting = this.#waiting;
       this.#waiting = [];
@@ -464,12 +484,11 @@ export class Publisher {
     try {
       for (const f of formats) writers.push(await AtomicFileWriter.create(path.join(this.deps.dir, f.format.allowlistFile)));
       const lists = formats.map((f, i) => new ListAssembler(f.format, writers[i]!, dirty ? this.#layouts.get(f.name) : undefined));
-      for (const l of lists) await l.header();
       let rows: ActiveRows | undefined;
       for (let b = 0; b < BUCKET_COUNT; b++) {
         if (dirty && !dirty.has(b)) {
           rows = undefined;
-          for (const l of lists) await l.unchanged(b);
+          for (const l of lists) l.unchanged(b);
           continue;
         }
         if (!rows) {

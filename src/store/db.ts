@@ -15,6 +15,32 @@ export interface DatabaseOptions {
   sqliteFile: string;
 }
 
+interface SqliteConnection {
+  pragma(s: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/**
+ * knex prepares every statement again on each query; SQLite can reuse a prepared statement (it
+ * re-prepares by itself after a schema change). Keep the most recent ones by SQL text.
+ */
+function cachePreparedStatements(conn: SqliteConnection, max = 500): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (statement !== undefined) {
+      // Most recently used last, so the oldest is dropped first.
+      cache.delete(sql);
+    } else {
+      statement = prepare(sql);
+      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(sql, statement);
+    return statement;
+  };
+}
+
 export function knexConfig(opts: DatabaseOptions): Knex.Config {
   if (opts.databaseUrl) {
     return { client: 'pg', connection: opts.databaseUrl, pool: { min: 0, max: 10 }, migrations: { migrationSource } };
@@ -26,7 +52,8 @@ export function knexConfig(opts: DatabaseOptions): Knex.Config {
     pool: {
       min: 1,
       max: 1,
-      afterCreate: (conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+        cachePreparedStatements(conn);
         conn.pragma('journal_mode = WAL');
         conn.pragma('foreign_keys = ON');
         conn.pragma('busy_timeout = 5000');
