@@ -46,7 +46,7 @@ export class Store {
     this.settings = new SettingsStore(db);
     this.users = new UserStore(db, this.changes);
     this.aliases = new AliasStore(db, this.changes);
-    this.certificates = new CertificateStore(db, this.changes);
+    this.certificates = new CertificateStore(db, this.changes, dialect);
     this.tokens = new TokenStore(db);
     this.blockedKeys = new BlockedKeyStore(db);
     this.sessions = new SessionStore(db);
