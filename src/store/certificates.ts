@@ -19,6 +19,7 @@ interface CertificateRow {
   renewal_of: string | null;
   renewed_by: string | null;
   supersede_at: number | null;
+  crl_entry_der: Uint8Array | null;
 }
 
 const toRecord = (r: CertificateRow): CertificateRecord => ({
@@ -206,32 +207,47 @@ export class CertificateStore {
     }));
   }
 
-  /** Revoked certificates of one CA that have not yet expired: the CRL's entries. */
+  /**
+   * Revoked certificates of one CA that have not yet expired: the CRL's entries, ordered by serial, with the
+   * entry encodings stored at revocation.
+   */
   async listRevokedUnexpired(caId: number, now: Date): Promise<RevokedEntry[]> {
     const rows = await this.db('certificates')
-      .select('serial', 'revoked_at', 'revocation_reason')
+      .select('serial', 'revoked_at', 'revocation_reason', 'crl_entry_der')
       .where({ ca_id: caId })
       .whereNotNull('revoked_at')
       .where('not_after', '>', now.getTime())
       .orderBy('serial');
-    return (rows as Pick<CertificateRow, 'serial' | 'revoked_at' | 'revocation_reason'>[]).map((r) => ({
+    return (rows as Pick<CertificateRow, 'serial' | 'revoked_at' | 'revocation_reason' | 'crl_entry_der'>[]).map((r) => ({
       serial: r.serial,
-      revokedAt: new Date(r.revoked_at as number),
+      revokedAt: new Date(Number(r.revoked_at)),
       reason: r.revocation_reason ?? 'unspecified',
+      crlEntryDer: r.crl_entry_der,
     }));
   }
 
-  /** Revokes every unrevoked certificate with this public key; returns their serials. */
-  async revokeAllWithKey(spkiSha256: string, at: Date, reason: string): Promise<string[]> {
+  /**
+   * Revokes every unrevoked certificate with this public key, storing `encodeCrlEntry(serial)` as each one's
+   * CRL entry; returns the serials it revoked.
+   */
+  async revokeAllWithKey(spkiSha256: string, at: Date, reason: string, encodeCrlEntry: (serial: string) => Uint8Array): Promise<string[]> {
     const rows = await this.db('certificates').select('serial').where({ spki_sha256: spkiSha256 }).whereNull('revoked_at');
-    const serials = (rows as { serial: string }[]).map((r) => r.serial);
-    if (serials.length) await this.db('certificates').whereIn('serial', serials).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
-    return serials;
+    const revoked: string[] = [];
+    for (const { serial } of rows as { serial: string }[]) {
+      if (await this.revoke(serial, at, reason, encodeCrlEntry(serial))) revoked.push(serial);
+    }
+    return revoked;
   }
 
-  /** Marks a certificate revoked; false if it was already revoked (or does not exist). */
-  async revoke(serial: string, at: Date, reason: string): Promise<boolean> {
-    const n = await this.db('certificates').where({ serial }).whereNull('revoked_at').update({ revoked_at: at.getTime(), revocation_reason: reason });
+  /**
+   * Marks a certificate revoked and stores its CRL entry (the encoded RevokedCertificate the CRL will carry);
+   * false if it was already revoked (or does not exist).
+   */
+  async revoke(serial: string, at: Date, reason: string, crlEntryDer: Uint8Array): Promise<boolean> {
+    const n = await this.db('certificates')
+      .where({ serial })
+      .whereNull('revoked_at')
+      .update({ revoked_at: at.getTime(), revocation_reason: reason, crl_entry_der: Buffer.from(crlEntryDer.buffer, crlEntryDer.byteOffset, crlEntryDer.byteLength) });
     return n > 0;
   }
 

@@ -48,6 +48,8 @@ export interface RevokedEntry {
   serial: string;
   revokedAt: Date;
   reason: string;
+  /** The CRL entry (DER RevokedCertificate) stored at revocation; null for rows revoked before it was stored. */
+  crlEntryDer: Uint8Array | null;
 }
 
 export type CaStatus = 'active' | 'retiring' | 'retired';
