@@ -4,15 +4,16 @@ import type { CaKeyring } from '../issuance/authority.ts';
 import { encodeCrlEntry } from '../issuance/crl-entry.ts';
 import { buildCrlFromEncodedEntries } from '../issuance/crl.ts';
 import { isRevocationReason } from '../issuance/revocation-reasons.ts';
-import type { CaRecord, CrlRecord, RevokedEntry, Store } from '../store/index.ts';
+import type { CaRecord, CrlRecord, Store, StoredCrlEntry } from '../store/index.ts';
 
 export interface CrlPolicy {
   lifetimeMs: number;
 }
 
 /** The CRL entry as stored at revocation, or encoded now for a row revoked before entries were stored. */
-function crlEntryOf(e: RevokedEntry): Uint8Array {
-  return e.crlEntryDer ?? encodeCrlEntry({ serial: e.serial, revokedAt: e.revokedAt, reason: isRevocationReason(e.reason) ? e.reason : 'unspecified' });
+function crlEntryOf(e: StoredCrlEntry): Uint8Array {
+  if (e.crlEntryDer) return e.crlEntryDer;
+  return encodeCrlEntry({ serial: e.serial, revokedAt: e.revokedAt, reason: isRevocationReason(e.reason) ? e.reason : 'unspecified' });
 }
 
 /**
@@ -35,7 +36,7 @@ export function crlRefreshDue(crl: CrlRecord, lifetimeMs: number): Date {
 /** The stored CRL and the revocations it should hold now; `fresh` when it needs no re-signing. */
 async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date) {
   const current = await store.crls.find(ca.id);
-  const encodedEntries = (await store.certificates.listRevokedUnexpired(ca.id, now)).map(crlEntryOf);
+  const encodedEntries = (await store.certificates.listCrlEntries(ca.id, now)).map(crlEntryOf);
   const hash = stateHash(encodedEntries);
   const fresh = current !== undefined && current.stateHash === hash && now < crlRefreshDue(current, policy.lifetimeMs);
   return { current, encodedEntries, hash, fresh };

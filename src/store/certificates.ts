@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ActiveCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry } from './types.ts';
+import type { ActiveCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry, StoredCrlEntry } from './types.ts';
 
 interface CertificateRow {
   serial: string;
@@ -224,6 +224,26 @@ export class CertificateStore {
       reason: r.revocation_reason ?? 'unspecified',
       crlEntryDer: r.crl_entry_der,
     }));
+  }
+
+  /**
+   * The CRL entries of one CA now (revoked, not yet expired), ordered by serial: just the stored encodings,
+   * plus serial, time and reason only for rows revoked before encodings were stored. What the CRL publisher
+   * reads on every check, so it fetches no more than that (about half the time of listRevokedUnexpired).
+   */
+  async listCrlEntries(caId: number, now: Date): Promise<StoredCrlEntry[]> {
+    const legacy = (column: string, alias: string) => this.db.raw(`case when crl_entry_der is null then ${column} end as ${alias}`);
+    const rows = await this.db('certificates')
+      .select('crl_entry_der', legacy('serial', 'legacy_serial'), legacy('revoked_at', 'legacy_revoked_at'), legacy('revocation_reason', 'legacy_reason'))
+      .where({ ca_id: caId })
+      .whereNotNull('revoked_at')
+      .where('not_after', '>', now.getTime())
+      .orderBy('certificates.serial');
+    return (rows as { crl_entry_der: Uint8Array | null; legacy_serial: string | null; legacy_revoked_at: number | string | null; legacy_reason: string | null }[]).map((r) =>
+      r.crl_entry_der !== null
+        ? { crlEntryDer: r.crl_entry_der }
+        : { crlEntryDer: null, serial: r.legacy_serial ?? '', revokedAt: new Date(Number(r.legacy_revoked_at)), reason: r.legacy_reason ?? 'unspecified' },
+    );
   }
 
   /**

@@ -89,6 +89,9 @@ describe('CRL entries stored at revocation', () => {
 
     const crl = await currentCrl();
     expect(crl.entries).toEqual(rows.map((r) => Buffer.from(r.crlEntryDer as Uint8Array).toString('hex')));
+    const listed = await env.m.store.certificates.listCrlEntries(ca!.id, env.clock.now());
+    expect(listed.map((e) => Buffer.from(e.crlEntryDer as Uint8Array).toString('hex'))).toEqual(crl.entries);
+    expect(listed.every((e) => e.serial === undefined)).toBe(true);
   });
 
   it('encodes rows revoked before entries were stored the same way, without re-signing for them', async () => {
@@ -104,6 +107,8 @@ describe('CRL entries stored at revocation', () => {
     const ca = await env.m.store.cas.findActive();
     const rows = await env.m.store.certificates.listRevokedUnexpired(ca!.id, env.clock.now());
     expect(rows.every((r) => r.crlEntryDer === null)).toBe(true);
+    const listed = await env.m.store.certificates.listCrlEntries(ca!.id, env.clock.now());
+    expect(listed).toEqual(rows.map((r) => ({ crlEntryDer: null, serial: r.serial, revokedAt: r.revokedAt, reason: r.reason })));
 
     await env.m.publisher.publish();
     const unchanged = await currentCrl();
