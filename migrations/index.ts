@@ -3,6 +3,7 @@ import * as initial from './20261125_001_initial.ts';
 import * as enforcement from './20261125_002_enforcement.ts';
 import * as rotation from './20261125_003_rotation.ts';
 import * as locks from './20261125_004_locks.ts';
+import * as crlEntries from './20261201_005_crl_entries.ts';
 import * as senderAliases from './20261201_006_sender_aliases.ts';
 import * as changeFeed from './20261201_007_change_feed.ts';
 
@@ -12,6 +13,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261125_002_enforcement', ...enforcement },
   { name: '20261125_003_rotation', ...rotation },
   { name: '20261125_004_locks', ...locks },
+  { name: '20261201_005_crl_entries', ...crlEntries },
   { name: '20261201_006_sender_aliases', ...senderAliases },
   { name: '20261201_007_change_feed', ...changeFeed },
 ];

@@ -1,4 +1,5 @@
 import { BadRequest, Conflict, NotFound } from '../errors.ts';
+import { encodeCrlEntry } from '../issuance/crl-entry.ts';
 import { ACCEPTED_REVOCATION_REASONS, type RevocationReason } from '../issuance/revocation-reasons.ts';
 import type { CertificateRecord } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
@@ -44,11 +45,13 @@ export async function revoke(
     { action: 'certificate.revoke', target: serial, details: (alsoRevoked) => ({ email: found.email, reason, ...(alsoRevoked.length ? { same_key_revoked: alsoRevoked } : {}) }) },
     async (tx) => {
       // A concurrent revocation may have won since the read above.
-      if (!(await tx.certificates.revoke(serial, now, reason))) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
+      if (!(await tx.certificates.revoke(serial, now, reason, encodeCrlEntry({ serial, revokedAt: now, reason })))) throw new Conflict('already_revoked', `certificate ${serial} was already revoked`);
       if (reason !== 'keyCompromise') return [];
       // A compromised key is compromised in every certificate that holds it, now and later.
       await tx.blockedKeys.block(found.spkiSha256, serial, now);
-      return tx.certificates.revokeAllWithKey(found.spkiSha256, now, 'keyCompromise');
+      return tx.certificates.revokeAllWithKey(found.spkiSha256, now, 'keyCompromise', (sameKey) =>
+        encodeCrlEntry({ serial: sameKey, revokedAt: now, reason: 'keyCompromise' }),
+      );
     },
   );
   await ctx.publish();

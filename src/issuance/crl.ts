@@ -1,30 +1,21 @@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  CRLReason,
-  Extension,
-  RevokedCertificate,
-  TBSCertList,
-  Time,
-  Version,
-  id_ce_cRLNumber,
-  id_ce_cRLReasons,
-} from '@peculiar/asn1-x509';
-import { bytesEqual, exactArrayBuffer } from './bytes.ts';
+import { Extension, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import { bytesEqual } from './bytes.ts';
 import { readCaCertificate } from './ca-certificate.ts';
-import { derUnsignedInteger } from './der.ts';
+import { crlEntrySerialTlv, encodeCrlEntry, type CrlEntry } from './crl-entry.ts';
+import { derHeaderSize, derTimeSize, derUnsignedInteger, writeDerHeader, writeDerTime } from './der.ts';
 import { toPem } from './encoding.ts';
 import { authorityKeyIdentifierExtension } from './extensions.ts';
-import { REVOCATION_REASONS, isRevocationReason, type RevocationReason } from './revocation-reasons.ts';
-import { serialToBytes } from './serial.ts';
 import { signAndWrap } from './signed-object.ts';
 import { signatureAlgorithmFor, type Signer } from './signer.ts';
 import { assertBefore, toCertificateTime } from './validation.ts';
 
-export interface CrlEntry {
-  serial: string;
-  revokedAt: Date;
-  reason: RevocationReason;
-}
+export type { CrlEntry } from './crl-entry.ts';
+
+const TAG_SEQUENCE = 0x30;
+const TAG_EXPLICIT_0 = 0xa0;
+/** version INTEGER v2 (1). */
+const VERSION_V2 = Uint8Array.of(0x02, 0x01, 0x01);
 
 // RFC 5280 5.2.3: CRL numbers are at most 20 octets.
 const MAX_CRL_NUMBER = (1n << 159n) - 1n;
@@ -35,42 +26,33 @@ function crlNumberExtension(crlNumber: bigint): Extension {
   return new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(derUnsignedInteger(crlNumber)) });
 }
 
-/** One shared reasonCode extension per reason; 'unspecified' gets none (RFC 5280 5.3.1 SHOULD). */
-function reasonCodeExtensions(): Map<RevocationReason, Extension[] | undefined> {
-  const byReason = new Map<RevocationReason, Extension[] | undefined>();
-  for (const [reason, code] of Object.entries(REVOCATION_REASONS)) {
-    if (!isRevocationReason(reason)) continue;
-    const extension = new Extension({
-      extnID: id_ce_cRLReasons,
-      critical: false,
-      extnValue: new OctetString(AsnConvert.serialize(new CRLReason(code))),
-    });
-    byReason.set(reason, reason === 'unspecified' ? undefined : [extension]);
-  }
-  return byReason;
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-function revokedCertificate(entry: CrlEntry, reasonExtensions: Map<RevocationReason, Extension[] | undefined>): RevokedCertificate {
-  if (!isRevocationReason(entry.reason)) throw new Error(`CRL entry ${entry.serial}: unknown reason ${JSON.stringify(entry.reason)}`);
-  if (entry.reason === 'removeFromCRL') throw new Error(`CRL entry ${entry.serial}: removeFromCRL is only valid in delta CRLs`);
-  return new RevokedCertificate({
-    userCertificate: exactArrayBuffer(serialToBytes(entry.serial)),
-    revocationDate: new Time(toCertificateTime(entry.revokedAt, `CRL entry ${entry.serial} revokedAt`)),
-    crlEntryExtensions: reasonExtensions.get(entry.reason),
-  });
+/** Refuses a serial listed twice: a Set of the serial INTEGER bytes (as latin1 keys), linear and cheap. */
+function assertDistinctSerials(encodedEntries: readonly Uint8Array[]): void {
+  const seen = new Set<string>();
+  for (const entry of encodedEntries) {
+    const serialTlv = crlEntrySerialTlv(entry);
+    const key = Buffer.from(serialTlv.buffer, serialTlv.byteOffset, serialTlv.byteLength).toString('latin1');
+    if (seen.has(key)) throw new Error(`CRL entry ${hex(serialTlv.subarray(2))} appears twice`);
+    seen.add(key);
+  }
 }
 
 /**
- * A complete v2 CRL. Linear in the number of entries: each entry is validated and converted once and the
- * TBSCertList is encoded once (unlike X509CrlGenerator, which is quadratic and emits empty entry extensions).
+ * A complete v2 CRL from entries already encoded by encodeCrlEntry (stored at revocation). The TBSCertList is
+ * sized first, allocated once, and the entries are copied in: no per-entry ASN.1 objects. Each entry's shape
+ * is checked and a serial listed twice is refused.
  */
-export async function buildCrl(opts: {
+export async function buildCrlFromEncodedEntries(opts: {
   signer: Signer;
   caCertificateDer: Uint8Array;
   crlNumber: bigint;
   thisUpdate: Date;
   nextUpdate: Date;
-  entries: Iterable<CrlEntry>;
+  encodedEntries: readonly Uint8Array[];
 }): Promise<{ der: Uint8Array; pem: string }> {
   const ca = readCaCertificate(opts.caCertificateDer);
   if (!bytesEqual(opts.signer.publicKeySpki, ca.subjectPublicKeySpki)) {
@@ -79,26 +61,64 @@ export async function buildCrl(opts: {
   const thisUpdate = toCertificateTime(opts.thisUpdate, 'thisUpdate');
   const nextUpdate = toCertificateTime(opts.nextUpdate, 'nextUpdate');
   assertBefore(thisUpdate, nextUpdate, 'thisUpdate', 'nextUpdate');
+  assertDistinctSerials(opts.encodedEntries);
 
-  const reasonExtensions = reasonCodeExtensions();
-  const seenSerials = new Set<string>();
-  const revoked: RevokedCertificate[] = [];
-  for (const entry of opts.entries) {
-    if (seenSerials.has(entry.serial)) throw new Error(`CRL entry ${entry.serial} appears twice`);
-    seenSerials.add(entry.serial);
-    revoked.push(revokedCertificate(entry, reasonExtensions));
+  const signature = new Uint8Array(AsnConvert.serialize(signatureAlgorithmFor(opts.signer.keyAlgorithm)));
+  const akiExtension = new Uint8Array(AsnConvert.serialize(authorityKeyIdentifierExtension(ca.subjectKeyIdentifier)));
+  const crlNumber = new Uint8Array(AsnConvert.serialize(crlNumberExtension(opts.crlNumber)));
+
+  let entriesLength = 0;
+  for (const entry of opts.encodedEntries) entriesLength += entry.byteLength;
+  // RFC 5280 5.1.2.6: revokedCertificates is absent, not an empty SEQUENCE, when nothing is revoked.
+  const revokedSize = opts.encodedEntries.length > 0 ? derHeaderSize(entriesLength) + entriesLength : 0;
+  const extensionsLength = akiExtension.byteLength + crlNumber.byteLength;
+  const extensionsSize = derHeaderSize(extensionsLength) + extensionsLength;
+  const tbsLength =
+    VERSION_V2.byteLength +
+    signature.byteLength +
+    ca.subjectDer.byteLength +
+    derTimeSize(thisUpdate) +
+    derTimeSize(nextUpdate) +
+    revokedSize +
+    derHeaderSize(extensionsSize) +
+    extensionsSize;
+
+  const tbs = new Uint8Array(derHeaderSize(tbsLength) + tbsLength);
+  let offset = writeDerHeader(tbs, 0, TAG_SEQUENCE, tbsLength);
+  for (const part of [VERSION_V2, signature, ca.subjectDer]) {
+    tbs.set(part, offset);
+    offset += part.byteLength;
   }
+  offset = writeDerTime(tbs, offset, thisUpdate);
+  offset = writeDerTime(tbs, offset, nextUpdate);
+  if (opts.encodedEntries.length > 0) {
+    offset = writeDerHeader(tbs, offset, TAG_SEQUENCE, entriesLength);
+    for (const entry of opts.encodedEntries) {
+      tbs.set(entry, offset);
+      offset += entry.byteLength;
+    }
+  }
+  offset = writeDerHeader(tbs, offset, TAG_EXPLICIT_0, extensionsSize);
+  offset = writeDerHeader(tbs, offset, TAG_SEQUENCE, extensionsLength);
+  tbs.set(akiExtension, offset);
+  tbs.set(crlNumber, offset + akiExtension.byteLength);
+  if (offset + extensionsLength !== tbs.byteLength) throw new Error('CRL: TBSCertList size mismatch');
 
-  const tbs = new TBSCertList({
-    version: Version.v2,
-    signature: signatureAlgorithmFor(opts.signer.keyAlgorithm),
-    issuer: ca.subject,
-    thisUpdate: new Time(thisUpdate),
-    nextUpdate: new Time(nextUpdate),
-    // RFC 5280 5.1.2.6: absent, not an empty SEQUENCE, when nothing is revoked.
-    revokedCertificates: revoked.length > 0 ? revoked : undefined,
-    crlExtensions: [authorityKeyIdentifierExtension(ca.subjectKeyIdentifier), crlNumberExtension(opts.crlNumber)],
-  });
-  const der = await signAndWrap(opts.signer, new Uint8Array(AsnConvert.serialize(tbs)));
+  const der = await signAndWrap(opts.signer, tbs);
   return { der, pem: toPem(der, 'X509 CRL') };
+}
+
+/** A complete v2 CRL from plain entries: each is validated and encoded (encodeCrlEntry), then assembled. */
+export async function buildCrl(opts: {
+  signer: Signer;
+  caCertificateDer: Uint8Array;
+  crlNumber: bigint;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: Iterable<CrlEntry>;
+}): Promise<{ der: Uint8Array; pem: string }> {
+  const encodedEntries: Uint8Array[] = [];
+  for (const entry of opts.entries) encodedEntries.push(encodeCrlEntry(entry));
+  const { entries: _entries, ...rest } = opts;
+  return buildCrlFromEncodedEntries({ ...rest, encodedEntries });
 }

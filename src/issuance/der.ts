@@ -77,3 +77,82 @@ function readTlv(bytes: Uint8Array, offset: number): { contentStart: number; end
   if (end > bytes.byteLength) throw new Error('DER: truncated content');
   return { contentStart, end };
 }
+
+// Writers for elements assembled into one preallocated buffer: the caller sizes the whole encoding first
+// (derHeaderSize), allocates once, then writes headers and copies contents in.
+
+/** Bytes taken by the tag and length octets of an element whose content is `contentLength` bytes. */
+export function derHeaderSize(contentLength: number): number {
+  if (contentLength < 0x80) return 2;
+  if (contentLength < 0x100) return 3;
+  if (contentLength < 0x10000) return 4;
+  if (contentLength < 0x1000000) return 5;
+  if (contentLength < 0x100000000) return 6;
+  throw new Error('DER: element too large');
+}
+
+/** Writes tag and length octets at `offset`; returns the offset of the content. */
+export function writeDerHeader(out: Uint8Array, offset: number, tag: number, contentLength: number): number {
+  out[offset++] = tag;
+  if (contentLength < 0x80) {
+    out[offset++] = contentLength;
+    return offset;
+  }
+  const octets = derHeaderSize(contentLength) - 2;
+  out[offset++] = 0x80 | octets;
+  for (let i = octets - 1; i >= 0; i--) out[offset++] = Math.floor(contentLength / 2 ** (8 * i)) % 256;
+  return offset;
+}
+
+/**
+ * The content octets of a non-negative INTEGER given its unsigned big-endian magnitude: leading zero octets
+ * dropped (at least one octet kept), and a 0x00 prepended when the high bit is set so it stays positive.
+ */
+export function unsignedIntegerContent(magnitude: Uint8Array): Uint8Array {
+  if (magnitude.byteLength === 0) throw new Error('DER: empty INTEGER');
+  let start = 0;
+  while (start < magnitude.byteLength - 1 && magnitude[start] === 0) start++;
+  const significant = magnitude.subarray(start);
+  if ((significant[0] ?? 0) < 0x80) return significant;
+  const padded = new Uint8Array(significant.byteLength + 1);
+  padded.set(significant, 1);
+  return padded;
+}
+
+const TAG_UTC_TIME = 0x17;
+const TAG_GENERALIZED_TIME = 0x18;
+
+/** Bytes of an RFC 5280 Time for a whole-second date: UTCTime through 2049, GeneralizedTime from 2050. */
+export function derTimeSize(date: Date): number {
+  return date.getUTCFullYear() < 2050 ? 15 : 17;
+}
+
+function writeDigits(out: Uint8Array, offset: number, value: number, digits: number): number {
+  for (let i = digits - 1; i >= 0; i--) {
+    out[offset + i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+  return offset + digits;
+}
+
+/** Writes the Time TLV (YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ; 1950..9999, whole seconds assumed) at `offset`. */
+export function writeDerTime(out: Uint8Array, offset: number, date: Date): number {
+  const year = date.getUTCFullYear();
+  if (year < 1950 || year > 9999) throw new Error(`DER: ${year} cannot be encoded as an RFC 5280 Time`);
+  if (year < 2050) {
+    out[offset++] = TAG_UTC_TIME;
+    out[offset++] = 13;
+    offset = writeDigits(out, offset, year % 100, 2);
+  } else {
+    out[offset++] = TAG_GENERALIZED_TIME;
+    out[offset++] = 15;
+    offset = writeDigits(out, offset, year, 4);
+  }
+  offset = writeDigits(out, offset, date.getUTCMonth() + 1, 2);
+  offset = writeDigits(out, offset, date.getUTCDate(), 2);
+  offset = writeDigits(out, offset, date.getUTCHours(), 2);
+  offset = writeDigits(out, offset, date.getUTCMinutes(), 2);
+  offset = writeDigits(out, offset, date.getUTCSeconds(), 2);
+  out[offset++] = 0x5a; // 'Z'
+  return offset;
+}

@@ -26,7 +26,8 @@ export {
   toPem,
   type IssuedCertificate,
 } from './certificate.ts';
-export { buildCrl, type CrlEntry } from './crl.ts';
+export { buildCrl, buildCrlFromEncodedEntries } from './crl.ts';
+export { encodeCrlEntry, type CrlEntry } from './crl-entry.ts';
 export {
   LeafTemplate,
   issueLeafCertificateFromTemplate,

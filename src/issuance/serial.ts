@@ -18,7 +18,7 @@ export function newSerial(): string {
 /** Validates a serial in the form newSerial() produces and returns its DER INTEGER content bytes. */
 export function serialToBytes(serial: string): Uint8Array {
   if (!SERIAL_PATTERN.test(serial)) throw new Error(`Invalid serial ${JSON.stringify(serial)}: expected 32 lowercase hex chars`);
-  const bytes = Uint8Array.from(Buffer.from(serial, 'hex'));
+  const bytes = new Uint8Array(Buffer.from(serial, 'hex'));
   const first = bytes[0] ?? 0;
   if (first === 0 || first >= 0x80) {
     throw new Error(`Invalid serial ${serial}: first byte must be 01..7f (positive, minimal 16-byte INTEGER)`);

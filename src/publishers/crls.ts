@@ -1,17 +1,28 @@
 import { createHash } from 'node:crypto';
 import { MINUTE_MS, type Clock } from '../clock.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
-import { buildCrl } from '../issuance/crl.ts';
+import { encodeCrlEntry } from '../issuance/crl-entry.ts';
+import { buildCrlFromEncodedEntries } from '../issuance/crl.ts';
 import { isRevocationReason } from '../issuance/revocation-reasons.ts';
-import type { CaRecord, CrlRecord, RevokedEntry, Store } from '../store/index.ts';
+import type { CaRecord, CrlRecord, Store, StoredCrlEntry } from '../store/index.ts';
 
 export interface CrlPolicy {
   lifetimeMs: number;
 }
 
-function stateHash(entries: readonly RevokedEntry[]): string {
+/** The CRL entry as stored at revocation, or encoded now for a row revoked before entries were stored. */
+function crlEntryOf(e: StoredCrlEntry): Uint8Array {
+  if (e.crlEntryDer) return e.crlEntryDer;
+  return encodeCrlEntry({ serial: e.serial, revokedAt: e.revokedAt, reason: isRevocationReason(e.reason) ? e.reason : 'unspecified' });
+}
+
+/**
+ * What the CRL would carry: a hash of the encoded entries in order. An entry's encoding holds its serial,
+ * revocation time (to the second) and reason, so this moves whenever the CRL's content would.
+ */
+function stateHash(encodedEntries: readonly Uint8Array[]): string {
   const h = createHash('sha256');
-  for (const e of entries) h.update(`${e.serial} ${e.revokedAt.getTime()} ${e.reason}\n`);
+  for (const entry of encodedEntries) h.update(entry);
   return h.digest('hex');
 }
 
@@ -25,10 +36,10 @@ export function crlRefreshDue(crl: CrlRecord, lifetimeMs: number): Date {
 /** The stored CRL and the revocations it should hold now; `fresh` when it needs no re-signing. */
 async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date) {
   const current = await store.crls.find(ca.id);
-  const entries = await store.certificates.listRevokedUnexpired(ca.id, now);
-  const hash = stateHash(entries);
+  const encodedEntries = (await store.certificates.listCrlEntries(ca.id, now)).map(crlEntryOf);
+  const hash = stateHash(encodedEntries);
   const fresh = current !== undefined && current.stateHash === hash && now < crlRefreshDue(current, policy.lifetimeMs);
-  return { current, entries, hash, fresh };
+  return { current, encodedEntries, hash, fresh };
 }
 
 /**
@@ -41,7 +52,7 @@ export async function ensureCrl(deps: { store: Store; keyring: CaKeyring; clock:
   if (unlocked.fresh && unlocked.current) return unlocked.current;
   return deps.store.withLock('crl', async (tx) => {
     const now = deps.clock.now();
-    const { current, entries, hash, fresh } = await crlState(tx, ca, policy, now);
+    const { current, encodedEntries, hash, fresh } = await crlState(tx, ca, policy, now);
     if (fresh && current) return current;
 
     const issuer = await deps.keyring.forCa(ca);
@@ -49,13 +60,13 @@ export async function ensureCrl(deps: { store: Store; keyring: CaKeyring; clock:
     const nextUpdate = new Date(now.getTime() + policy.lifetimeMs);
     // Backdated like certificates, so an MTA whose clock runs a little slow does not see a CRL from the future.
     const thisUpdate = new Date(now.getTime() - CRL_BACKDATE_MS);
-    const crl = await buildCrl({
+    const crl = await buildCrlFromEncodedEntries({
       signer: issuer.signer,
       caCertificateDer: issuer.certificateDer,
       crlNumber: BigInt(crlNumber),
       thisUpdate,
       nextUpdate,
-      entries: entries.map((e) => ({ serial: e.serial, revokedAt: e.revokedAt, reason: isRevocationReason(e.reason) ? e.reason : 'unspecified' })),
+      encodedEntries,
     });
     const record: CrlRecord = { caId: ca.id, crlNumber, thisUpdate, nextUpdate, crlPem: crl.pem, stateHash: hash };
     await tx.crls.save(record);

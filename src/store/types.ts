@@ -69,7 +69,17 @@ export interface RevokedEntry {
   serial: string;
   revokedAt: Date;
   reason: string;
+  /** The CRL entry (DER RevokedCertificate) stored at revocation; null for rows revoked before it was stored. */
+  crlEntryDer: Uint8Array | null;
 }
+
+/**
+ * One entry of a CA's CRL as the store holds it: the encoding stored at revocation, or for a row revoked
+ * before encodings were stored, what the CRL publisher needs to encode it.
+ */
+export type StoredCrlEntry =
+  | { crlEntryDer: Uint8Array; serial?: undefined; revokedAt?: undefined; reason?: undefined }
+  | { crlEntryDer: null; serial: string; revokedAt: Date; reason: string };
 
 export type CaStatus = 'active' | 'retiring' | 'retired';
 

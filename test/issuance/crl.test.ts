@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { X509Crl } from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FileSigner,
@@ -9,6 +11,7 @@ import {
   type KeyAlgorithm,
   type RevocationReason,
 } from '../../src/issuance/index.ts';
+import { exactArrayBuffer } from '../../src/issuance/bytes.ts';
 import { DAY_MS, makeTempDir, openssl, opensslAll, type TempDir } from './helpers.ts';
 
 const now = new Date();
@@ -148,5 +151,19 @@ describe('buildCrl', () => {
     const text = openssl(['crl', '-in', crlFile, '-text', '-noout']);
     expect(text.split('Serial Number: ').length - 1).toBe(20_000);
     expect(text.split('CRL Reason Code').length - 1).toBe(15_000);
+
+    // @peculiar/x509 reads it too, with asn1js's node limit raised: for our own CRLs only, never for input.
+    const der = exactArrayBuffer(crl.der);
+    expect(() => new X509Crl(der)).toThrow();
+    const parsed = new X509Crl(der, { berOptions: { maxNodes: Number.POSITIVE_INFINITY } });
+    expect(parsed.entries).toHaveLength(20_000);
+    expect(parsed.nextUpdate?.getTime()).toBe(Math.floor((now.getTime() + DAY_MS) / 1000) * 1000);
+    const expectedReason = { unspecified: undefined, keyCompromise: 1, superseded: 4, affiliationChanged: 3 } as Record<RevocationReason, number | undefined>;
+    for (const [i, entry] of parsed.entries.entries()) {
+      const want = large[i] as CrlEntry;
+      expect(entry.serialNumber).toBe(want.serial);
+      expect(entry.revocationDate.getTime()).toBe(Math.floor(want.revokedAt.getTime() / 1000) * 1000);
+      expect(entry.reason).toBe(expectedReason[want.reason]);
+    }
   });
 });

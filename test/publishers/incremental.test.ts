@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../src/clock.ts';
+import { encodeCrlEntry } from '../../src/issuance/crl-entry.ts';
 import { newSerial } from '../../src/issuance/serial.ts';
 import { ALLOWLIST_FORMATS, CONSUMER_FORMATS } from '../../src/publishers/formats/index.ts';
 import { PUBLISHED_FILES, Publisher } from '../../src/publishers/publish.ts';
@@ -104,7 +105,7 @@ describe('incremental publishing', () => {
           live.push(c);
         } else if (r < 0.8) {
           const [c] = live.splice(Math.floor(random() * live.length), 1);
-          await store.certificates.revoke(c!.serial, clock.now(), 'unspecified');
+          await store.certificates.revoke(c!.serial, clock.now(), 'unspecified', encodeCrlEntry({ serial: c!.serial, revokedAt: clock.now(), reason: 'unspecified' }));
         } else if (r < 0.85) {
           const aliases = await store.aliases.listForUser(user.id);
           if (aliases.length > 0 && random() < 0.4) await store.aliases.remove(user.id, aliases[0]!.address);
