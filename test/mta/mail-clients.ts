@@ -22,6 +22,8 @@ export interface MsmtpRequest {
   certificate: ClientCertificate;
   /** off: the certificate alone ("No authentication"); external: SASL EXTERNAL ("TLS certificate"). */
   auth: 'off' | 'external';
+  /** With auth external: the authorisation identity msmtp sends (it sends none without one). */
+  user?: string;
   from: string;
 }
 
@@ -32,6 +34,7 @@ export function msmtp(request: MsmtpRequest): ClientRun {
     '--tls=on', `--tls-starttls=${request.tls === 'starttls' ? 'on' : 'off'}`,
     `--tls-trust-file=${request.caFile}`, `--tls-cert-file=${request.certificate.certFile}`, `--tls-key-file=${request.certificate.keyFile}`,
     `--auth=${request.auth === 'off' ? 'off' : 'external'}`,
+    ...(request.user ? [`--user=${request.user}`] : []),
     `--from=${request.from}`, '--debug', '--', 'someone@example.org',
   ];
   return runClient('msmtp', args, MESSAGE(request.from));
