@@ -566,6 +566,8 @@ async function runRound(cfg, io, state, { wait, signal }) {
       continue;
     }
     if (r.kind === 'new') {
+      // The policy service swaps in the validated list first: once the file is there, so is the index.
+      io.onWritten?.(key, r.bytes);
       try {
         writeFileAtomic(t.file, r.bytes);
       } catch (e) {
@@ -574,7 +576,6 @@ async function runRound(cfg, io, state, { wait, signal }) {
       }
       changed.push(t.file);
       notes.push(`${label} (${unit(r.entries)})`);
-      io.onWritten?.(key, r.bytes);
     } else unchanged.push(label);
     const bytes = r.kind === 'new' ? r.bytes : cached[key].current;
     if (r.etag && bytes) state.files[key] = { file: t.file, url: t.url, etag: r.etag, sha256: sha256(bytes) };
@@ -927,7 +928,7 @@ export async function main(argv = process.argv.slice(2), opts = {}) {
     const existing = readIfExists(allowlist.file);
     if (existing) loadAllowlist(existing, allowlist.file);
     else err(`policy: no ${allowlist.file} yet; answering 451 until the first pull lands`);
-    // A pull that wrote a new file swaps the index at once, before --then runs.
+    // A pull that got a new, valid file swaps the index at once (before writing it and before --then).
     io.onWritten = (key, bytes) => {
       if (key === 'allowlist') loadAllowlist(bytes, 'the pulled list');
       if (key === 'senders') loadSenders(bytes);
