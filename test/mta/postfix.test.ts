@@ -13,6 +13,7 @@ import { curlSmtp, msmtp } from './mail-clients.ts';
 import { PolicyService } from './policy-service.ts';
 import { policyPorts, policyServicePort } from './ports.ts';
 import { PostfixInstance } from './postfix-instance.ts';
+import { runOk } from './run.ts';
 import { PORTAL_URL } from './published.ts';
 import { SmtpSession } from './smtp-session.ts';
 import { swaks } from './swaks.ts';
@@ -127,5 +128,57 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix runs the generated confi
       session.close();
     }
     expect((postfix.log().match(/reload/g) ?? []).length).toBe(reloadsBefore);
+  });
+});
+
+describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix with --postfix-maps cdb (no policy service): postmap, no reload', () => {
+  const CDB_PORT_BASE = 20460;
+  let environment: MtaTestEnvironment;
+  let postfix: PostfixInstance;
+  const postmapAll = () => {
+    const { postfixAllowlist, postfixEnforcement, postfixSenders } = environment.published.paths;
+    for (const file of [postfixAllowlist, postfixEnforcement, postfixSenders]) runOk('postmap', ['-c', postfix.configDir, `cdb:${file}`]);
+  };
+  const port = (p: PolicyNumber): number => (p <= 3 ? policyPorts(CDB_PORT_BASE, p).tlsOnConnect : policyPorts(CDB_PORT_BASE, p).submission);
+  const explain = (transcript: string) => `${transcript}\n--- postfix log (tail) ---\n${postfix.log().split('\n').slice(-12).join('\n')}`;
+
+  beforeAll(() => {
+    environment = new MtaTestEnvironment('postfix-cdb');
+    environment.published.writeSenders({ [ALICE.login]: [ALICE.login, ALIAS], [BOB.login]: [BOB.login] });
+    postfix = new PostfixInstance(join(environment.dir, 'postfix'));
+    postfix.writeConfig(([3, 7] as const).map((p) => renderMtaConfig({ ...environment.renderOptions('postfix', p, CDB_PORT_BASE), postfixMaps: 'cdb', mta: 'postfix' })));
+    postmapAll();
+    postfix.start();
+  });
+
+  afterAll(() => {
+    postfix?.stop();
+    environment?.remove();
+  });
+
+  it('a certificate removed from the list and postmapped is refused at the next connection, with no postfix reload', () => {
+    const listed = { port: port(3), tls: 'tls-on-connect' as const, certificate: environment.pki.listed };
+    const before = swaks(listed);
+    expect(before.accepted, explain(before.transcript)).toBe(true);
+    environment.published.writeAllowlist([environment.pki.unlisted]);
+    postmapAll();
+    const after = swaks(listed);
+    expect(after.exitCode, explain(after.transcript)).toBe(24);
+    expect(after.transcript).toContain(ENROL);
+    environment.published.writeAllowlist([environment.pki.listed]);
+    postmapAll();
+    expect(swaks(listed).accepted).toBe(true);
+    expect(postfix.log()).not.toMatch(/reload/);
+  });
+
+  it('password users: own address accepted, another user\'s refused; an enforced user gets the enrol link', () => {
+    const own = swaks({ port: port(7), tls: 'starttls', auth: BOB, from: BOB.login });
+    expect(own.accepted, explain(own.transcript)).toBe(true);
+    const other = swaks({ port: port(7), tls: 'starttls', auth: BOB, from: ALICE.login });
+    expect(other.exitCode, explain(other.transcript)).toBe(24);
+    expect(other.transcript).toContain('not owned by user bob@example.test');
+    const enforced = swaks({ port: port(7), tls: 'starttls', auth: ALICE, from: ALICE.login });
+    expect(enforced.exitCode, explain(enforced.transcript)).toBe(24);
+    expect(enforced.transcript).toContain(ENROL);
   });
 });
