@@ -8,7 +8,8 @@ import { policyPorts } from './ports.ts';
 import { msmtp } from './mail-clients.ts';
 import { PORTAL_URL } from './published.ts';
 import { SmtpSession } from './smtp-session.ts';
-import { authOffered, swaks, type SwaksRequest } from './swaks.ts';
+import { authenticationWording } from '../../web/src/views/smtp-auth.ts';
+import { authOffered, externalOffered, recommendedSubmissionAuth, swaks, type SwaksRequest } from './swaks.ts';
 import { ALICE, BOB } from './users.ts';
 
 const ALIAS = 'alice.alias@example.test';
@@ -94,6 +95,15 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       expect(otherId.transcript).toMatch(/535 Incorrect authentication data/);
       expect(refused.accepted, explain(policy, refused.transcript)).toBe(false);
       expect(refused.transcript).toContain('not allowed for this client certificate');
+    });
+
+  it.each([2, 3, 5, 7, 8] as const)('policy %i: the portal wording for the MAILCA_SUBMISSION_AUTH the notes recommend matches the AUTH line advertised', (p) => {
+      const { notes } = renderMtaConfig({ ...environment.renderOptions('exim', p, PORT_BASE), mta: 'exim' });
+      const wording = authenticationWording(recommendedSubmissionAuth(notes));
+      const ehlo = swaks({ port: port(p), tls: tlsOf(p), certificate: environment.pki.listed, quitAfter: 'EHLO' });
+      expect(authOffered(ehlo.transcript), ehlo.transcript).toBe(true);
+      // 'TLS Certificate' sends SASL EXTERNAL: tell users to pick it exactly where the server offers it.
+      expect(wording.method === 'TLS Certificate', ehlo.transcript).toBe(externalOffered(ehlo.transcript));
     });
 
     it('a certificate removed from the list is refused at the next RCPT of an open session (cache=no_rd), no reload', async () => {

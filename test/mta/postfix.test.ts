@@ -16,7 +16,8 @@ import { PostfixInstance } from './postfix-instance.ts';
 import { runOk } from './run.ts';
 import { PORTAL_URL } from './published.ts';
 import { SmtpSession } from './smtp-session.ts';
-import { swaks } from './swaks.ts';
+import { authenticationWording } from '../../web/src/views/smtp-auth.ts';
+import { authOffered, externalOffered, recommendedSubmissionAuth, swaks } from './swaks.ts';
 import { ALICE, BOB } from './users.ts';
 
 const PORT_BASE = 20400;
@@ -102,6 +103,15 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix runs the generated confi
     const external = msmtp({ ...base, port: port(3), tls: 'tls-on-connect', auth: 'external', from: ALICE.login });
     expect(external.accepted, external.transcript).toBe(false);
     expect(external.transcript).toMatch(/does not support authentication method EXTERNAL/i);
+  });
+
+  it.each([2, 3, 5, 7, 8] as const)('policy %i: the portal wording for the MAILCA_SUBMISSION_AUTH the notes recommend matches the AUTH line advertised', (p) => {
+    const { notes } = renderMtaConfig({ ...environment.renderOptions('postfix', p, PORT_BASE), mta: 'postfix' });
+    const wording = authenticationWording(recommendedSubmissionAuth(notes));
+    const ehlo = swaks({ port: port(p), tls: tlsOf(p), certificate: environment.pki.listed, quitAfter: 'EHLO' });
+    expect(authOffered(ehlo.transcript), ehlo.transcript).toBe(true);
+    // 'TLS Certificate' sends SASL EXTERNAL: tell users to pick it exactly where the server offers it.
+    expect(wording.method === 'TLS Certificate', ehlo.transcript).toBe(externalOffered(ehlo.transcript));
   });
 
   it('a certificate removed from the list is refused at the next RCPT of an open session, with no postfix reload', async () => {

@@ -158,6 +158,9 @@ function postfixNotes(opts: MtaConfigOptions): string {
     'The service runs without chroot (5th column n), so the published files and SASL socket paths are used as given.',
   ];
   if (policy.clientCertificates !== 'none') lines.push(...certificateNotes(opts));
+  if (policy.clientCertificates !== 'none') {
+    lines.push('Postfix offers no AUTH EXTERNAL: set MAILCA_SUBMISSION_AUTH=none, so the portal tells users "No authentication".');
+  }
   if (policy.clientCertificates === 'mandatory') {
     lines.push(
       'Mandatory certificates (smtpd_tls_req_ccert=yes) also make Postfix verify the chain against smtpd_tls_CAfile: no or an',
