@@ -192,7 +192,7 @@ describe('mailca pull --policy-listen while mailca is unreachable', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-policy-offline-'));
     const listFile = path.join(dir, 'allowlist.json');
     writeFileSync(listFile, jsonText(LIST));
-    const port = 20000 + (process.pid % 5000) + (process.env.MAILCA_TEST_DB === 'postgres' ? 7 : 0);
+    const port = 30000 + (process.pid % 5000) + (process.env.MAILCA_TEST_DB === 'postgres' ? 7 : 0);
     const offline = startClient(['--url', 'http://127.0.0.1:9', '--format', 'json', '--out', listFile, '--watch', '--policy-listen', `inet:127.0.0.1:${port}`]);
     const empty = startClient(['--url', 'http://127.0.0.1:9', '--format', 'json', '--out', path.join(dir, 'missing.json'), '--watch', '--policy-listen', `unix:${path.join(dir, 'p.sock')}`]);
     try {
