@@ -33,7 +33,7 @@ fi
 # Packages we need. Exim's runtime libraries = the Depends of exim4-daemon-heavy 4.96 (Debian 12),
 # checked with ldd on the unpacked binary.
 PACKAGES=(
-  postfix swaks openssl ca-certificates
+  postfix postfix-cdb swaks msmtp curl openssl ca-certificates
   libsasl2-2 libsasl2-modules libsasl2-modules-db sasl2-bin
   libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libldap-2.5-0 libmariadb3
   libnsl2 libpam0g libpcre2-8-0 libperl5.36 libpq5 libspf2-2 libsqlite3-0 perl

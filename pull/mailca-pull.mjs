@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format postfix|exim|json --out FILE [options]
+       mailca-pull --url URL --token-file FILE --format json --out FILE --watch
+                   --policy-listen inet:HOST:PORT|unix:PATH [--senders-out FILE] [options]
        (the same as: mailca pull …)
 
 Fetches the client-certificate allow-list from a mailca server and installs it
@@ -35,12 +37,21 @@ requested format. On any error the old file is kept.
   --crl-out FILE          also maintain the CRL(s) (URL/crl.pem)
   --enforcement-out FILE  also maintain the enforcement table (postfix: check_sasl_access,
                           exim: lsearch; needs --format postfix or exim)
+  --senders-out FILE      also maintain the Postfix smtpd_sender_login_maps table
+                          ("sender login" lines; URL/api/v1/senders?format=postfix)
   --then COMMAND          run COMMAND with /bin/sh -c after a file changed, e.g.
                           'postmap lmdb:/etc/postfix/mailca-allowlist && postfix reload'
                           (if it fails it runs again on the next pull)
   --allow-empty           accept an allow-list with no entries replacing one with entries
   --watch                 keep running; changes arrive within about a second (long poll);
                           errors are logged and retried with backoff; SIGTERM stops it
+  --policy-listen ADDR    with --format json and --watch: also answer Postfix policy
+                          requests (check_policy_service) and socketmap lookups of the
+                          senders table (socketmap:ADDR:senders) on inet:HOST:PORT or
+                          unix:PATH, from memory; FILE (and --senders-out) are loaded at
+                          start, so answers go on while mailca is unreachable
+  --policy-socket-mode M  unix: socket mode, octal (default 0660)
+  --policy-socket-group G unix: socket group (name or number), e.g. postfix
   -h, --help              show this help
 
 Environment: MAILCA_PULL_TOKEN  the token, when neither --token nor --token-file is given.
@@ -147,10 +158,11 @@ function checkCertificate(der, i) {
 /** Everything that differs between the kinds of file: where it comes from and what a valid one looks like. */
 const FORMATS = {
   postfix: { what: 'postfix allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^([0-9A-F]{2}:){31}[0-9A-F]{2} OK$/, '"AA:BB:…:FF OK"') },
-  exim: { what: 'exim allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9A-F]{64}: \S+$/, '"<64 hex digits>: address"') },
+  exim: { what: 'exim allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9A-F]{64}: \S+( : \S+)*$/, '"<64 hex digits>: owner : alias…"') },
   json: { what: 'JSON allow-list', unit: ['entry', 'entries'], count: jsonEntries },
   'enforcement-postfix': { what: 'postfix enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ (REJECT|OK|DUNNO)( .*)?$/, '"user@domain REJECT …"') },
   'enforcement-exim': { what: 'exim enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: .+$/, '"user@domain: value"') },
+  'senders-postfix': { what: 'postfix senders table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ \S+$/, '"sender@domain login,…"') },
   ca: { what: 'CA bundle', unit: ['certificate', 'certificates'], count: (t) => pemEntries(t, 'CERTIFICATE', checkCertificate) },
   crl: { what: 'CRL file', unit: ['CRL', 'CRLs'], count: (t) => pemEntries(t, 'X509 CRL') },
 };
@@ -190,6 +202,10 @@ export function parseCommandLine(argv, env = process.env) {
         'ca-out': { type: 'string' },
         'crl-out': { type: 'string' },
         'enforcement-out': { type: 'string' },
+        'senders-out': { type: 'string' },
+        'policy-listen': { type: 'string' },
+        'policy-socket-mode': { type: 'string' },
+        'policy-socket-group': { type: 'string' },
         then: { type: 'string' },
         'allow-empty': { type: 'boolean' },
         watch: { type: 'boolean' },
@@ -240,6 +256,9 @@ export function parseCommandLine(argv, env = process.env) {
   if (o['enforcement-out']) {
     targets.push({ key: 'enforcement', file: o['enforcement-out'], url: `${baseUrl}/api/v1/enforcement?format=${enc(o.format)}`, format: `enforcement-${o.format}`, auth: true, longPoll: true, emptyCheck: false });
   }
+  if (o['senders-out']) {
+    targets.push({ key: 'senders', file: o['senders-out'], url: `${baseUrl}/api/v1/senders?format=postfix`, format: 'senders-postfix', auth: true, longPoll: true, emptyCheck: false });
+  }
   if (o['ca-out']) targets.push({ key: 'ca', file: o['ca-out'], url: `${baseUrl}/ca.pem`, format: 'ca', auth: false, longPoll: false, emptyCheck: false });
   if (o['crl-out']) targets.push({ key: 'crl', file: o['crl-out'], url: `${baseUrl}/crl.pem`, format: 'crl', auth: false, longPoll: false, emptyCheck: false });
 
@@ -252,6 +271,25 @@ export function parseCommandLine(argv, env = process.env) {
   const stateFile = path.resolve(o.out) + '.mailca-pull.json';
   if (seen.has(stateFile)) throw new UsageError(`${stateFile} is mailca-pull's state file; choose another output name`);
 
+  let policy = null;
+  if (o['policy-listen'] !== undefined) {
+    if (o.format !== 'json') throw new UsageError('--policy-listen needs --format json (the policy service answers from the JSON list)');
+    if (!o.watch) throw new UsageError('--policy-listen needs --watch (the service runs as long as the client)');
+    const listen = parseListen(o['policy-listen']);
+    let socketMode = 0o660;
+    if (o['policy-socket-mode'] !== undefined) {
+      if (!/^0?[0-7]{3}$/.test(o['policy-socket-mode'])) throw new UsageError(`--policy-socket-mode must be octal like 0660, not ${JSON.stringify(o['policy-socket-mode'])}`);
+      socketMode = parseInt(o['policy-socket-mode'], 8);
+    }
+    if (listen.kind !== 'unix' && (o['policy-socket-mode'] !== undefined || o['policy-socket-group'] !== undefined)) {
+      throw new UsageError('--policy-socket-mode and --policy-socket-group are for --policy-listen unix:PATH');
+    }
+    const socketGroup = o['policy-socket-group'] !== undefined ? groupId(o['policy-socket-group']) : undefined;
+    policy = { listen, socketMode, socketGroup };
+  } else if (o['policy-socket-mode'] !== undefined || o['policy-socket-group'] !== undefined) {
+    throw new UsageError('--policy-socket-mode and --policy-socket-group need --policy-listen unix:PATH');
+  }
+
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(base.hostname);
   return {
     baseUrl,
@@ -262,6 +300,8 @@ export function parseCommandLine(argv, env = process.env) {
     then: o.then,
     allowEmpty: Boolean(o['allow-empty']),
     watch: Boolean(o.watch),
+    policy,
+    portalUrl: baseUrl + '/',
   };
 }
 
@@ -406,6 +446,9 @@ async function fetchTarget(cfg, t, cached, { wait, signal }) {
   if (res.status === 404 && t.key === 'enforcement') {
     return fail(`HTTP 404 ${where}: this mailca server has no enforcement endpoint; upgrade it or drop --enforcement-out`);
   }
+  if (res.status === 404 && t.key === 'senders') {
+    return fail(`HTTP 404 ${where}: this mailca server has no senders endpoint; upgrade it or drop --senders-out`);
+  }
   if (res.status !== 200) return fail(`HTTP ${res.status} ${where}: ${serverReason(bytes.toString('utf8')) || res.statusText}`);
 
   const declared = res.headers.get('content-length');
@@ -507,7 +550,7 @@ async function runRound(cfg, io, state, { wait, signal }) {
 
   // Write: CA and CRL first, then the allow-list, then the enforcement table (which may refuse
   // password-only logins, so it goes after the certificates that replace them are listed).
-  const order = ['ca', 'crl', 'allowlist', 'enforcement'];
+  const order = ['ca', 'crl', 'allowlist', 'senders', 'enforcement'];
   const errors = [];
   const changed = [];
   const notes = [];
@@ -523,6 +566,8 @@ async function runRound(cfg, io, state, { wait, signal }) {
       continue;
     }
     if (r.kind === 'new') {
+      // The policy service swaps in the validated list first: once the file is there, so is the index.
+      io.onWritten?.(key, r.bytes);
       try {
         writeFileAtomic(t.file, r.bytes);
       } catch (e) {
@@ -568,6 +613,255 @@ async function runRound(cfg, io, state, { wait, signal }) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Policy service (Postfix SMTPD_POLICY_README) and socketmap (the senders table), from memory
+//
+// The index is built from the JSON allow-list (and the senders table) and replaced by a single
+// assignment when a pull lands: every request is answered from one index, old or new, never a mix.
+
+/** Bounds on what a client may send before we give up on it (Postfix's requests are ~1-2 KiB). */
+const POLICY_MAX_REQUEST_BYTES = 32 * 1024;
+const POLICY_MAX_ATTRIBUTES = 200;
+const SOCKETMAP_MAX_BYTES = 10_000;
+/** Postfix closes an idle policy connection after smtpd_policy_service_max_idle (300 s). */
+const POLICY_IDLE_MS = 330_000;
+const ATTRIBUTE_NAME = /^[a-z][a-z0-9_]*$/;
+const HEX64 = /^[0-9A-F]{64}$/;
+
+/** `AB:CD:…` or `abcd…` → 64 upper-case hex digits, or null. */
+export function normaliseFingerprint(value) {
+  if (typeof value !== 'string') return null;
+  const hex = value.trim().replaceAll(':', '').toUpperCase();
+  return HEX64.test(hex) ? hex : null;
+}
+
+const lowerAddress = (v) => (typeof v === 'string' ? v.trim().toLowerCase() : '');
+
+/**
+ * The in-memory index of a JSON allow-list (older servers: no owner/senders/enforced_users → owner =
+ * address, senders = [address], nobody enforced). Entries not active, or past not_after, are left out.
+ */
+export function buildPolicyIndex(doc, { fallbackPortalUrl, now = Date.now() } = {}) {
+  const certificates = new Map();
+  for (const c of Array.isArray(doc?.certificates) ? doc.certificates : []) {
+    const fingerprint = normaliseFingerprint(c?.fingerprint_sha256) ?? normaliseFingerprint(c?.fingerprint_sha256_hex);
+    if (!fingerprint) continue;
+    if (c.status !== undefined && c.status !== 'active') continue;
+    const notAfter = typeof c.not_after === 'string' ? Date.parse(c.not_after) : NaN;
+    if (!Number.isNaN(notAfter) && notAfter <= now) continue;
+    const owner = lowerAddress(c.owner ?? c.address);
+    if (!owner) continue;
+    const senders = new Set((Array.isArray(c.senders) ? c.senders : [owner]).map(lowerAddress).filter(Boolean));
+    senders.add(owner);
+    certificates.set(fingerprint, { owner, senders, serial: typeof c.serial === 'string' ? c.serial : '', notAfter: Number.isNaN(notAfter) ? Infinity : notAfter });
+  }
+  const enforced = new Set((Array.isArray(doc?.enforced_users) ? doc.enforced_users : []).map(lowerAddress).filter(Boolean));
+  const portalUrl = typeof doc?.portal_url === 'string' && doc.portal_url ? doc.portal_url : fallbackPortalUrl;
+  return { certificates, enforced, portalUrl, senderLogins: new Map() };
+}
+
+/** `sender login1,login2` lines (smtpd_sender_login_maps) → Map sender → "login1,login2". */
+export function parseSendersTable(text) {
+  const map = new Map();
+  for (const line of text.split('\n')) {
+    if (isCommentOrBlank(line)) continue;
+    const m = /^(\S+)\s+(\S+)\s*$/.exec(line);
+    if (m) map.set(m[1].toLowerCase(), m[2]);
+  }
+  return map;
+}
+
+/**
+ * The decision for one policy request (attributes as Postfix sent them). Pure.
+ * → {action, reason} where reason says why, for the log.
+ *
+ * At any state but RCPT: DUNNO (the decision needs the recipient stage; with smtpd_delay_reject=yes
+ * everything runs there, once per recipient, so a swapped list applies to the next RCPT).
+ */
+export function decide(index, attrs, now = Date.now()) {
+  const state = (attrs.protocol_state ?? '').toUpperCase();
+  if (state !== 'RCPT') return { action: 'DUNNO', reason: `protocol_state ${state || '(none)'}` };
+  if (!index) return { action: '451 4.3.5 mailca allow-list not loaded yet', reason: 'no list loaded' };
+  const context = (attrs.policy_context ?? '').toLowerCase();
+  const mandatory = context !== 'optional';
+  const enrol = `client certificate required - enrol at ${index.portalUrl}`;
+  const sender = lowerAddress(attrs.sender);
+  const login = lowerAddress(attrs.sasl_username);
+  const presented = attrs.ccert_fingerprint ? normaliseFingerprint(attrs.ccert_fingerprint) : null;
+  const listed = presented ? index.certificates.get(presented) : undefined;
+  // An entry past its notAfter counts as unlisted even before the next pull removes it.
+  const certificate = listed && listed.notAfter > now ? listed : undefined;
+
+  if (certificate) {
+    if (login && login !== certificate.owner) {
+      return { action: `REJECT 5.7.1 <${login}>: SASL login does not match the client certificate of ${certificate.owner}`, reason: `certificate of ${certificate.owner}, login ${login}` };
+    }
+    if (sender === '') return { action: 'OK', reason: `certificate of ${certificate.owner}, null sender` };
+    if (certificate.senders.has(sender)) return { action: 'OK', reason: `certificate of ${certificate.owner}, sender ${sender}` };
+    return { action: `REJECT 5.7.1 <${attrs.sender}>: not allowed for this client certificate`, reason: `certificate of ${certificate.owner}, sender ${sender}` };
+  }
+  const what = attrs.ccert_fingerprint ? (presented ? 'an unlisted certificate' : 'an unusable certificate fingerprint (set smtpd_tls_fingerprint_digest = sha256)') : 'no certificate';
+  if (mandatory) return { action: `REJECT 5.7.1 ${enrol}`, reason: `${what}, mandatory` };
+  if (login && index.enforced.has(login)) return { action: `REJECT 5.7.1 ${enrol}`, reason: `${what}, enforced login ${login}` };
+  return { action: 'DUNNO', reason: `${what}${login ? `, login ${login}` : ''}` };
+}
+
+/** Parses `host:port` / `[v6]:port` / unix path from --policy-listen. */
+function parseListen(value) {
+  if (value.startsWith('unix:')) {
+    const p = value.slice(5);
+    if (!p.startsWith('/')) throw new UsageError(`--policy-listen unix:PATH needs an absolute path, not ${JSON.stringify(p)}`);
+    return { kind: 'unix', path: p };
+  }
+  if (value.startsWith('inet:')) {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value.slice(5));
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new UsageError(`--policy-listen inet:HOST:PORT, e.g. inet:127.0.0.1:10040; not ${JSON.stringify(value)}`);
+    return { kind: 'inet', host: m[1] ?? m[2], port };
+  }
+  throw new UsageError(`--policy-listen must be inet:HOST:PORT or unix:PATH, not ${JSON.stringify(value)}`);
+}
+
+function groupId(name) {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/group', 'utf8');
+  } catch {
+    /* no group file */
+  }
+  for (const line of text.split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new UsageError(`--policy-socket-group: no group ${JSON.stringify(name)} in /etc/group`);
+}
+
+/**
+ * One connection: policy requests (name=value lines, empty line = end) or socketmap netstrings
+ * (`LEN:senders KEY,`), told apart by the first byte. Many requests per connection.
+ */
+function serveConnection(socket, service) {
+  let buffer = Buffer.alloc(0);
+  let protocol = null;
+  let closed = false;
+  const drop = (why) => {
+    if (closed) return;
+    closed = true;
+    service.log(`policy: ${why}; closing the connection`);
+    socket.destroy();
+  };
+  socket.setTimeout(POLICY_IDLE_MS, () => {
+    closed = true;
+    socket.destroy();
+  });
+  socket.on('error', () => {
+    closed = true;
+  });
+
+  const policyRequests = () => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end < 0) {
+        if (buffer.length > POLICY_MAX_REQUEST_BYTES) return drop(`a request longer than ${POLICY_MAX_REQUEST_BYTES} bytes`);
+        return;
+      }
+      if (end + 2 > POLICY_MAX_REQUEST_BYTES) return drop(`a request longer than ${POLICY_MAX_REQUEST_BYTES} bytes`);
+      const text = buffer.subarray(0, end).toString('utf8');
+      buffer = buffer.subarray(end + 2);
+      const attrs = {};
+      const lines = text.split('\n');
+      if (lines.length > POLICY_MAX_ATTRIBUTES) return drop(`a request with more than ${POLICY_MAX_ATTRIBUTES} attributes`);
+      for (const raw of lines) {
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        const eq = line.indexOf('=');
+        const name = eq > 0 ? line.slice(0, eq) : '';
+        if (!ATTRIBUTE_NAME.test(name)) return drop(`malformed request line ${show(line)} (expected name=value)`);
+        attrs[name] = line.slice(eq + 1);
+      }
+      if (attrs.request !== 'smtpd_access_policy') return drop(`malformed request: request=${show(attrs.request ?? '(missing)')}, expected smtpd_access_policy`);
+      const { action, reason } = decide(service.index, attrs);
+      if (action !== 'DUNNO' && action !== 'OK') service.log(`policy: ${action} (${reason}; client ${attrs.client_address ?? '?'})`);
+      socket.write(`action=${action}\n\n`);
+    }
+  };
+
+  const netstring = (s) => `${Buffer.byteLength(s)}:${s},`;
+  const socketmapRequests = () => {
+    for (;;) {
+      const colon = buffer.indexOf(':');
+      if (colon < 0) {
+        if (buffer.length > 6) return drop('malformed socketmap request (no netstring length)');
+        return;
+      }
+      const lenText = buffer.subarray(0, colon).toString('latin1');
+      if (!/^\d{1,5}$/.test(lenText)) return drop(`malformed socketmap request (length ${show(lenText)})`);
+      const len = Number(lenText);
+      if (len > SOCKETMAP_MAX_BYTES) return drop(`a socketmap request longer than ${SOCKETMAP_MAX_BYTES} bytes`);
+      if (buffer.length < colon + 1 + len + 1) return;
+      if (buffer[colon + 1 + len] !== 0x2c) return drop('malformed socketmap request (netstring without ",")');
+      const body = buffer.subarray(colon + 1, colon + 1 + len).toString('utf8');
+      buffer = buffer.subarray(colon + 2 + len);
+      const space = body.indexOf(' ');
+      const map = space > 0 ? body.slice(0, space) : body;
+      const key = space > 0 ? body.slice(space + 1) : '';
+      if (map !== 'senders') {
+        socket.write(netstring(`PERM no map ${map.slice(0, 40)} here (only "senders")`));
+        continue;
+      }
+      const logins = service.index?.senderLogins.get(key.toLowerCase());
+      socket.write(netstring(logins ? `OK ${logins}` : 'NOTFOUND '));
+    }
+  };
+
+  socket.on('data', (chunk) => {
+    if (closed) return;
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    if (protocol === null) protocol = /[0-9]/.test(String.fromCharCode(buffer[0])) ? 'socketmap' : 'policy';
+    if (protocol === 'policy') policyRequests();
+    else socketmapRequests();
+  });
+  socket.on('end', () => {
+    if (!closed && buffer.length) service.log('policy: the client closed the connection in the middle of a request');
+    socket.end();
+  });
+}
+
+/** Listens as --policy-listen says; resolves once listening. */
+async function startPolicyService(cfg, service) {
+  const net = await import('node:net');
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    serveConnection(socket, service);
+  });
+  const listen = cfg.policy.listen;
+  if (listen.kind === 'unix') {
+    try {
+      if (fs.lstatSync(listen.path).isSocket()) fs.rmSync(listen.path);
+    } catch {
+      /* not there */
+    }
+  }
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    if (listen.kind === 'unix') server.listen(listen.path, resolve);
+    else server.listen(listen.port, listen.host, resolve);
+  });
+  if (listen.kind === 'unix') {
+    if (cfg.policy.socketGroup !== undefined) fs.chownSync(listen.path, -1, cfg.policy.socketGroup);
+    fs.chmodSync(listen.path, cfg.policy.socketMode);
+  }
+  return {
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // main
 
 const sleep = (ms, signal) =>
@@ -606,6 +900,48 @@ export async function main(argv = process.argv.slice(2), opts = {}) {
   if (cfg.plainHttp) err(`warning: ${cfg.baseUrl} is plain http; the token crosses the network unencrypted`);
 
   const state = loadState(cfg.stateFile);
+
+  let policyServer = null;
+  if (cfg.policy) {
+    const service = { index: null, log: err };
+    const allowlist = cfg.targets.find((t) => t.key === 'allowlist');
+    const senders = cfg.targets.find((t) => t.key === 'senders');
+    let senderLogins = new Map();
+    const loadSenders = (bytes) => {
+      senderLogins = parseSendersTable(bytes.toString('utf8'));
+      if (service.index) service.index = { ...service.index, senderLogins };
+    };
+    const loadAllowlist = (bytes, where) => {
+      let doc;
+      try {
+        doc = JSON.parse(bytes.toString('utf8'));
+      } catch (e) {
+        err(`policy: ${where} is not JSON (${e.message}); answering 451 until a pull lands`);
+        return;
+      }
+      service.index = { ...buildPolicyIndex(doc, { fallbackPortalUrl: cfg.portalUrl }), senderLogins };
+    };
+    if (senders) {
+      const bytes = readIfExists(senders.file);
+      if (bytes) loadSenders(bytes);
+    }
+    const existing = readIfExists(allowlist.file);
+    if (existing) loadAllowlist(existing, allowlist.file);
+    else err(`policy: no ${allowlist.file} yet; answering 451 until the first pull lands`);
+    // A pull that got a new, valid file swaps the index at once (before writing it and before --then).
+    io.onWritten = (key, bytes) => {
+      if (key === 'allowlist') loadAllowlist(bytes, 'the pulled list');
+      if (key === 'senders') loadSenders(bytes);
+    };
+    try {
+      policyServer = await startPolicyService(cfg, service);
+    } catch (e) {
+      err(`cannot listen on ${argvValue(argv, '--policy-listen')}: ${e.code ?? e.message}`);
+      return 1;
+    }
+    const n = service.index ? service.index.certificates.size : 0;
+    err(`policy service listening on ${argvValue(argv, '--policy-listen')} (${n} ${n === 1 ? 'certificate' : 'certificates'} loaded)`);
+  }
 
   if (!cfg.watch) {
     const never = new AbortController().signal;
@@ -651,7 +987,15 @@ export async function main(argv = process.argv.slice(2), opts = {}) {
     return 0;
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    if (policyServer) await policyServer.close();
   }
+}
+
+function argvValue(argv, name) {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(name + '='));
+  return eq ? eq.slice(name.length + 1) : '';
 }
 
 function isMainModule() {

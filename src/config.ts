@@ -55,6 +55,8 @@ export const configSchema = z.object({
   submissionHost: z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'expected a host name such as mail.example.org').optional(),
   submissionTlsPort: z.coerce.number().int().min(0).max(65535).default(465), // 0 = not offered
   submissionStarttlsPort: z.coerce.number().int().min(0).max(65535).default(587), // 0 = not offered
+  // none: the certificate alone (Postfix); external: the server offers AUTH EXTERNAL (the generated Exim configs).
+  submissionAuth: z.enum(['none', 'external']).default('none'),
   sessionSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   sessionIdleMinutes: positiveInt(1, 24 * 60).default(30),
   // Requests held by allow-list long polls at once; more get 503 with Retry-After.
@@ -100,6 +102,7 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_SUBMISSION_HOST: 'submissionHost',
   MAILCA_SUBMISSION_TLS_PORT: 'submissionTlsPort',
   MAILCA_SUBMISSION_STARTTLS_PORT: 'submissionStarttlsPort',
+  MAILCA_SUBMISSION_AUTH: 'submissionAuth',
   MAILCA_SESSION_SECRET: 'sessionSecret',
   MAILCA_SESSION_IDLE_MINUTES: 'sessionIdleMinutes',
   MAILCA_MAX_LONG_POLLS: 'maxLongPolls',

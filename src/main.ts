@@ -203,7 +203,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
     trustProxy: config.trustProxy,
     portalUrl: portalUrl(config),
-    submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort },
+    submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort, smtpAuth: config.submissionAuth },
     webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
   });
   if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { publishDir } from '../config.ts';
 import { portalUrl } from '../main.ts';
 import { PUBLISHED_FILES } from '../publishers/publish.ts';
-import { POLICIES, renderMtaConfig, type EximSasl, type MtaKind, type PolicyNumber, type PostfixSasl } from '../publishers/mta-config/index.ts';
+import { DEFAULT_POLICY_SERVICE, POLICIES, renderMtaConfig, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
 import { choice, CliError, config } from './common.ts';
 
 function port(v: string): number {
@@ -28,6 +28,14 @@ function eximSasl(v: string): EximSasl {
   throw new CliError('--exim-sasl must be dovecot:SOCKET or lsearch:PASSWORD_FILE');
 }
 
+/** The senders table (smtpd_sender_login_maps) as mailca publishes it and `mailca pull --senders-out` keeps it. */
+const SENDERS_FILE = 'senders.postfix';
+
+function policyService(v: string): string {
+  if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(v)) throw new CliError('--policy-service must be inet:HOST:PORT (e.g. inet:127.0.0.1:10040) or unix:/PATH');
+  return v;
+}
+
 /** `mailca mta-config`: ready-to-paste Postfix or Exim configuration for one of the eight policies. */
 export function mtaConfigCommand(): Command {
   const list = Object.entries(POLICIES)
@@ -45,6 +53,8 @@ export function mtaConfigCommand(): Command {
     .option('--port-submission <port>', 'STARTTLS submission port', '587')
     .option('--listen <address>', 'bind address (default: all)')
     .option('--postfix-sasl <type:path>', 'Postfix SASL server: dovecot:private/auth or cyrus:smtpd')
+    .option('--postfix-maps <kind>', 'how Postfix decides on certificates: policy-service (the pull client\'s, no reload) or cdb (postmap in the pull\'s --then)', choice('--postfix-maps', ['policy-service', 'cdb']), 'policy-service')
+    .option('--policy-service <address>', `where the pull client's policy service listens (mailca pull --policy-listen)`, DEFAULT_POLICY_SERVICE)
     .option('--exim-sasl <driver:arg>', 'Exim password check: dovecot:/run/dovecot/auth-client or lsearch:/etc/exim4/passwd')
     .action((o: Record<string, string | undefined>) => {
       const cfg = config();
@@ -60,6 +70,8 @@ export function mtaConfigCommand(): Command {
         listenAddress: o.listen,
         postfixSasl: o.postfixSasl ? postfixSasl(o.postfixSasl) : undefined,
         eximSasl: o.eximSasl ? eximSasl(o.eximSasl) : undefined,
+        postfixMaps: (o.postfixMaps ?? 'policy-service') as PostfixMaps,
+        policyService: policyService(o.policyService ?? DEFAULT_POLICY_SERVICE),
         paths: {
           postfixAllowlist: file(PUBLISHED_FILES.postfixAllowlist),
           eximAllowlist: file(PUBLISHED_FILES.eximAllowlist),
@@ -67,6 +79,8 @@ export function mtaConfigCommand(): Command {
           crlPem: file(PUBLISHED_FILES.crlPem),
           postfixEnforcement: file(PUBLISHED_FILES.postfixEnforcement),
           eximEnforcement: file(PUBLISHED_FILES.eximEnforcement),
+          jsonAllowlist: file(PUBLISHED_FILES.jsonAllowlist),
+          postfixSenders: file(SENDERS_FILE),
         },
       });
       const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');

@@ -27,7 +27,7 @@ export interface HttpOptions {
   sessionIdleMs: number;
   trustProxy: boolean | number | string;
   /** The mail server users configure, shown by the portal. */
-  submission?: { smtpHost?: string; smtpTlsPort: number; smtpStarttlsPort: number };
+  submission?: { smtpHost?: string; smtpTlsPort: number; smtpStarttlsPort: number; smtpAuth?: 'none' | 'external' };
   /** Where users enrol; named in refusal messages. */
   portalUrl: string;
   /** Built portal (web/dist), served at / when present. */

@@ -18,6 +18,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('generated configs pass the serve
   const variants = [
     ['test settings', (options: MtaConfigOptions): MtaConfigOptions => options],
     ['defaults (465/587, all addresses, Dovecot SASL)', pasteDefaults],
+    ['cdb maps (no policy service)', (options: MtaConfigOptions): MtaConfigOptions => ({ ...options, postfixMaps: 'cdb' })],
   ] as const;
 
   beforeAll(() => {

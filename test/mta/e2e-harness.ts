@@ -20,7 +20,7 @@ import { POLICIES, type MtaKind, type PolicyNumber, type RenderedEximConfig, typ
 import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer } from '../helpers/mailca.ts';
 import { createTestPki, type ClientCertificate, type TestPki } from './certs.ts';
 import { writeEximPasswordFile } from './exim-instance.ts';
-import { policyPorts } from './ports.ts';
+import { policyPorts, policyServicePort } from './ports.ts';
 import type { PostfixInstance } from './postfix-instance.ts';
 import { runOk } from './run.ts';
 import type { ClientTls } from './swaks.ts';
@@ -75,6 +75,8 @@ export interface SmtpAttempt {
   auth?: { login: string; password: string };
   /** Stop after this step (default RCPT: the policies decide at RCPT at the latest). */
   quitAfter?: 'EHLO' | 'MAIL' | 'RCPT' | 'DATA';
+  /** MAIL FROM; default the login, else the certificate's address. */
+  from?: string;
 }
 
 export interface SmtpResult {
@@ -85,7 +87,7 @@ export interface SmtpResult {
 
 /** One SMTP session with swaks against 127.0.0.1; exit 0 = every step succeeded, 2x = the step that failed. */
 export async function smtp(request: SmtpAttempt): Promise<SmtpResult> {
-  const from = request.auth?.login ?? request.certificate?.email ?? 'nobody@example.test';
+  const from = request.from ?? request.auth?.login ?? request.certificate?.email ?? 'nobody@example.test';
   const args = ['--server', `127.0.0.1:${request.port}`, '--timeout', '10', '--helo', 'client.example.test', '--from', from, '--to', 'someone@example.org'];
   if (request.tls === 'starttls') args.push('--tls');
   if (request.tls === 'tls-on-connect') args.push('--tlsc');
@@ -133,6 +135,26 @@ export interface PullDirectory {
   enforcement: string;
   ca: string;
   crl: string;
+  /** The JSON list and the senders table that the policy service (Postfix) pulls and loads. */
+  json: string;
+  senders: string;
+}
+
+/**
+ * Whether mailca's server publishes what the Postfix policy service needs beyond the older JSON list: `owner`,
+ * `senders` and `enforced_users` in the JSON list and the senders table (`/api/v1/senders?format=postfix`).
+ */
+export async function serverPublishesSenderContract(): Promise<boolean> {
+  const srv = await startServer({ publicUrl: PUBLIC_URL });
+  try {
+    const headers = { authorization: `Bearer ${await addTestToken(srv.m, 'mta')}` };
+    const senders = await fetch(`${srv.url}/api/v1/senders?format=postfix`, { headers });
+    const list = await fetch(`${srv.url}/api/v1/allowlist?format=json`, { headers });
+    const body = list.status === 200 ? ((await list.json()) as Record<string, unknown>) : {};
+    return senders.status === 200 && Array.isArray(body.enforced_users);
+  } finally {
+    await srv.stop();
+  }
 }
 
 /** mailca serving HTTP with users alice and bob (the MTAs' SASL logins), an admin and an mta token. */
@@ -259,6 +281,7 @@ export class E2eMailca {
       '--listen', '127.0.0.1',
       '--postfix-sasl', 'cyrus:smtpd',
       '--exim-sasl', `lsearch:${this.eximPasswordFile}`,
+      '--policy-service', `inet:127.0.0.1:${policyServicePort(portBase)}`,
     ];
     const r = await runAsync(process.execPath, args, { env: this.cliEnv() });
     if (r.status !== 0) throw new Error(describeRun(`mailca mta-config --mta ${mta} --policy ${policy}`, r));
@@ -277,7 +300,45 @@ export class E2eMailca {
       enforcement: join(dir, `enforcement.${format}`),
       ca: join(dir, 'ca.pem'),
       crl: join(dir, 'crl.pem'),
+      json: join(dir, 'allowlist.json'),
+      senders: join(dir, 'senders.postfix'),
     };
+  }
+
+  /**
+   * The pull client as Postfix's policy service (`--format json --watch --policy-listen`) on the port that
+   * `mtaConfig(…, portBase, …)` names; `senders` adds --senders-out (the socketmap the optional policies use).
+   */
+  async policyService(files: PullDirectory, portBase: number, opts: { senders: boolean }): Promise<PullWatch> {
+    const args = [PULL_CLIENT, '--url', this.srv.url, '--token-file', this.tokenFile, '--format', 'json', '--out', files.json];
+    if (opts.senders) args.push('--senders-out', files.senders);
+    args.push('--watch', '--policy-listen', `inet:127.0.0.1:${policyServicePort(portBase)}`);
+    const watch = new PullWatch(spawn(process.execPath, args, { env: this.cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.watchers.add(watch);
+    await watch.ready;
+    return watch;
+  }
+
+  /**
+   * Resolves once the watching policy service holds what the server publishes now (its index is swapped before
+   * the file is written, so an equal file means an equal index).
+   */
+  async policySynced(files: PullDirectory, opts: { senders: boolean }, timeoutMs = 30_000): Promise<void> {
+    const headers = { authorization: `Bearer ${readFileSync(this.tokenFile, 'utf8').trim()}` };
+    const wanted: [string, string][] = [[files.json, await (await fetch(`${this.srv.url}/api/v1/allowlist?format=json`, { headers })).text()]];
+    if (opts.senders) wanted.push([files.senders, await (await fetch(`${this.srv.url}/api/v1/senders?format=postfix`, { headers })).text()]);
+    const started = performance.now();
+    const read = (file: string): string => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    while (!wanted.every(([file, text]) => read(file) === text)) {
+      if (performance.now() - started > timeoutMs) throw new Error(`the policy service did not pick up the published list in ${timeoutMs} ms`);
+      await sleep(20);
+    }
   }
 
   private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> }): string[] {
@@ -504,8 +565,8 @@ export function describeCertificatePolicies(
 
 /** What the grace → enforced case needs besides the per-policy cases. */
 export interface EnforcementCase extends PolicyCases {
-  /** A one-shot pull that makes the MTA see the new files. */
-  pull(): Promise<CommandResult>;
+  /** Makes the MTA see the new files: a one-shot pull (its result), or waiting for a watching policy service (undefined). */
+  pull(): Promise<CommandResult | undefined>;
   explain(policy: PolicyNumber, r: SmtpResult): string;
 }
 
@@ -528,7 +589,7 @@ export function itRefusesEnforcedUserAfterGrace(
 
     await mailca.setEnforcement(ALICE.login, 'enforced');
     const pulled = await pull();
-    expect(pulled.stdout).toContain(`enforcement.${files.format}`);
+    if (pulled) expect(pulled.stdout).toContain(`enforcement.${files.format}`);
     opts.enforcedPulled?.();
     for (const policy of optional) {
       const refused = await expectOutcome(policy, { auth: ALICE }, false);

@@ -51,7 +51,10 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
     reload = `${POSTFIX_BIN} -c ${postfix.configDir} reload`;
     const outputs = await Promise.all(MANDATORY.map((policy) => mailca.mtaConfig('postfix', policy, PORT_BASE, files)));
     aliceOld = await mailca.enrol(ALICE.login, 'alice-ca1');
+    // The CA bundle by one-shot pulls (smtpd_tls_CAfile is read at smtpd start: reload after a change); the
+    // allow-list by the policy service the generated config asks.
     await mailca.pull(files, { via: 'mailca' });
+    await mailca.policyService(files, PORT_BASE, { senders: false });
     startPostfixFromCli(postfix, outputs);
   });
 
@@ -86,6 +89,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
 
     const pulled = await mailca.pull(files, { then: reload });
     expect(pulled.stdout).toContain('ca.pem (2 certificates)');
+    await mailca.policySynced(files, { senders: false });
     expect(pemBlocks(files.ca, 'CERTIFICATE')).toBe(2);
     for (const cert of [aliceOld, bobNew]) {
       const verify = await opensslVerify(files.ca, cert.certFile);
@@ -102,6 +106,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
     expect(revoked).toEqual([aliceOld.serial]);
     const pulled = await mailca.pull(files, { then: reload });
     expect(pulled.stdout).toContain('ca.pem (1 certificate)');
+    await mailca.policySynced(files, { senders: false });
     expect(new X509Certificate(readFileSync(files.ca)).fingerprint256).toBe(new X509Certificate(newCa.certificatePem).fingerprint256);
     expect(readFileSync(files.allowlist, 'utf8')).not.toContain(aliceOld.fingerprintWithColons);
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import type { MtaConfigOptions, MtaKind, PolicyNumber } from '../../src/publishers/mta-config/index.ts';
 import { createTestPki, type TestPki } from './certs.ts';
 import { EXIM_BIN, writeEximPasswordFile } from './exim-instance.ts';
-import { policyPorts } from './ports.ts';
+import { policyPorts, policyServicePort } from './ports.ts';
 import { POSTFIX_BIN } from './postfix-instance.ts';
 import { PORTAL_URL, PublishedFiles } from './published.ts';
-import { ALICE } from './users.ts';
+import { ALICE, MAIL_USERS } from './users.ts';
 
 function missingTools(): string[] {
   const missing = [POSTFIX_BIN, EXIM_BIN, '/usr/bin/swaks', '/usr/sbin/saslpasswd2'].filter((file) => !existsSync(file));
@@ -42,6 +42,7 @@ export class MtaTestEnvironment {
     this.published = new PublishedFiles(join(this.dir, 'pki'), this.pki);
     this.published.writeAllowlist([this.pki.listed]);
     this.published.writeEnforcedUsers([ALICE.login]);
+    this.published.writeSenders(Object.fromEntries(MAIL_USERS.map((user) => [user.login, [user.login]])));
     this.eximPasswordFile = join(this.dir, 'pki', 'exim-passwords');
     writeEximPasswordFile(this.eximPasswordFile);
   }
@@ -58,6 +59,7 @@ export class MtaTestEnvironment {
       listenAddress: '127.0.0.1',
       postfixSasl: { type: 'cyrus', path: 'smtpd' },
       eximSasl: { driver: 'lsearch-crypteq', passwordFile: this.eximPasswordFile },
+      policyService: `inet:127.0.0.1:${policyServicePort(portBase)}`,
     };
   }
 

@@ -5,7 +5,14 @@ import { describePolicyBehaviour } from './behaviour.ts';
 import { MTA_SKIP_REASON, MtaTestEnvironment } from './environment.ts';
 import { EximInstance } from './exim-instance.ts';
 import { policyPorts } from './ports.ts';
-import { swaks, type SwaksRequest } from './swaks.ts';
+import { msmtp } from './mail-clients.ts';
+import { PORTAL_URL } from './published.ts';
+import { SmtpSession } from './smtp-session.ts';
+import { authenticationWording } from '../../web/src/views/smtp-auth.ts';
+import { authOffered, externalOffered, recommendedSubmissionAuth, swaks, type SwaksRequest } from './swaks.ts';
+import { ALICE, BOB } from './users.ts';
+
+const ALIAS = 'alice.alias@example.test';
 
 const PORT_BASE = 20600;
 
@@ -44,6 +51,80 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
     log: () => [...daemons.values()].map((instance) => instance.log()).join('\n'),
   }));
 
+  describe('sender binding and AUTH EXTERNAL (allow-list lines "HEX: owner : alias")', () => {
+    const tlsOf = (policy: PolicyNumber) => (policy <= 3 ? ('tls-on-connect' as const) : ('starttls' as const));
+    const explain = (policy: PolicyNumber, transcript: string) => `${transcript}\n--- exim log ---\n${daemon(policy).log().split('\n').slice(-10).join('\n')}`;
+    const listAlice = () => environment.published.writeAllowlist([{ certificate: environment.pki.listed, senders: [ALICE.login, ALIAS] }]);
+
+    it.each([2, 3, 5, 7, 8] as const)('policy %i: owner and alias accepted, another address and another login refused', (policy) => {
+      listAlice();
+      const certificate = environment.pki.listed;
+      for (const from of [ALICE.login, ALIAS]) {
+        const r = swaks({ port: port(policy), tls: tlsOf(policy), certificate, from });
+        expect(r.accepted, explain(policy, r.transcript)).toBe(true);
+      }
+      const other = swaks({ port: port(policy), tls: tlsOf(policy), certificate, from: BOB.login });
+      expect(other.exitCode, explain(policy, other.transcript)).toBe(24);
+      expect(other.transcript).toContain(`550 5.7.1 <${BOB.login}>: not allowed for this client certificate`);
+      const mixed = swaks({ port: port(policy), tls: tlsOf(policy), certificate, auth: BOB, from: BOB.login });
+      expect(mixed.accepted, explain(policy, mixed.transcript)).toBe(false);
+      // Exim wraps long replies over two lines.
+      expect(mixed.transcript).toContain(`<${BOB.login}>: SASL login does not match the client certificate`);
+      expect(mixed.transcript).toContain(`of ${ALICE.login}`);
+    });
+
+    it.each([3, 5, 8] as const)('policy %i: AUTH EXTERNAL is offered with a verified certificate and sets the owner (msmtp auth external); not without one', (policy) => {
+      listAlice();
+      const ehlo = swaks({ port: port(policy), tls: tlsOf(policy), certificate: environment.pki.listed, quitAfter: 'EHLO' });
+      expect(ehlo.transcript).toMatch(/^<~  250[- ]AUTH .*EXTERNAL/m);
+      if (policy === 5) {
+        const without = swaks({ port: port(policy), tls: tlsOf(policy), quitAfter: 'EHLO' });
+        expect(authOffered(without.transcript), without.transcript).toBe(true);
+        expect(without.transcript).not.toContain('EXTERNAL');
+      }
+      const base = { port: port(policy), tls: tlsOf(policy), caFile: environment.pki.caFile, certificate: environment.pki.listed };
+      const external = msmtp({ ...base, auth: 'external', user: ALICE.login, from: ALIAS });
+      expect(external.accepted, explain(policy, external.transcript)).toBe(true);
+      expect(daemon(policy).log()).toMatch(/A=mailca_external:alice@example\.test/);
+      const off = msmtp({ ...base, auth: 'off', from: ALICE.login });
+      expect(off.accepted, explain(policy, off.transcript)).toBe(true);
+      const refused = msmtp({ ...base, auth: 'external', user: ALICE.login, from: BOB.login });
+      // An authorisation identity of another user is refused at AUTH.
+      const otherId = msmtp({ ...base, auth: 'external', user: BOB.login, from: BOB.login });
+      expect(otherId.accepted, explain(policy, otherId.transcript)).toBe(false);
+      expect(otherId.transcript).toMatch(/535 Incorrect authentication data/);
+      expect(refused.accepted, explain(policy, refused.transcript)).toBe(false);
+      expect(refused.transcript).toContain('not allowed for this client certificate');
+    });
+
+  it.each([2, 3, 5, 7, 8] as const)('policy %i: the portal wording for the MAILCA_SUBMISSION_AUTH the notes recommend matches the AUTH line advertised', (p) => {
+      const { notes } = renderMtaConfig({ ...environment.renderOptions('exim', p, PORT_BASE), mta: 'exim' });
+      const wording = authenticationWording(recommendedSubmissionAuth(notes));
+      const ehlo = swaks({ port: port(p), tls: tlsOf(p), certificate: environment.pki.listed, quitAfter: 'EHLO' });
+      expect(authOffered(ehlo.transcript), ehlo.transcript).toBe(true);
+      // 'TLS Certificate' sends SASL EXTERNAL: tell users to pick it exactly where the server offers it.
+      expect(wording.method === 'TLS Certificate', ehlo.transcript).toBe(externalOffered(ehlo.transcript));
+    });
+
+    it('a certificate removed from the list is refused at the next RCPT of an open session (cache=no_rd), no reload', async () => {
+      listAlice();
+      const session = await SmtpSession.tlsOnConnect(port(3), environment.pki.caFile, environment.pki.listed);
+      try {
+        expect((await session.command('EHLO client.example.test')).code).toBe(250);
+        expect((await session.command(`MAIL FROM:<${ALICE.login}>`)).code).toBe(250);
+        const first = await session.command('RCPT TO:<one@example.org>');
+        expect(first.code, explain(3, first.text)).toBe(250);
+        environment.published.writeAllowlist([]);
+        const second = await session.command('RCPT TO:<two@example.org>');
+        expect(second.code, explain(3, second.text)).toBe(550);
+        expect(second.text).toContain(`client certificate required - enrol at ${PORTAL_URL}`);
+      } finally {
+        session.close();
+        listAlice();
+      }
+    });
+  });
+
   it('a fingerprint removed from the lsearch allow-list is refused on the next connection, without reload', () => {
     const listed: SwaksRequest = { tls: 'starttls', certificate: environment.pki.listed, port: port(8) };
     expect(swaks(listed).accepted).toBe(true);
@@ -74,4 +155,5 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       expect(result.accepted, `policy ${policy}\n${result.transcript}`).toBe(false);
     }
   });
+
 });

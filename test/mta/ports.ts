@@ -9,3 +9,8 @@ export function policyPorts(fileBase: number, policy: PolicyNumber): { tlsOnConn
   const base = fileBase + projectOffset;
   return { tlsOnConnect: base + policy, submission: base + 10 + policy };
 }
+
+/** The pull client's policy service of one test file's Postfix. */
+export function policyServicePort(fileBase: number): number {
+  return fileBase + (process.env.MAILCA_TEST_DB === 'postgres' ? 500 : 0) + 30;
+}

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { POLICIES, POLICY_NUMBERS, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
 
 const paths: PublishedPaths = {
+  jsonAllowlist: '/var/lib/mailca/allowlist.json',
+  postfixSenders: '/var/lib/mailca/senders.postfix',
   postfixAllowlist: '/var/lib/mailca/postfix-allowlist',
   eximAllowlist: '/var/lib/mailca/exim-allowlist',
   caBundle: '/var/lib/mailca/ca.pem',
@@ -32,12 +34,24 @@ describe('renderMtaConfig (pure)', () => {
     expect(p3.masterCf).toContain('-o smtpd_tls_wrappermode=yes');
     expect(p3.masterCf).toContain('-o smtpd_tls_req_ccert=yes');
     expect(p3.masterCf).toContain('-o smtpd_tls_fingerprint_digest=sha256');
-    expect(p3.mainCf).toContain(`check_ccert_access { texthash:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`);
-    expect(p3.notes).toContain('postfix reload');
+    expect(p3.mainCf).toContain('check_policy_service { inet:127.0.0.1:10040, timeout=5s, policy_context=mandatory }');
+    expect(p3.mainCf).not.toContain('texthash');
+    expect(p3.notes).toContain('--policy-listen inet:127.0.0.1:10040');
+    const cdb = renderMtaConfig({ ...base, mta: 'postfix', policy: 3, postfixMaps: 'cdb' });
+    expect(cdb.mainCf).toContain(`check_ccert_access { cdb:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`);
+    expect(cdb.notes).toContain(`postmap cdb:${paths.postfixAllowlist}`);
     const p7 = renderMtaConfig({ ...base, mta: 'postfix', policy: 7, ports: { submission: 2587 }, listenAddress: '192.0.2.1' });
     expect(p7.masterCf).toMatch(/^192\.0\.2\.1:2587 inet/m);
     expect(p7.masterCf).toContain('-o smtpd_tls_auth_only=yes');
-    expect(p7.mainCf).toContain(`check_sasl_access texthash:${paths.postfixEnforcement}`);
+    expect(p7.mainCf).toContain('policy_context=optional');
+    expect(p7.mainCf).toContain('reject_authenticated_sender_login_mismatch');
+    expect(p7.mainCf).not.toContain('reject_sender_login_mismatch');
+    expect(p7.mainCf).toContain('mailca_p7_sender_login_maps = socketmap:inet:127.0.0.1:10040:senders');
+    expect(p7.masterCf).toContain('-o smtpd_sender_login_maps=$mailca_p7_sender_login_maps');
+    const p7cdb = renderMtaConfig({ ...base, mta: 'postfix', policy: 7, postfixMaps: 'cdb', policyService: 'unix:/run/mailca/policy' });
+    expect(p7cdb.mainCf).toContain(`check_sasl_access cdb:${paths.postfixEnforcement}`);
+    expect(p7cdb.mainCf).toContain(`mailca_p7_sender_login_maps = cdb:${paths.postfixSenders}`);
+    expect(renderMtaConfig({ ...base, mta: 'postfix', policy: 7, policyService: 'unix:/run/mailca/policy' }).mainCf).toContain('check_policy_service { unix:/run/mailca/policy,');
   });
 
   it('postfix: no certificate lookups in policies without client certificates', () => {
@@ -53,7 +67,10 @@ describe('renderMtaConfig (pure)', () => {
     expect(p5.eximConf).toContain(`tls_verify_certificates = ${paths.caBundle}`);
     expect(p5.eximConf).toContain(`tls_crl = ${paths.crlPem}`);
     expect(p5.eximConf).toContain('tls_try_verify_hosts = *');
-    expect(p5.eximConf).toContain('${lookup{${sha256:$tls_in_peercert}}lsearch{MAILCA_ALLOWLIST}{yes}{no}}');
+    expect(p5.eximConf).toContain('${lookup{${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}');
+    expect(p5.eximConf).toContain('senders = : $acl_m_mailca_senders');
+    expect(p5.eximConf).toContain('message = 5.7.1 <$sender_address>: not allowed for this client certificate');
+    expect(p5.eximConf).toMatch(/^mailca_external:\n  driver = external\n  public_name = EXTERNAL$/m);
     expect(p5.eximConf).toContain('client certificate required - enrol at https://portal.example/');
     expect(p5.eximConf).toMatch(/^daemon_smtp_ports = 587$/m);
     expect(p5.notes).toContain('SIGHUP');
@@ -63,6 +80,7 @@ describe('renderMtaConfig (pure)', () => {
     const p1 = renderMtaConfig({ ...base, mta: 'exim', policy: 1 });
     expect(p1.eximConf).toMatch(/^tls_on_connect_ports = 465$/m);
     expect(p1.eximConf).not.toContain('tls_verify_certificates');
+    expect(p1.eximConf).not.toContain('EXTERNAL');
   });
 
   it('refuses values that would break the generated syntax', () => {
@@ -70,5 +88,6 @@ describe('renderMtaConfig (pure)', () => {
     expect(() => renderMtaConfig({ ...base, mta: 'exim', policy: 2, portalUrl: 'https://x/${run{sh}}' })).toThrow(/portalUrl/);
     expect(() => renderMtaConfig({ ...base, mta: 'exim', policy: 2, portalUrl: 'ftp://x/' })).toThrow(/portalUrl/);
     expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, ports: { tlsOnConnect: 70000 } })).toThrow(/port/);
+    expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, policyService: '127.0.0.1:10040' })).toThrow(/policyService/);
   });
 });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import type { SubmissionAuth } from '../../web/src/views/smtp-auth.ts';
 import type { ClientCertificate } from './certs.ts';
 
 export type ClientTls = 'none' | 'starttls' | 'tls-on-connect';
@@ -46,4 +47,16 @@ export function swaks(request: SwaksRequest): SwaksResult {
 /** Whether the server offered AUTH in its (last) EHLO answer. */
 export function authOffered(transcript: string): boolean {
   return /^<[~-]  250[- ]AUTH /m.test(transcript);
+}
+
+/** The MAILCA_SUBMISSION_AUTH value a generated config's notes tell the admin to set. */
+export function recommendedSubmissionAuth(notes: string): SubmissionAuth {
+  const m = /MAILCA_SUBMISSION_AUTH=(none|external)/.exec(notes);
+  if (!m) throw new Error(`the notes name no MAILCA_SUBMISSION_AUTH value:\n${notes}`);
+  return m[1] as SubmissionAuth;
+}
+
+/** Whether the last EHLO answer of a swaks transcript offers AUTH EXTERNAL. */
+export function externalOffered(transcript: string): boolean {
+  return /^<[~-]  250[- ]AUTH .*\bEXTERNAL\b/m.test(transcript);
 }

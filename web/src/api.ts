@@ -53,7 +53,7 @@ export interface Renewal extends Enrolment {
 }
 
 export interface PortalSettings {
-  smtp: { host: string; ports: { port: number; security: 'tls' | 'starttls' }[] };
+  smtp: { host: string; ports: { port: number; security: 'tls' | 'starttls' }[]; auth: 'none' | 'external' };
   session_idle_minutes: number | null;
   ca_certificate_url: string;
 }

@@ -17,6 +17,8 @@ export interface PortalSettingsOptions {
   smtpTlsPort?: number;
   /** STARTTLS submission port; 0 = not offered. Default 587. */
   smtpStarttlsPort?: number;
+  /** MAILCA_SUBMISSION_AUTH: whether the server offers AUTH EXTERNAL ("TLS certificate"). Default none. */
+  smtpAuth?: 'none' | 'external';
   sessionIdleMs?: number;
 }
 
@@ -62,7 +64,7 @@ export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOption
       { port: opts.smtpStarttlsPort ?? 587, security: 'starttls' as const },
     ].filter((p) => p.port > 0);
     res.json({
-      smtp: { host, ports },
+      smtp: { host, ports, auth: opts.smtpAuth ?? 'none' },
       session_idle_minutes: opts.sessionIdleMs ? Math.round(opts.sessionIdleMs / 60_000) : null,
       ca_certificate_url: '/ca.pem',
     });

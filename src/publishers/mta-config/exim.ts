@@ -4,6 +4,28 @@ import { enrolMessage, listeningPort } from './validate.ts';
 
 const DEFAULT_EXIM_SASL: EximSasl = { driver: 'dovecot', socket: '/run/dovecot/auth-client' };
 
+/** The allow-list entry ("owner : alias : …") of the client's certificate if it is CA-verified and listed, else empty. */
+const CERTIFICATE_ENTRY =
+  '${if and{{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}}{${lookup{${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}}{}}';
+
+/**
+ * AUTH EXTERNAL (Thunderbird's and K-9's "TLS certificate" setting): offered once a CA-verified certificate was
+ * presented, succeeds when it is listed; the authenticated id is the certificate's owner.
+ */
+function externalAuthenticator(): string[] {
+  return [
+    'mailca_external:',
+    '  driver = external',
+    '  public_name = EXTERNAL',
+    '  server_advertise_condition = ${if and{{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}}}',
+    `  server_param2 = \${listextract{1}{${CERTIFICATE_ENTRY}}}`,
+    '  # an authorisation identity, if the client sends one, must be the owner',
+    '  server_condition = ${if and{{!eq{$auth2}{}}{or{{eq{$auth1}{}}{eqi{$auth1}{$auth2}}}}}}',
+    '  server_set_id = $auth2',
+    '',
+  ];
+}
+
 function mainSection(opts: MtaConfigOptions): string[] {
   const policy = POLICIES[opts.policy];
   const tlsOnConnect = policy.tls === 'tls-on-connect';
@@ -47,11 +69,19 @@ function aclSection(opts: MtaConfigOptions): string[] {
   lines.push('  accept', '', 'mailca_acl_rcpt:');
   if (policy.clientCertificates !== 'none') {
     lines.push(
-      '  # a CA-verified (unexpired, unrevoked per tls_crl) certificate whose SHA-256 is on the allow-list',
-      '  accept  condition = ${if eq{$tls_in_certificate_verified}{1}}',
-      '          condition = ${if def:tls_in_peercert}',
-      '          condition = ${lookup{${sha256:$tls_in_peercert}}lsearch{MAILCA_ALLOWLIST}{yes}{no}}',
+      '  # the allow-list entry of a CA-verified (unexpired, unrevoked per tls_crl) certificate: "owner : alias : …";',
+      '  # cache=no_rd re-reads the file at each lookup, so a removal applies at the next RCPT of an open session',
+      `  warn    set acl_m_mailca_senders = ${CERTIFICATE_ENTRY}`,
+      '  deny    message = 5.7.1 <$authenticated_id>: SASL login does not match the client certificate of ${listextract{1}{$acl_m_mailca_senders}}',
+      '          condition = ${if !eq{$acl_m_mailca_senders}{}}',
+      '          authenticated = *',
+      '          condition = ${if eqi{$authenticated_id}{${listextract{1}{$acl_m_mailca_senders}}}{no}{yes}}',
+      '  # its owner and aliases may send (and the null sender: bounces, receipts)',
+      '  accept  condition = ${if !eq{$acl_m_mailca_senders}{}}',
+      '          senders = : $acl_m_mailca_senders',
       '          control = submission',
+      '  deny    message = 5.7.1 <$sender_address>: not allowed for this client certificate',
+      '          condition = ${if !eq{$acl_m_mailca_senders}{}}',
     );
   }
   if (policy.clientCertificates === 'optional') {
@@ -59,14 +89,15 @@ function aclSection(opts: MtaConfigOptions): string[] {
       '  # enforced users may no longer submit with a password alone',
       `  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`,
       '          authenticated = *',
-      '          condition = ${if eq{${lookup{$authenticated_id}lsearch{MAILCA_ENFORCEMENT}{$value}}}{enforced}}',
+      '          condition = ${if eq{${lookup{$authenticated_id}lsearch,cache=no_rd{MAILCA_ENFORCEMENT}{$value}}}{enforced}}',
     );
   }
   if (policy.clientCertificates === 'mandatory') {
     lines.push(`  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`);
   } else {
     lines.push(
-      '  accept  authenticated = *',
+      // EXTERNAL authenticated the certificate at AUTH time; it counts only while the certificate is listed (above).
+      `  accept  authenticated = ${policy.clientCertificates === 'none' ? '*' : '!mailca_external : *'}`,
       '          control = submission',
       `  deny    message = 5.7.1 authentication${policy.clientCertificates === 'optional' ? ' or a client certificate' : ''} required`,
     );
@@ -77,6 +108,7 @@ function aclSection(opts: MtaConfigOptions): string[] {
 function authenticatorSection(opts: MtaConfigOptions): string[] {
   const sasl = opts.eximSasl ?? DEFAULT_EXIM_SASL;
   const lines = ['begin authenticators', ''];
+  if (POLICIES[opts.policy].clientCertificates !== 'none') lines.push(...externalAuthenticator());
   if (sasl.driver === 'dovecot') {
     for (const mechanism of ['PLAIN', 'LOGIN']) {
       lines.push(
@@ -145,8 +177,14 @@ function eximNotes(opts: MtaConfigOptions): string {
   ];
   if (policy.clientCertificates !== 'none') {
     lines.push(
-      `Exim re-reads the lsearch files ${opts.paths.eximAllowlist} and ${opts.paths.eximEnforcement} on each connection: no`,
-      'reload is needed after a pull.',
+      `Exim re-reads the lsearch files ${opts.paths.eximAllowlist} and ${opts.paths.eximEnforcement} at each lookup`,
+      '(lsearch,cache=no_rd): no reload is needed after a pull, and a removed certificate is refused at the next RCPT of an',
+      'open session. A listed certificate may send as the addresses of its entry ("HEX: owner : alias : …") and the null',
+      'sender; any other sender is refused ("not allowed for this client certificate"), and so is a password login of',
+      'another user. AUTH EXTERNAL is offered once a CA-verified certificate is presented (mail programs\' "TLS',
+      'certificate" setting); it succeeds for a listed certificate and sets $authenticated_id to its owner. Programs set',
+      'to "No authentication" need no AUTH: the certificate alone permits mail. Set MAILCA_SUBMISSION_AUTH=external, so the',
+      'portal tells users "TLS certificate".',
       `The CA bundle and the CRL (${opts.paths.crlPem}) are read when the daemon starts: after each CRL update send the daemon`,
       'SIGHUP (`kill -HUP $(cat /run/exim4/exim.pid)`). A certificate is accepted only if it chains to the CA, is unexpired,',
       'unrevoked and its SHA-256 fingerprint (upper-case hex, no colons) is on the allow-list.',

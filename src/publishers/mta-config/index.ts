@@ -4,12 +4,14 @@ import type { MtaConfigOptions, RenderedEximConfig, RenderedMtaConfig, RenderedP
 import { validateOptions } from './validate.ts';
 
 export { POLICIES, POLICY_NUMBERS } from './policies.ts';
+export { DEFAULT_POLICY_SERVICE } from './validate.ts';
 export type { ClientCertificateMode, PolicyDescription, TlsMode } from './policies.ts';
 export type {
   EximSasl,
   MtaConfigOptions,
   MtaKind,
   PolicyNumber,
+  PostfixMaps,
   PostfixSasl,
   PublishedPaths,
   RenderedEximConfig,

@@ -1,6 +1,6 @@
 import { POLICIES } from './policies.ts';
-import type { MtaConfigOptions, PostfixSasl, RenderedPostfixConfig } from './types.ts';
-import { enrolMessage, listeningPort } from './validate.ts';
+import type { MtaConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
+import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
 
 const DEFAULT_POSTFIX_SASL: PostfixSasl = { type: 'dovecot', path: 'private/auth' };
 
@@ -9,26 +9,55 @@ function rejectWith(text: string): string {
   return `check_client_access static:{REJECT 5.7.1 ${text}}, reject`;
 }
 
-function relayRestrictions(opts: MtaConfigOptions): string {
+/** The pull client's policy service, with this policy's context (mandatory or optional certificates). */
+function policyServiceCheck(opts: MtaConfigOptions, context: 'mandatory' | 'optional'): string {
+  return `check_policy_service { ${policyServiceAddress(opts)}, timeout=5s, policy_context=${context} }`;
+}
+
+function postfixMaps(opts: MtaConfigOptions): PostfixMaps {
+  return opts.postfixMaps ?? 'policy-service';
+}
+
+/** smtpd_sender_login_maps for password users: the senders table (sender → login), from memory or from a cdb file. */
+function senderLoginMaps(opts: MtaConfigOptions): string {
+  switch (postfixMaps(opts)) {
+    case 'policy-service':
+      return `socketmap:${policyServiceAddress(opts)}:senders`;
+    case 'cdb':
+      return `cdb:${opts.paths.postfixSenders}`;
+  }
+}
+
+function certificateChecks(opts: MtaConfigOptions, context: 'mandatory' | 'optional'): string[] {
   const { paths } = opts;
-  const listedCertificate = `check_ccert_access { texthash:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`;
-  const enforcedUsers = `check_sasl_access texthash:${paths.postfixEnforcement}`;
+  switch (postfixMaps(opts)) {
+    case 'policy-service':
+      return [policyServiceCheck(opts, context)];
+    case 'cdb': {
+      const listed = `check_ccert_access { cdb:${paths.postfixAllowlist}, { search_order = cert_fingerprint } }`;
+      return context === 'mandatory' ? [listed] : [listed, `check_sasl_access cdb:${paths.postfixEnforcement}`];
+    }
+  }
+}
+
+function relayRestrictions(opts: MtaConfigOptions): string {
   switch (POLICIES[opts.policy].clientCertificates) {
     case 'none':
       return ['permit_sasl_authenticated', rejectWith('authentication required')].join(',\n    ');
     case 'optional':
       return [
-        listedCertificate,
-        enforcedUsers,
+        ...certificateChecks(opts, 'optional'),
+        // Password users may send only as the addresses the senders table gives their login.
+        'reject_authenticated_sender_login_mismatch',
         'permit_sasl_authenticated',
         rejectWith('authentication or a client certificate required'),
       ].join(',\n    ');
     case 'mandatory':
-      return [listedCertificate, rejectWith(enrolMessage(opts.portalUrl))].join(',\n    ');
+      return [...certificateChecks(opts, 'mandatory'), rejectWith(enrolMessage(opts.portalUrl))].join(',\n    ');
   }
 }
 
-function serviceOverrides(opts: MtaConfigOptions, restrictionsParameter: string): string[] {
+function serviceOverrides(opts: MtaConfigOptions, restrictionsParameter: string, senderMapsParameter: string): string[] {
   const policy = POLICIES[opts.policy];
   const sasl = opts.postfixSasl ?? DEFAULT_POSTFIX_SASL;
   const wantsCertificate = policy.clientCertificates !== 'none';
@@ -53,11 +82,69 @@ function serviceOverrides(opts: MtaConfigOptions, restrictionsParameter: string)
     'smtpd_client_restrictions=',
     'smtpd_helo_restrictions=',
     'smtpd_sender_restrictions=',
+  );
+  if (policy.clientCertificates === 'optional') overrides.push(`smtpd_sender_login_maps=$${senderMapsParameter}`);
+  overrides.push(
     `smtpd_relay_restrictions=$${restrictionsParameter}`,
     'smtpd_recipient_restrictions=',
     'milter_macro_daemon_name=ORIGINATING',
   );
   return overrides;
+}
+
+function certificateNotes(opts: MtaConfigOptions): string[] {
+  const policy = POLICIES[opts.policy];
+  const { paths } = opts;
+  const dir = paths.jsonAllowlist.replace(/\/[^/]*$/, '') || '.';
+  const common = [
+    'smtpd_tls_fingerprint_digest=sha256 is set on the service (Debian\'s default is md5): certificates are matched on their',
+    'SHA-256 certificate fingerprint, never on the public key, so a reused key does not keep a removed certificate working.',
+    'Postfix has no CRL or OCSP support for client certificates: revocation = removal from the list, and with optional',
+    'certificates a listed certificate is accepted even if it is expired or does not chain to the CA, so keep the pull',
+    `running. ${paths.crlPem} is not used by Postfix.`,
+  ];
+  switch (postfixMaps(opts)) {
+    case 'policy-service':
+      return [
+        `Certificates are decided by the policy service of the pull client (${policyServiceAddress(opts)}), which answers`,
+        'from memory and swaps in each list as it lands: a revocation applies at the next RCPT, even in an open session,',
+        'with no postfix reload. Run it next to Postfix (e.g. as a systemd service):',
+        `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format json --out ${paths.jsonAllowlist} \\`,
+        `    --senders-out ${paths.postfixSenders} --ca-out ${paths.caBundle} --watch --policy-listen ${policyServiceAddress(opts)}`,
+        'It loads the files at start, so it keeps answering while mailca is unreachable. If it is down, Postfix answers',
+        '"451 4.3.5 Server configuration problem" (default_action): mail is deferred, never let through.',
+        'Decisions (at RCPT): a listed certificate may send as its owner and the owner\'s aliases (and the null sender) → OK;',
+        'any other sender → "REJECT 5.7.1 <sender>: not allowed for this client certificate"; a SASL login of another user',
+        `→ refused; an unlisted certificate → ${policy.clientCertificates === 'mandatory' ? 'refused with the enrolment link' : 'no decision (DUNNO), so a password still works for users in grace'}.`,
+        ...(policy.clientCertificates === 'optional'
+          ? [
+              'A password login of an enforced user without a listed certificate is refused with the enrolment link; password',
+              `users may send only as their own addresses (smtpd_sender_login_maps = ${senderLoginMaps(opts)}, the senders`,
+              'table answered by the same service, with reject_authenticated_sender_login_mismatch).',
+            ]
+          : []),
+        ...common,
+        `(Files under ${dir}: the pull client writes them; Postfix reads none of them itself.)`,
+      ];
+    case 'cdb':
+      return [
+        'The maps are cdb: files rebuilt by postmap after each pull (package postfix-cdb); Postfix notices a replaced cdb',
+        'file before the next connection, with no postfix reload:',
+        `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format postfix --out ${paths.postfixAllowlist} \\`,
+        `    --enforcement-out ${paths.postfixEnforcement} --senders-out ${paths.postfixSenders} --ca-out ${paths.caBundle} --watch \\`,
+        `    --then 'postmap cdb:${paths.postfixAllowlist} && postmap cdb:${paths.postfixEnforcement} && postmap cdb:${paths.postfixSenders}'`,
+        'Run the pull once (and postmap) before starting Postfix: a missing .cdb file gives "451 4.3.5 Server configuration error".',
+        'Without the policy service a listed certificate may send with any sender address (Postfix maps cannot bind a',
+        'certificate to MAIL FROM); use the policy service (the default) for that.',
+        ...(policy.clientCertificates === 'optional'
+          ? [
+              `Password logins listed in ${paths.postfixEnforcement} (enforced users) are refused with the enrolment link; password`,
+              `users may send only as their own addresses (smtpd_sender_login_maps = cdb:${paths.postfixSenders}).`,
+            ]
+          : []),
+        ...common,
+      ];
+  }
 }
 
 function postfixNotes(opts: MtaConfigOptions): string {
@@ -70,29 +157,16 @@ function postfixNotes(opts: MtaConfigOptions): string {
     'The parameters are prefixed mailca_pN_, so entries of two policies (e.g. 2 on 465 and 7 on 587) can live side by side.',
     'The service runs without chroot (5th column n), so the published files and SASL socket paths are used as given.',
   ];
+  if (policy.clientCertificates !== 'none') lines.push(...certificateNotes(opts));
   if (policy.clientCertificates !== 'none') {
-    lines.push(
-      `The maps are texthash: (no postmap needed) and are read only when smtpd starts: run \`postfix reload\` after each`,
-      `pull of ${opts.paths.postfixAllowlist} and ${opts.paths.postfixEnforcement}; the next connection sees the change.`,
-      'The allow-list holds SHA-256 certificate fingerprints (smtpd_tls_fingerprint_digest=sha256 is set on the service;',
-      "Debian's default is md5) and the lookup is pinned to search_order=cert_fingerprint, so a reused key does not",
-      'keep a removed certificate working.',
-      'Postfix has no CRL or OCSP support for client certificates: revocation = removal from the allow-list, and with',
-      'optional certificates a listed certificate is accepted even if it is expired or does not chain to the CA, so keep',
-      `the pull frequent. ${opts.paths.crlPem} is not used by Postfix.`,
-    );
+    lines.push('Postfix offers no AUTH EXTERNAL: set MAILCA_SUBMISSION_AUTH=none, so the portal tells users "No authentication".');
   }
   if (policy.clientCertificates === 'mandatory') {
     lines.push(
       'Mandatory certificates (smtpd_tls_req_ccert=yes) also make Postfix verify the chain against smtpd_tls_CAfile: no or an',
-      'untrusted certificate gets "421 4.7.1", a trusted but unlisted one "554 5.7.1". AUTH stays offered so clients that',
-      'also send a password keep working, but a password alone never permits mail. Client certificates need EKU clientAuth.',
-    );
-  }
-  if (policy.clientCertificates === 'optional') {
-    lines.push(
-      'A listed certificate permits mail without a password; otherwise SASL password authentication is needed, except for',
-      `logins listed in ${opts.paths.postfixEnforcement} (enforced users), who are refused with the enrolment link.`,
+      'untrusted certificate gets "421 4.7.1", a trusted but unlisted one "554 5.7.1" with the enrolment link. AUTH stays',
+      'offered so clients that also send a password keep working, but a password alone never permits mail. Client',
+      'certificates need EKU clientAuth.',
     );
   }
   lines.push(
@@ -114,10 +188,12 @@ function postfixNotes(opts: MtaConfigOptions): string {
 export function renderPostfixConfig(opts: MtaConfigOptions): RenderedPostfixConfig {
   const policy = POLICIES[opts.policy];
   const restrictionsParameter = `mailca_p${opts.policy}_relay_restrictions`;
+  const senderMapsParameter = `mailca_p${opts.policy}_sender_login_maps`;
   const mainCf = [
     `# mailca submission policy ${opts.policy}: ${policy.title}`,
     `${restrictionsParameter} =`,
     `    ${relayRestrictions(opts)}`,
+    ...(policy.clientCertificates === 'optional' ? [`${senderMapsParameter} = ${senderLoginMaps(opts)}`] : []),
     '',
   ].join('\n');
 
@@ -126,7 +202,7 @@ export function renderPostfixConfig(opts: MtaConfigOptions): RenderedPostfixConf
   const masterCf = [
     `# mailca submission policy ${opts.policy}: ${policy.title}`,
     `${endpoint} inet n - n - - smtpd`,
-    ...serviceOverrides(opts, restrictionsParameter).map((override) => `  -o ${override}`),
+    ...serviceOverrides(opts, restrictionsParameter, senderMapsParameter).map((override) => `  -o ${override}`),
     '',
   ].join('\n');
 

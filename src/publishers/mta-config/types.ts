@@ -15,7 +15,18 @@ export interface PublishedPaths {
   postfixEnforcement: string;
   /** Exim lsearch: `alice@example.test: enforced`. */
   eximEnforcement: string;
+  /** The JSON allow-list (certificates with owner and senders, enforced users) the pull client's policy service loads. */
+  jsonAllowlist: string;
+  /** Postfix smtpd_sender_login_maps table: `sender@example.test login@example.test` (cdb variant). */
+  postfixSenders: string;
 }
+
+/**
+ * How generated Postfix configs decide on certificates: the pull client's policy service (check_policy_service and a
+ * socketmap for the senders table; changes apply at the next RCPT, no reload), or cdb: maps rebuilt by `postmap` in
+ * the pull's --then (noticed at the next connection, no reload; certificates are not bound to senders).
+ */
+export type PostfixMaps = 'policy-service' | 'cdb';
 
 /** Where Postfix's smtpd finds its SASL server (smtpd_sasl_type / smtpd_sasl_path). */
 export interface PostfixSasl {
@@ -46,6 +57,10 @@ export interface MtaConfigOptions {
   postfixSasl?: PostfixSasl;
   /** Default: Dovecot on `/run/dovecot/auth-client`. */
   eximSasl?: EximSasl;
+  /** Default: policy-service. */
+  postfixMaps?: PostfixMaps;
+  /** Where the pull client's policy service listens (--policy-listen); default `inet:127.0.0.1:10040`. */
+  policyService?: string;
 }
 
 export interface RenderedPostfixConfig {

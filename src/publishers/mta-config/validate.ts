@@ -24,6 +24,12 @@ export function validateOptions(opts: MtaConfigOptions): void {
   if (opts.listenAddress !== undefined) assertSafe('listenAddress', opts.listenAddress);
   assertPort('ports.tlsOnConnect', opts.ports?.tlsOnConnect ?? 465);
   assertPort('ports.submission', opts.ports?.submission ?? 587);
+  if (opts.policyService !== undefined) {
+    assertSafe('policyService', opts.policyService);
+    if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(opts.policyService)) {
+      throw new Error(`mta-config: policyService must be inet:HOST:PORT or unix:/PATH: ${JSON.stringify(opts.policyService)}`);
+    }
+  }
   if (opts.postfixSasl) assertSafe('postfixSasl.path', opts.postfixSasl.path);
   if (opts.eximSasl?.driver === 'dovecot') assertSafe('eximSasl.socket', opts.eximSasl.socket);
   if (opts.eximSasl?.driver === 'lsearch-crypteq') assertSafe('eximSasl.passwordFile', opts.eximSasl.passwordFile);
@@ -35,4 +41,10 @@ export function listeningPort(opts: MtaConfigOptions, tlsOnConnect: boolean): nu
 
 export function enrolMessage(portalUrl: string): string {
   return `client certificate required - enrol at ${portalUrl}`;
+}
+
+export const DEFAULT_POLICY_SERVICE = 'inet:127.0.0.1:10040';
+
+export function policyServiceAddress(opts: MtaConfigOptions): string {
+  return opts.policyService ?? DEFAULT_POLICY_SERVICE;
 }

@@ -1,6 +1,7 @@
 import type { PortalSettings } from '../api.ts';
 import { h, render } from '../dom.ts';
 import type { ViewContext } from '../main.ts';
+import { authenticationWording } from './smtp-auth.ts';
 
 const SECURITY: Record<'tls' | 'starttls', string> = { tls: 'SSL/TLS', starttls: 'STARTTLS' };
 
@@ -19,7 +20,7 @@ export function smtpSettings(s: PortalSettings, email: string): HTMLElement {
       h('dt', {}, 'Port and security'),
       h('dd', { 'data-testid': 'smtp-ports' }, ports || 'Ask your administrator'),
       h('dt', {}, 'Authentication'),
-      h('dd', {}, 'Use certificate (“TLS certificate” / “client certificate”): the one for ', h('strong', {}, email)),
+      h('dd', { 'data-testid': 'smtp-auth' }, authenticationWording(s.smtp.auth).explanation, ' Certificate: the one for ', h('strong', {}, email)),
     ),
     s.smtp.ports.length > 1 ? h('p', { class: 'hint' }, `Use ${s.smtp.ports[0]?.port} if your mail program offers it; ${s.smtp.ports[1]?.port} works where the first is blocked.`) : null,
   );
@@ -36,6 +37,7 @@ export function importInstructions(s: PortalSettings, email: string, file: strin
   const sec = tls ? SECURITY[tls.security] : 'SSL/TLS';
   const host = h('code', {}, s.smtp.host);
   const f = h('code', {}, file);
+  const method = h('strong', {}, authenticationWording(s.smtp.auth).method);
   const section = (title: string, body: HTMLElement, note?: string) => h('details', { class: 'client' }, h('summary', {}, title), body, note ? h('p', { class: 'hint' }, note) : null);
   return h(
     'section',
@@ -48,7 +50,7 @@ export function importInstructions(s: PortalSettings, email: string, file: strin
         ['Open ', h('strong', {}, 'Settings → Privacy & Security'), ', scroll to ', h('strong', {}, 'Certificates'), ' and choose ', h('strong', {}, 'Manage Certificates…'), '.'],
         ['On the ', h('strong', {}, 'Your Certificates'), ' tab choose ', h('strong', {}, 'Import…'), ', pick ', f, ' and type the file password.'],
         ['Open ', h('strong', {}, 'Account Settings → Outgoing Server (SMTP)'), ', select your server and choose ', h('strong', {}, 'Edit…'), '.'],
-        ['Set Server Name to ', host, ', Port to ', port, ', Connection security to ', sec, ' and Authentication method to ', h('strong', {}, 'TLS Certificate'), '.'],
+        ['Set Server Name to ', host, ', Port to ', port, ', Connection security to ', sec, ' and Authentication method to ', method, '.'],
       ),
     ),
     section(
@@ -56,7 +58,7 @@ export function importInstructions(s: PortalSettings, email: string, file: strin
       steps(
         ['Double-click ', f, '. Keychain Access opens: add it to the ', h('strong', {}, 'login'), ' keychain and type the file password.'],
         ['In Mail open ', h('strong', {}, 'Settings → Accounts → Server Settings'), '. Under Outgoing Mail Server turn off “Automatically manage connection settings”.'],
-        ['Set Host Name to ', host, ', Port to ', port, ', tick “Use TLS/SSL”, and choose ', h('strong', {}, 'TLS Certificate'), ' as Authentication, then your certificate.'],
+        ['Set Host Name to ', host, ', Port to ', port, ', tick “Use TLS/SSL”, and choose ', method.cloneNode(true), ' as Authentication, then your certificate.'],
       ),
       'Older macOS versions only open files made with the “legacy-compatible” format.',
     ),
