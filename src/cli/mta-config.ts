@@ -29,7 +29,6 @@ function eximSasl(v: string): EximSasl {
 }
 
 /** The senders table (smtpd_sender_login_maps) as mailca publishes it and `mailca pull --senders-out` keeps it. */
-const SENDERS_FILE = 'senders.postfix';
 
 function policyService(v: string): string {
   if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(v)) throw new CliError('--policy-service must be inet:HOST:PORT (e.g. inet:127.0.0.1:10040) or unix:/PATH');
@@ -80,7 +79,7 @@ export function mtaConfigCommand(): Command {
           postfixEnforcement: file(PUBLISHED_FILES.postfixEnforcement),
           eximEnforcement: file(PUBLISHED_FILES.eximEnforcement),
           jsonAllowlist: file(PUBLISHED_FILES.jsonAllowlist),
-          postfixSenders: file(SENDERS_FILE),
+          postfixSenders: file(PUBLISHED_FILES.postfixSenderLogins),
         },
       });
       const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
