@@ -39,9 +39,7 @@ export function listeningPort(opts: MtaConfigOptions, tlsOnConnect: boolean): nu
   return tlsOnConnect ? (opts.ports?.tlsOnConnect ?? 465) : (opts.ports?.submission ?? 587);
 }
 
-export function enrolMessage(portalUrl: string): string {
-  return `client certificate required - enrol at ${portalUrl}`;
-}
+export { enrolMessage } from '../formats/types.ts';
 
 export const DEFAULT_POLICY_SERVICE = 'inet:127.0.0.1:10040';
 
