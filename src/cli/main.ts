@@ -176,8 +176,8 @@ export function buildProgram(): Command {
         const { record, chainPem } = await enrol(m.ctx, cliActor(), { user: u, csr, deviceLabel: o.device });
         const pem = record.certificatePem + chainPem.join('');
         if (o.out) {
-          const { writeFileAtomic } = await import('../publishers/atomic-file.ts');
-          writeFileAtomic(o.out, pem);
+          const { writeFileAtomic } = await import('../publishers/published-file.ts');
+          await writeFileAtomic(o.out, pem);
         } else process.stdout.write(pem);
         console.error(`issued serial ${record.serial} for ${record.email}, SHA-256 ${formatFingerprintColons(record.fingerprintSha256)}, expires ${record.notAfter.toISOString()}`);
       });

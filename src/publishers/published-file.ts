@@ -138,12 +138,17 @@ export class AtomicFileWriter {
   }
 }
 
+/** Writes a file so a reader sees either the old or the new content, never a mix. */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  const w = await AtomicFileWriter.create(file);
+  await w.write(bytes);
+  await (await w.commit()).close();
+}
+
 /** Writes a small file atomically and returns it as a PublishedFile held in memory. */
 export async function publishSmallFile(dir: string, name: string, contentType: string, content: string | Uint8Array): Promise<PublishedFile> {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-  const w = await AtomicFileWriter.create(path.join(dir, name));
-  await w.write(bytes);
-  const handle = await w.commit();
-  await handle.close();
+  await writeFileAtomic(path.join(dir, name), bytes);
   return new PublishedFile(name, contentType, contentEtag(bytes), bytes.length, { bytes });
 }

@@ -1,13 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../src/clock.ts';
 import { enrol } from '../../src/enrolment/enrol.ts';
 import { revoke } from '../../src/enrolment/revoke.ts';
-import { writeFileAtomic } from '../../src/publishers/atomic-file.ts';
+import { writeFileAtomic } from '../../src/publishers/published-file.ts';
 import type { User } from '../../src/store/index.ts';
 import { addTestUser, opensslCsr, startMailca, testActor } from '../helpers/mailca.ts';
 
@@ -94,13 +94,26 @@ describe('publisher', () => {
   });
 });
 
+describe('file modes', () => {
+  it('published files are 0644 whatever the umask, so an MTA on the same host can read them', async () => {
+    const old = process.umask(0o077);
+    try {
+      await issue('umask');
+      await env.m.publisher.publish();
+    } finally {
+      process.umask(old);
+    }
+    for (const f of readdirSync(publishDir())) expect((statSync(path.join(publishDir(), f)).mode & 0o777).toString(8), f).toBe('644');
+  });
+});
+
 describe('atomic file writes', () => {
   it('a concurrent reader only ever sees a whole old or a whole new file', async () => {
     const file = path.join(dir, 'allowlist.postfix');
     const a = 'A'.repeat(2_000_000);
     const b = 'B'.repeat(1_500_000) + '\n';
     const hashes = new Set([a, b].map((s) => createHash('sha256').update(s).digest('hex')));
-    writeFileAtomic(file, a);
+    await writeFileAtomic(file, a);
     // The reader runs in another process, reading as fast as it can while we rewrite.
     const reader = spawn(process.execPath, [
       '-e',
@@ -114,8 +127,7 @@ describe('atomic file writes', () => {
     const stopAt = Date.now() + 1400;
     let writes = 0;
     while (Date.now() < stopAt) {
-      writeFileAtomic(file, writes++ % 2 ? a : b);
-      await new Promise((r) => setImmediate(r));
+      await writeFileAtomic(file, writes++ % 2 ? a : b);
     }
     await done;
     const seen = JSON.parse(out) as Record<string, number>;
