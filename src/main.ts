@@ -79,6 +79,7 @@ export async function openMailca(
       portalUrl: portalUrl(config),
       // A server coalesces bursts of changes into one publish every 20 ms at most.
       minIntervalMs: opts.publishMode === 'coalesced' ? 20 : 0,
+      crlMinIntervalMs: opts.publishMode === 'coalesced' ? 1_000 : 0,
     });
     const ctx: EnrolmentContext = {
       store,

@@ -2,7 +2,8 @@ import { sha256Hex } from './bytes.ts';
 
 export function toPem(der: Uint8Array, label: string): string {
   const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
+  const lines: string[] = [];
+  for (let i = 0; i < base64.length; i += 64) lines.push(base64.slice(i, i + 64));
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 

@@ -11,7 +11,7 @@ export interface CrlPolicy {
 }
 
 /** The CRL entry as stored at revocation, or encoded now for a row revoked before entries were stored. */
-function crlEntryOf(e: StoredCrlEntry): Uint8Array {
+export function crlEntryOf(e: StoredCrlEntry): Uint8Array {
   if (e.crlEntryDer) return e.crlEntryDer;
   return encodeCrlEntry({ serial: e.serial, revokedAt: e.revokedAt, reason: isRevocationReason(e.reason) ? e.reason : 'unspecified' });
 }
@@ -33,10 +33,20 @@ export function crlRefreshDue(crl: CrlRecord, lifetimeMs: number): Date {
   return new Date(crl.nextUpdate.getTime() - lifetimeMs / 2);
 }
 
+/** Where a CRL's entries come from: by default a read of every revoked row of the CA. */
+export interface CrlEntrySource {
+  /** The CA's CRL entries at `now`, in serial order, as of a read through `store`. */
+  entries(store: Store, caId: number, now: Date): Promise<Uint8Array[]>;
+}
+
+const fromDatabase: CrlEntrySource = {
+  entries: async (store, caId, now) => (await store.certificates.listCrlEntries(caId, now)).map(crlEntryOf),
+};
+
 /** The stored CRL and the revocations it should hold now; `fresh` when it needs no re-signing. */
-async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date) {
+async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date, source: CrlEntrySource) {
   const current = await store.crls.find(ca.id);
-  const encodedEntries = (await store.certificates.listCrlEntries(ca.id, now)).map(crlEntryOf);
+  const encodedEntries = await source.entries(store, ca.id, now);
   const hash = stateHash(encodedEntries);
   const fresh = current !== undefined && current.stateHash === hash && now < crlRefreshDue(current, policy.lifetimeMs);
   return { current, encodedEntries, hash, fresh };
@@ -46,13 +56,18 @@ async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date
  * Returns the CA's current CRL, signing a new one (with the next CRL number) if the revocations
  * changed, an entry expired off it, or it is due for refresh.
  */
-export async function ensureCrl(deps: { store: Store; keyring: CaKeyring; clock: Clock }, ca: CaRecord, policy: CrlPolicy): Promise<CrlRecord> {
+export async function ensureCrl(
+  deps: { store: Store; keyring: CaKeyring; clock: Clock },
+  ca: CaRecord,
+  policy: CrlPolicy,
+  source: CrlEntrySource = fromDatabase,
+): Promise<CrlRecord> {
   // Most calls (every GET /crl.pem) find the stored CRL current: check without taking the lock.
-  const unlocked = await crlState(deps.store, ca, policy, deps.clock.now());
+  const unlocked = await crlState(deps.store, ca, policy, deps.clock.now(), source);
   if (unlocked.fresh && unlocked.current) return unlocked.current;
   return deps.store.withLock('crl', async (tx) => {
     const now = deps.clock.now();
-    const { current, encodedEntries, hash, fresh } = await crlState(tx, ca, policy, now);
+    const { current, encodedEntries, hash, fresh } = await crlState(tx, ca, policy, now, source);
     if (fresh && current) return current;
 
     const issuer = await deps.keyring.forCa(ca);

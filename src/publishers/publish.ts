@@ -8,6 +8,7 @@ import { decideEnforcement, nextEnforcementChange } from '../enrolment/enforceme
 import type { CaKeyring } from '../issuance/authority.ts';
 import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
+import { RevokedSet } from './revoked-set.ts';
 import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
 import { AtomicFileWriter, PublishedFile, publishSmallFile } from './published-file.ts';
 
@@ -25,6 +26,7 @@ export const PUBLISHED_FILES = {
 } as const;
 
 const PEM_TYPE = 'application/x-pem-file';
+const CRL_FILES = new Set<string>([PUBLISHED_FILES.crlPem, PUBLISHED_FILES.crlDer]);
 
 export interface PublisherDeps {
   store: Store;
@@ -38,6 +40,8 @@ export interface PublisherDeps {
   portalUrl: string;
   /** Publishes start at least this far apart, so a burst of changes shares one (default 0). */
   minIntervalMs?: number;
+  /** CRLs are re-signed at most this often for revocations alone (default 0: with every publish). */
+  crlMinIntervalMs?: number;
 }
 
 export interface PublishResult {
@@ -227,6 +231,11 @@ export class Publisher {
   readonly #crls = new Map<number, CrlRecord>();
   #activeCertificates = 0;
   #requested = false;
+  readonly #revoked = new RevokedSet();
+  /** CAs whose CRL waits to be re-signed. */
+  readonly #crlPending = new Set<number>();
+  #lastCrlAt = 0;
+  #crlWanted = false;
   #lastStarted = 0;
   #loop: Promise<void> | undefined;
   #waiting: { resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
@@ -307,7 +316,10 @@ export class Publisher {
   /** The current version of a published file (publishing first if nothing was published yet). */
   async file(name: string): Promise<PublishedFile> {
     // A reader sees at least every change this instance committed before it asked.
-    if (this.#lastSeq === undefined || this.#requested) await this.publish();
+    if (this.#crlPending.size > 0 && CRL_FILES.has(name)) {
+      this.#crlWanted = true;
+      await this.publish();
+    } else if (this.#lastSeq === undefined || this.#requested) await this.publish();
     else if (this.#loop) await this.settled();
     const f = this.#files.get(name);
     if (!f) throw new Error(`${name} is not a published file`);
@@ -339,6 +351,10 @@ export class Publisher {
 
   /** The published CRL of every trusted CA (never signs: the publisher and the scheduler do). */
   async currentCrls(): Promise<CrlRecord[]> {
+    if (this.#crlPending.size > 0) {
+      this.#crlWanted = true;
+      await this.publish();
+    }
     const cas = await this.trustedCas();
     return cas.map((ca) => this.#crls.get(ca.id)).filter((c): c is CrlRecord => c !== undefined);
   }
@@ -389,14 +405,21 @@ export class Publisher {
     }
 
     const dirty = new Set<number>();
-    const crlDirty = new Set<number>();
+    const crlDirty = this.#crlPending;
     let trustedDirty = full;
-    if (!full) {
+    if (full) {
+      this.#revoked.reload(await store.certificates.listRevokedForCrl(now), seq);
+    } else {
+      const revokedSerials: string[] = [];
       for (const t of await store.certificates.touchedBySerials(serials)) {
         dirty.add(bucketOf(t.fingerprintSha256));
-        if (t.revoked) crlDirty.add(t.caId);
+        if (t.revoked) {
+          crlDirty.add(t.caId);
+          revokedSerials.push(t.serial);
+        }
         touchedUsers.add(t.userId);
       }
+      if (revokedSerials.length > 0) this.#revoked.apply(await store.certificates.listRevokedForCrl(now, revokedSerials), seq);
       const byTime = await store.certificates.validityChangesBetween(this.#lastAt ?? now, now);
       for (const fp of byTime.fingerprints) dirty.add(bucketOf(fp));
       for (const id of byTime.crlCaIds) crlDirty.add(id);
@@ -416,7 +439,18 @@ export class Publisher {
     if (full || dirty.size > 0 || usersChanged) published.push(...(await this.#publishLists(now, full ? undefined : dirty)));
     if (usersChanged) published.push(...(await this.#publishUserMaps()));
     const due = [...this.#crls.values()].some((crl) => crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime() <= now.getTime());
-    if (full || trustedDirty || crlDirty.size > 0 || due) published.push(...(await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due)));
+    // Re-signing a large CRL is the costliest step: a server does it at most once a second (the
+    // lists, which MTAs decide on, follow every publish); a reader of the CRL files waits for it.
+    const crlWait = this.#lastCrlAt + (this.deps.crlMinIntervalMs ?? 0) - Date.now();
+    const crlNow = full || trustedDirty || due || this.#crlWanted || crlWait <= 0;
+    if (crlNow && (full || trustedDirty || crlDirty.size > 0 || due)) {
+      published.push(...(await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due)));
+      crlDirty.clear();
+      this.#lastCrlAt = Date.now();
+    } else if (crlDirty.size > 0) {
+      setTimeout(() => this.notify(), Math.max(crlWait, 0)).unref();
+    }
+    this.#crlWanted = false;
 
     for (const f of published) {
       this.#files.get(f.name)?.retire();
@@ -435,7 +469,7 @@ export class Publisher {
     const { store } = this.deps;
     if (userIds && userIds.length === 0) return [];
     const [facts, policy] = await Promise.all([store.enforcement.facts(now, userIds), store.enforcement.policy()]);
-    const senders = await store.aliases.sendersForUsers(facts.map((f) => f.userId));
+    const senders = await store.aliases.sendersForUsers(userIds ? facts.map((f) => f.userId) : undefined);
     const fresh = new Map<number, UserState>();
     for (const f of facts) {
       // The owner first, then the sender aliases.
@@ -545,7 +579,7 @@ export class Publisher {
     let crlsChanged = trustedDirty;
     for (const ca of this.#trusted) {
       if (!checkAll && !crlDirty.has(ca.id) && this.#crls.has(ca.id)) continue;
-      const crl = await ensureCrl(this.deps, ca, { lifetimeMs: this.deps.crlLifetimeMs });
+      const crl = await ensureCrl(this.deps, ca, { lifetimeMs: this.deps.crlLifetimeMs }, this.#revoked);
       if (this.#crls.get(ca.id)?.crlNumber !== crl.crlNumber) crlsChanged = true;
       this.#crls.set(ca.id, crl);
     }

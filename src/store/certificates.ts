@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ChangeStore } from './changes.ts';
 import type { Dialect } from './db.ts';
-import type { ActiveCertificate, ActiveCertificateRow, TouchedCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry, StoredCrlEntry } from './types.ts';
+import type { ActiveCertificate, ActiveCertificateRow, TouchedCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry, RevokedForCrl, StoredCrlEntry } from './types.ts';
 
 interface CertificateRow {
   serial: string;
@@ -72,6 +72,11 @@ export class CertificateStore {
     private readonly changes: ChangeStore,
     private readonly dialect: Dialect,
   ) {}
+
+  /** The certificates table, read through the named index on SQLite (PostgreSQL's planner needs no hint). */
+  #indexed(index: string): Knex.Raw | string {
+    return this.dialect === 'sqlite' ? this.db.raw(`certificates indexed by ${index}`) : 'certificates';
+  }
 
   async insert(c: CertificateRecord): Promise<void> {
     await this.db<CertificateRow>('certificates').insert({
@@ -207,8 +212,7 @@ export class CertificateStore {
   async listActiveInRange(now: Date, range: { from: string; to?: string; after?: string; limit: number }): Promise<ActiveCertificateRow[]> {
     // Walk the fingerprint index: with the status columns' indexes SQLite would scan every active
     // row for each slice (PostgreSQL's planner picks the ordered index by itself).
-    const table = this.dialect === 'sqlite' ? this.db.raw('certificates indexed by certificates_fingerprint_sha256_unique') : 'certificates';
-    let q = whereStatus(this.db.from(table).select('serial', 'user_id', 'email', 'subject', 'fingerprint_sha256', 'spki_sha256', 'not_after'), 'active', now);
+    let q = whereStatus(this.db.from(this.#indexed('certificates_fingerprint_sha256_unique')).select('serial', 'user_id', 'email', 'subject', 'fingerprint_sha256', 'spki_sha256', 'not_after'), 'active', now);
     q = range.after !== undefined ? q.where('fingerprint_sha256', '>', range.after) : q.where('fingerprint_sha256', '>=', range.from);
     if (range.to !== undefined) q = q.where('fingerprint_sha256', '<', range.to);
     const rows = await q.orderBy('fingerprint_sha256').limit(range.limit);
@@ -227,9 +231,9 @@ export class CertificateStore {
   async touchedBySerials(serials: readonly string[]): Promise<TouchedCertificate[]> {
     const out: TouchedCertificate[] = [];
     for (let i = 0; i < serials.length; i += 500) {
-      const rows = await this.db('certificates').select('fingerprint_sha256', 'ca_id', 'user_id', 'revoked_at').whereIn('serial', serials.slice(i, i + 500));
-      for (const r of rows as Pick<CertificateRow, 'fingerprint_sha256' | 'ca_id' | 'user_id' | 'revoked_at'>[]) {
-        out.push({ fingerprintSha256: r.fingerprint_sha256, caId: Number(r.ca_id), userId: Number(r.user_id), revoked: r.revoked_at !== null });
+      const rows = await this.db('certificates').select('serial', 'fingerprint_sha256', 'ca_id', 'user_id', 'revoked_at').whereIn('serial', serials.slice(i, i + 500));
+      for (const r of rows as Pick<CertificateRow, 'serial' | 'fingerprint_sha256' | 'ca_id' | 'user_id' | 'revoked_at'>[]) {
+        out.push({ serial: r.serial, fingerprintSha256: r.fingerprint_sha256, caId: Number(r.ca_id), userId: Number(r.user_id), revoked: r.revoked_at !== null });
       }
     }
     return out;
@@ -289,13 +293,37 @@ export class CertificateStore {
   }
 
   /**
+   * Revoked, unexpired certificates (of `serials`, or all) with what a CRL needs of them: the
+   * publisher keeps these in memory so a CRL is rebuilt without reading every revoked row again.
+   */
+  async listRevokedForCrl(now: Date, serials?: readonly string[]): Promise<RevokedForCrl[]> {
+    const read = async (some?: readonly string[]) => {
+      // Walk the revoked_at index: SQLite would otherwise pick not_after and visit every valid row.
+      let q = this.db.from(this.#indexed('certificates_revoked_at_index')).select('serial', 'ca_id', 'not_after', 'revoked_at', 'revocation_reason', 'crl_entry_der').whereNotNull('revoked_at').where('not_after', '>', now.getTime());
+      if (some) q = q.whereIn('serial', some);
+      const rows = (await q) as { serial: string; ca_id: number; not_after: number; revoked_at: number; revocation_reason: string | null; crl_entry_der: Uint8Array | null }[];
+      return rows.map((r) => ({
+        serial: r.serial,
+        caId: Number(r.ca_id),
+        notAfter: new Date(Number(r.not_after)),
+        entry: r.crl_entry_der !== null ? { crlEntryDer: r.crl_entry_der } : { crlEntryDer: null, serial: r.serial, revokedAt: new Date(Number(r.revoked_at)), reason: r.revocation_reason ?? 'unspecified' },
+      })) as RevokedForCrl[];
+    };
+    if (!serials) return read();
+    const out: RevokedForCrl[] = [];
+    for (let i = 0; i < serials.length; i += 500) out.push(...(await read(serials.slice(i, i + 500))));
+    return out;
+  }
+
+  /**
    * The CRL entries of one CA now (revoked, not yet expired), ordered by serial: just the stored encodings,
    * plus serial, time and reason only for rows revoked before encodings were stored. What the CRL publisher
    * reads on every check, so it fetches no more than that (about half the time of listRevokedUnexpired).
    */
   async listCrlEntries(caId: number, now: Date): Promise<StoredCrlEntry[]> {
     const legacy = (column: string, alias: string) => this.db.raw(`case when crl_entry_der is null then ${column} end as ${alias}`);
-    const rows = await this.db('certificates')
+    const rows = await this.db
+      .from(this.#indexed('certificates_revoked_at_index'))
       .select('crl_entry_der', legacy('serial', 'legacy_serial'), legacy('revoked_at', 'legacy_revoked_at'), legacy('revocation_reason', 'legacy_reason'))
       .where({ ca_id: caId })
       .whereNotNull('revoked_at')

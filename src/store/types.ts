@@ -59,6 +59,7 @@ export interface ActiveCertificateRow extends ActiveCertificate {
 
 /** What a change to a certificate means for the published files. */
 export interface TouchedCertificate {
+  serial: string;
   fingerprintSha256: string;
   caId: number;
   userId: number;
@@ -80,6 +81,14 @@ export interface RevokedEntry {
 export type StoredCrlEntry =
   | { crlEntryDer: Uint8Array; serial?: undefined; revokedAt?: undefined; reason?: undefined }
   | { crlEntryDer: null; serial: string; revokedAt: Date; reason: string };
+
+/** A revoked certificate as a CRL needs it. */
+export interface RevokedForCrl {
+  serial: string;
+  caId: number;
+  notAfter: Date;
+  entry: StoredCrlEntry;
+}
 
 export type CaStatus = 'active' | 'retiring' | 'retired';
 
