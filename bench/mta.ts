@@ -8,6 +8,8 @@
 
 import { execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +22,7 @@ import { httpRequest, keepAliveAgent, percentile } from './lib/http.ts';
 import { expectStatus, prepareCa, revokeOverHttp, signIn } from './lib/instance.ts';
 import { EximInstance, mtaUnavailable, portInUse, PostfixInstance, waitListening, writeEximPasswordFile } from './lib/mta.ts';
 import { spawnTracked, stopChild } from './lib/processes.ts';
-import { errorText, notAvailable, row, type Row } from './lib/report.ts';
+import { errorText, fmt, notAvailable, row, type Row } from './lib/report.ts';
 import { benchConfig, startServerProcess } from './lib/server.ts';
 import { SmtpSession, type ClientIdentity } from './lib/smtp.ts';
 
@@ -170,6 +172,8 @@ interface Series {
 interface Samples {
   open: Series;
   fresh: Series;
+  /** ms from the revoke response until the pulled file the MTA reads no longer holds the certificate. */
+  pulled: number[];
 }
 
 type Attempt = { kind: 'accepted' } | { kind: 'refused'; text: string } | { kind: 'handshake-refused'; text: string } | { kind: 'other'; text: string };
@@ -229,7 +233,24 @@ function stopIfNeverRefused(series: Series, revocations: number) {
 }
 
 /** One revocation, watched by an open session and by new connections at once; times in ms after the revoke response. */
-async function measureOne(fx: Fixture, port: number, target: Target, samples: Samples, revocations: number): Promise<void> {
+/** What the MTA reads: the pulled file, and the text that is in it while the certificate is listed. */
+interface Pulled {
+  file: string;
+  entry(target: Target): string;
+}
+
+/** Polls the pulled file every 2 ms until it no longer holds the target; ms after the revoke response, or undefined. */
+async function untilPulled(pulled: Pulled, target: Target, revokedAt: number): Promise<number | undefined> {
+  const entry = pulled.entry(target);
+  while (performance.now() - revokedAt < GIVE_UP_MS) {
+    const text = await readFile(pulled.file, 'utf8').catch(() => '');
+    if (text && !text.includes(entry)) return performance.now() - revokedAt;
+    await sleep(2);
+  }
+  return undefined;
+}
+
+async function measureOne(fx: Fixture, port: number, pulled: Pulled, target: Target, samples: Samples, revocations: number): Promise<void> {
   const open = await SmtpSession.open(port, target);
   try {
     const mail = await open.command(`MAIL FROM:<${fx.owner}>`);
@@ -237,6 +258,8 @@ async function measureOne(fx: Fixture, port: number, target: Target, samples: Sa
     if (mail.code !== 250 || first.code !== 250) throw new Error(`certificate ${target.serial} not accepted before its revocation: ${(mail.code !== 250 ? mail : first).text.trim()}`);
     const before = await freshAttempt(port, target, fx.owner);
     if (before.kind !== 'accepted') throw new Error(`certificate ${target.serial} not accepted on a new connection before its revocation: ${before.text}`);
+
+    if (!(await readFile(pulled.file, 'utf8')).includes(pulled.entry(target))) throw new Error(`certificate ${target.serial} is not in ${path.basename(pulled.file)} before its revocation`);
 
     const error = await revokeOverHttp(fx.agent, fx.url, fx.adminToken, target.serial);
     const revokedAt = performance.now();
@@ -252,10 +275,12 @@ async function measureOne(fx: Fixture, port: number, target: Target, samples: Sa
       }
       return classify(await open.command(`RCPT TO:<${RECIPIENT}>`));
     };
-    const [openAt, freshAt] = await Promise.all([
+    const [pulledAt, openAt, freshAt] = await Promise.all([
+      untilPulled(pulled, target, revokedAt),
       samples.open.stoppedAfter === undefined ? untilRefused(samples.open, revokedAt, openRcpt) : undefined,
       samples.fresh.stoppedAfter === undefined ? untilRefused(samples.fresh, revokedAt, () => freshAttempt(port, target, fx.owner)) : undefined,
     ]);
+    if (pulledAt !== undefined) samples.pulled.push(pulledAt);
     for (const [series, at] of [[samples.open, openAt], [samples.fresh, freshAt]] as const) {
       if (series.stoppedAfter !== undefined) continue;
       record(series, at);
@@ -276,6 +301,7 @@ function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
     const all = [...series.values, ...Array<number>(series.lost).fill(GIVE_UP_MS)];
     const note =
       `${all.length} revocations, ${context}; ${series.attempts} attempts in all, one every ~${RETRY_PAUSE_MS} ms + a round trip` +
+      (samples.pulled.length ? `; the pulled file dropped the certificate after p50 ${fmt(percentile(samples.pulled, 50))} ms, p99 ${fmt(percentile(samples.pulled, 99))} ms` : '') +
       (series.atHandshake ? `; ${series.atHandshake} refused at the TLS handshake (CRL), the rest at RCPT` : '') +
       (series.other.length ? `; ${series.other.length} other answers retried (first: ${series.other[0]!.slice(0, 80)})` : '') +
       (series.lost ? `; ${series.lost} not refused within ${GIVE_UP_MS / 1000} s (counted as ${GIVE_UP_MS / 1000} s)` : '') +
@@ -288,7 +314,7 @@ function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
 }
 
 const emptySeries = (): Series => ({ values: [], lost: 0, attempts: 0, atHandshake: 0, other: [] });
-const emptySamples = (): Samples => ({ open: emptySeries(), fresh: emptySeries() });
+const emptySamples = (): Samples => ({ open: emptySeries(), fresh: emptySeries(), pulled: [] });
 /** Neither way sees refusals: do not spend minutes proving it. */
 const stuck = (s: Samples) => s.open.stoppedAfter !== undefined && s.fresh.stoppedAfter !== undefined;
 
@@ -322,7 +348,7 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
         await waitListening(port);
         const reloads = postfix.reloads();
         ctx.progress(`Postfix policy ${POLICY} on 127.0.0.1:${port}, policy service on 127.0.0.1:${PORTS.policyService}`);
-        await measureAll(fx, port, fx.targets.postfix, samples);
+        await measureAll(fx, port, { file: path.join(files, 'allowlist.json'), entry: (t) => `"${t.serial}"` }, fx.targets.postfix, samples);
         const reloaded = postfix.reloads() - reloads;
         context = `Postfix policy ${POLICY} (mta-config), pull client's policy service, ${reloaded === 0 ? 'no postfix reload' : `${reloaded} RELOADS seen in the log`}`;
       } finally {
@@ -334,7 +360,7 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
         await exim.start(config);
         await waitListening(port);
         ctx.progress(`Exim policy ${POLICY} on 127.0.0.1:${port}`);
-        await measureAll(fx, port, fx.targets.exim, samples);
+        await measureAll(fx, port, { file: path.join(files, 'allowlist.exim'), entry: (t) => `${new X509Certificate(t.certPem).fingerprint256.replaceAll(':', '')}:` }, fx.targets.exim, samples);
         context = `Exim policy ${POLICY} (mta-config), allow-list kept by mailca-pull --watch, no SIGHUP`;
       } catch (e) {
         const log = exim.log().trim().split('\n').slice(-1)[0];
@@ -349,9 +375,9 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
   return rowsFor(mta, samples, context);
 }
 
-async function measureAll(fx: Fixture, port: number, targets: readonly Target[], samples: Samples): Promise<void> {
+async function measureAll(fx: Fixture, port: number, pulled: Pulled, targets: readonly Target[], samples: Samples): Promise<void> {
   for (const [i, target] of targets.entries()) {
-    await measureOne(fx, port, target, samples, i + 1);
+    await measureOne(fx, port, pulled, target, samples, i + 1);
     if (stuck(samples)) break;
     await sleep(50);
   }
