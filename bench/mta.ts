@@ -138,7 +138,9 @@ async function setUp(ctx: BenchContext, perMta: number): Promise<{ fx: Fixture; 
     const targets: Record<MtaName, Target[]> = { postfix: [], exim: [] };
     for (let i = 0; i < perMta; i++) targets.postfix.push(await enrolOne(i));
     for (let i = 0; i < perMta; i++) targets.exim.push(await enrolOne(perMta + i));
-    ctx.progress(`enrolled ${2 * perMta} certificates of ${owner}`);
+    // Never revoked: the list never becomes empty (the pull client keeps the old file rather than take an empty one).
+    await enrolOne(2 * perMta);
+    ctx.progress(`enrolled ${2 * perMta + 1} certificates of ${owner}`);
 
     const tokenFile = path.join(dir, 'mta-token');
     writeFileSync(tokenFile, `${ca.mtaToken}\n`, { mode: 0o600 });
@@ -165,6 +167,8 @@ interface Series {
   atHandshake: number;
   /** Answers that were neither an acceptance nor a refusal (4xx): retried. */
   other: string[];
+  /** ms from the pulled file dropping the certificate to the refusal: the MTA's own share. */
+  afterPull: number[];
   /** Set once this way never saw a refusal in its first revocations: not tried on the rest. */
   stoppedAfter?: number;
 }
@@ -250,7 +254,7 @@ async function untilPulled(pulled: Pulled, target: Target, revokedAt: number): P
   return undefined;
 }
 
-async function measureOne(fx: Fixture, port: number, pulled: Pulled, target: Target, samples: Samples, revocations: number): Promise<void> {
+async function measureOne(ctx: BenchContext, fx: Fixture, port: number, pulled: Pulled, target: Target, samples: Samples, revocations: number): Promise<void> {
   const open = await SmtpSession.open(port, target);
   try {
     const mail = await open.command(`MAIL FROM:<${fx.owner}>`);
@@ -281,9 +285,14 @@ async function measureOne(fx: Fixture, port: number, pulled: Pulled, target: Tar
       samples.fresh.stoppedAfter === undefined ? untilRefused(samples.fresh, revokedAt, () => freshAttempt(port, target, fx.owner)) : undefined,
     ]);
     if (pulledAt !== undefined) samples.pulled.push(pulledAt);
+    const show = (at: number | undefined) => (at === undefined ? 'not within the give-up time' : `${at.toFixed(0)} ms`);
+    if ([pulledAt, openAt, freshAt].some((at) => at !== undefined && at > TARGET_MS)) {
+      ctx.progress(`slow revocation ${revocations}: pulled file ${show(pulledAt)}, open session ${show(openAt)}, new connection ${show(freshAt)}`);
+    }
     for (const [series, at] of [[samples.open, openAt], [samples.fresh, freshAt]] as const) {
       if (series.stoppedAfter !== undefined) continue;
       record(series, at);
+      if (at !== undefined && pulledAt !== undefined) series.afterPull.push(at - pulledAt);
       stopIfNeverRefused(series, revocations);
     }
   } finally {
@@ -302,6 +311,7 @@ function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
     const note =
       `${all.length} revocations, ${context}; ${series.attempts} attempts in all, one every ~${RETRY_PAUSE_MS} ms + a round trip` +
       (samples.pulled.length ? `; the pulled file dropped the certificate after p50 ${fmt(percentile(samples.pulled, 50))} ms, p99 ${fmt(percentile(samples.pulled, 99))} ms` : '') +
+      (series.afterPull.length ? `, the refusal came p50 ${fmt(percentile(series.afterPull, 50))} ms, p99 ${fmt(percentile(series.afterPull, 99))} ms after that` : '') +
       (series.atHandshake ? `; ${series.atHandshake} refused at the TLS handshake (CRL), the rest at RCPT` : '') +
       (series.other.length ? `; ${series.other.length} other answers retried (first: ${series.other[0]!.slice(0, 80)})` : '') +
       (series.lost ? `; ${series.lost} not refused within ${GIVE_UP_MS / 1000} s (counted as ${GIVE_UP_MS / 1000} s)` : '') +
@@ -313,7 +323,7 @@ function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
   return rows;
 }
 
-const emptySeries = (): Series => ({ values: [], lost: 0, attempts: 0, atHandshake: 0, other: [] });
+const emptySeries = (): Series => ({ values: [], lost: 0, attempts: 0, atHandshake: 0, other: [], afterPull: [] });
 const emptySamples = (): Samples => ({ open: emptySeries(), fresh: emptySeries(), pulled: [] });
 /** Neither way sees refusals: do not spend minutes proving it. */
 const stuck = (s: Samples) => s.open.stoppedAfter !== undefined && s.fresh.stoppedAfter !== undefined;
@@ -348,7 +358,7 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
         await waitListening(port);
         const reloads = postfix.reloads();
         ctx.progress(`Postfix policy ${POLICY} on 127.0.0.1:${port}, policy service on 127.0.0.1:${PORTS.policyService}`);
-        await measureAll(fx, port, { file: path.join(files, 'allowlist.json'), entry: (t) => `"${t.serial}"` }, fx.targets.postfix, samples);
+        await measureAll(ctx, fx, port, { file: path.join(files, 'allowlist.json'), entry: (t) => `"${t.serial}"` }, fx.targets.postfix, samples);
         const reloaded = postfix.reloads() - reloads;
         context = `Postfix policy ${POLICY} (mta-config), pull client's policy service, ${reloaded === 0 ? 'no postfix reload' : `${reloaded} RELOADS seen in the log`}`;
       } finally {
@@ -360,7 +370,7 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
         await exim.start(config);
         await waitListening(port);
         ctx.progress(`Exim policy ${POLICY} on 127.0.0.1:${port}`);
-        await measureAll(fx, port, { file: path.join(files, 'allowlist.exim'), entry: (t) => `${new X509Certificate(t.certPem).fingerprint256.replaceAll(':', '')}:` }, fx.targets.exim, samples);
+        await measureAll(ctx, fx, port, { file: path.join(files, 'allowlist.exim'), entry: (t) => `${new X509Certificate(t.certPem).fingerprint256.replaceAll(':', '')}:` }, fx.targets.exim, samples);
         context = `Exim policy ${POLICY} (mta-config), allow-list kept by mailca-pull --watch, no SIGHUP`;
       } catch (e) {
         const log = exim.log().trim().split('\n').slice(-1)[0];
@@ -375,9 +385,9 @@ async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise
   return rowsFor(mta, samples, context);
 }
 
-async function measureAll(fx: Fixture, port: number, pulled: Pulled, targets: readonly Target[], samples: Samples): Promise<void> {
+async function measureAll(ctx: BenchContext, fx: Fixture, port: number, pulled: Pulled, targets: readonly Target[], samples: Samples): Promise<void> {
   for (const [i, target] of targets.entries()) {
-    await measureOne(fx, port, pulled, target, samples, i + 1);
+    await measureOne(ctx, fx, port, pulled, target, samples, i + 1);
     if (stuck(samples)) break;
     await sleep(50);
   }
