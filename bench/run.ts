@@ -15,8 +15,9 @@ import { crl } from './crl.ts';
 import { healthz } from './healthz.ts';
 import { allowlist } from './allowlist.ts';
 import { longpoll } from './longpoll.ts';
+import { mta } from './mta.ts';
 
-const MEASUREMENTS: Measurement[] = [issuance, scale, propagation, crl, healthz, allowlist, longpoll];
+const MEASUREMENTS: Measurement[] = [issuance, scale, propagation, crl, healthz, allowlist, longpoll, mta];
 
 function parseArgs(argv: string[]): { quick: boolean; json: string; only?: Set<string> } {
   let quick = false;

@@ -20,6 +20,11 @@ const OID_COMMON_NAME = Buffer.from('0603550403', 'hex');
 
 /** A PKCS#10 request for a fresh P-256 key, subject CN=`commonName`, signed by that key. */
 export function p256CsrPem(commonName: string): string {
+  return p256KeyAndCsrPem(commonName).csrPem;
+}
+
+/** A fresh P-256 key (PKCS#8 PEM) and its PKCS#10 request, subject CN=`commonName`: for a client that presents the issued certificate. */
+export function p256KeyAndCsrPem(commonName: string): { keyPem: string; csrPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const subject = tlv(0x30, tlv(0x31, tlv(0x30, OID_COMMON_NAME, tlv(0x0c, Buffer.from(commonName, 'utf8')))));
@@ -27,7 +32,8 @@ export function p256CsrPem(commonName: string): string {
   const signature = sign('sha256', info, privateKey);
   const der = tlv(0x30, info, ECDSA_WITH_SHA256, tlv(0x03, Buffer.from([0]), signature));
   const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${b64}-----END CERTIFICATE REQUEST-----\n`;
+  const csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${b64}-----END CERTIFICATE REQUEST-----\n`;
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), csrPem };
 }
 
 /** `n` distinct CSRs (distinct keys); callers cycle through them when they need more. */

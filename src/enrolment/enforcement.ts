@@ -27,6 +27,14 @@ export async function listEnforcement(ctx: Pick<EnrolmentContext, 'store' | 'clo
   return facts.map((f) => decideEnforcement(f, policy, now));
 }
 
+/** One user's migration state (what the portal tells them to set up); undefined for a disabled or unknown user. */
+export async function userEnforcement(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, userId: number): Promise<UserEnforcement | undefined> {
+  const now = ctx.clock.now();
+  const [facts, policy] = await Promise.all([ctx.store.enforcement.facts(now, [userId]), ctx.store.enforcement.policy()]);
+  const mine = facts[0];
+  return mine ? decideEnforcement(mine, policy, now) : undefined;
+}
+
 /** Sets one user's enforcement: an override, or back to the schedule (optionally with their own date). */
 export async function setUserEnforcement(
   ctx: EnrolmentContext,

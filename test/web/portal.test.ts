@@ -191,6 +191,9 @@ describe('enrolment portal (Chromium)', () => {
     await page.getByRole('heading', { level: 1, name: 'Set up your mail program' }).waitFor();
     expect(await page.getByTestId('smtp-host').textContent()).toBe('127.0.0.1');
     expect(await page.getByTestId('smtp-ports').textContent()).toBe('465 (SSL/TLS) or 587 (STARTTLS)');
+    // alice is in grace (no enforcement set): her password still works, and she is told what to switch to.
+    expect(await page.getByTestId('smtp-auth').textContent()).toContain('For now choose “Normal password”');
+    expect(await page.getByTestId('smtp-auth').textContent()).toContain('then choose “No authentication” instead');
     for (const client of ['Thunderbird', 'Apple Mail (Mac)', 'iPhone and iPad', 'Outlook (Windows)', 'Android']) {
       await page.getByText(client, { exact: true }).waitFor();
     }

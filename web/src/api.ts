@@ -52,8 +52,17 @@ export interface Renewal extends Enrolment {
   renewal_of: string;
 }
 
+/** The signed-in user's migration state: in grace a password still sends mail; enforced, only a certificate. */
+export interface MigrationState {
+  state: 'grace' | 'enforced';
+  /** When a user in grace becomes enforced by schedule (or when an enforced one did); null if no date applies. */
+  enforced_from: string | null;
+}
+
 export interface PortalSettings {
   smtp: { host: string; ports: { port: number; security: 'tls' | 'starttls' }[]; auth: 'none' | 'external' };
+  /** null when the server has no decision for this user (e.g. disabled meanwhile). */
+  enforcement: MigrationState | null;
   session_idle_minutes: number | null;
   ca_certificate_url: string;
 }

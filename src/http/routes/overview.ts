@@ -3,7 +3,8 @@ import { DAY_MS } from '../../clock.ts';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { BadRequest } from '../../errors.ts';
 import { pageParams, statusParam } from '../pagination.ts';
-import { requireRole, requireUser } from '../principal.ts';
+import { userEnforcement } from '../../enrolment/enforcement.ts';
+import { requireRole, requireUser, sessionUser } from '../principal.ts';
 import { certificateView } from '../views.ts';
 
 const WINDOW_DAYS = 30;
@@ -57,14 +58,17 @@ export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOption
     res.json({ certificates: page.items.map((c) => certificateView(c, now)), total: page.total, limit, offset });
   });
 
-  r.get('/portal-settings', requireUser, (req, res) => {
+  r.get('/portal-settings', requireUser, async (req, res) => {
     const host = opts.smtpHost ?? (opts.publicUrl ? new URL(opts.publicUrl).hostname : req.hostname);
     const ports = [
       { port: opts.smtpTlsPort ?? 465, security: 'tls' as const },
       { port: opts.smtpStarttlsPort ?? 587, security: 'starttls' as const },
     ].filter((p) => p.port > 0);
+    // The signed-in user's migration state: in grace a password still sends mail, once enforced only a certificate.
+    const enforcement = await userEnforcement(ctx, sessionUser(req).id);
     res.json({
       smtp: { host, ports, auth: opts.smtpAuth ?? 'none' },
+      enforcement: enforcement ? { state: enforcement.state, enforced_from: enforcement.enforcedFrom?.toISOString() ?? null } : null,
       session_idle_minutes: opts.sessionIdleMs ? Math.round(opts.sessionIdleMs / 60_000) : null,
       ca_certificate_url: '/ca.pem',
     });

@@ -1,7 +1,7 @@
 import type { PortalSettings } from '../api.ts';
 import { h, render } from '../dom.ts';
 import type { ViewContext } from '../main.ts';
-import { authenticationWording } from './smtp-auth.ts';
+import { submissionAdvice } from './smtp-auth.ts';
 
 const SECURITY: Record<'tls' | 'starttls', string> = { tls: 'SSL/TLS', starttls: 'STARTTLS' };
 
@@ -20,7 +20,7 @@ export function smtpSettings(s: PortalSettings, email: string): HTMLElement {
       h('dt', {}, 'Port and security'),
       h('dd', { 'data-testid': 'smtp-ports' }, ports || 'Ask your administrator'),
       h('dt', {}, 'Authentication'),
-      h('dd', { 'data-testid': 'smtp-auth' }, authenticationWording(s.smtp.auth).explanation, ' Certificate: the one for ', h('strong', {}, email)),
+      h('dd', { 'data-testid': 'smtp-auth' }, submissionAdvice(s.smtp.auth, s.enforcement).explanation, ' Certificate: the one for ', h('strong', {}, email)),
     ),
     s.smtp.ports.length > 1 ? h('p', { class: 'hint' }, `Use ${s.smtp.ports[0]?.port} if your mail program offers it; ${s.smtp.ports[1]?.port} works where the first is blocked.`) : null,
   );
@@ -37,7 +37,9 @@ export function importInstructions(s: PortalSettings, email: string, file: strin
   const sec = tls ? SECURITY[tls.security] : 'SSL/TLS';
   const host = h('code', {}, s.smtp.host);
   const f = h('code', {}, file);
-  const method = h('strong', {}, authenticationWording(s.smtp.auth).method);
+  const advice = submissionAdvice(s.smtp.auth, s.enforcement);
+  const method = h('strong', {}, advice.method);
+  const userName = advice.method === 'Normal password' ? [', User Name to ', h('code', {}, email)] : [];
   const section = (title: string, body: HTMLElement, note?: string) => h('details', { class: 'client' }, h('summary', {}, title), body, note ? h('p', { class: 'hint' }, note) : null);
   return h(
     'section',
@@ -50,7 +52,7 @@ export function importInstructions(s: PortalSettings, email: string, file: strin
         ['Open ', h('strong', {}, 'Settings → Privacy & Security'), ', scroll to ', h('strong', {}, 'Certificates'), ' and choose ', h('strong', {}, 'Manage Certificates…'), '.'],
         ['On the ', h('strong', {}, 'Your Certificates'), ' tab choose ', h('strong', {}, 'Import…'), ', pick ', f, ' and type the file password.'],
         ['Open ', h('strong', {}, 'Account Settings → Outgoing Server (SMTP)'), ', select your server and choose ', h('strong', {}, 'Edit…'), '.'],
-        ['Set Server Name to ', host, ', Port to ', port, ', Connection security to ', sec, ' and Authentication method to ', method, '.'],
+        ['Set Server Name to ', host, ', Port to ', port, ', Connection security to ', sec, ...userName, ' and Authentication method to ', method, '.'],
       ),
     ),
     section(
