@@ -19,6 +19,8 @@ interface Plan {
   durationMs: number;
   warmupMs: number;
   csrs: number;
+  /** Signed-in users; workers share their sessions round-robin. */
+  users: number;
 }
 
 type Send = (i: number, worker: number) => Promise<string | undefined>;
@@ -51,7 +53,7 @@ async function mailcaRates(ctx: BenchContext, kind: DatabaseKind, plan: Plan, cs
   const db = await createBenchDatabase(kind);
   try {
     const maxC = Math.max(...CONCURRENCY);
-    const ca = await prepareCa(db, { users: maxC });
+    const ca = await prepareCa(db, { users: plan.users });
     const server = await startServerProcess(benchConfig(db));
     try {
       const setupAgent = keepAliveAgent(maxC);
@@ -74,7 +76,7 @@ export const issuance: Measurement = {
   id: M,
   title: 'HTTP issuance (enrol API) next to cfssl serve',
   async run(ctx) {
-    const plan: Plan = ctx.quick ? { durationMs: 500, warmupMs: 200, csrs: 200 } : { durationMs: 6000, warmupMs: 1500, csrs: 4000 };
+    const plan: Plan = ctx.quick ? { durationMs: 300, warmupMs: 100, csrs: 200, users: 4 } : { durationMs: 6000, warmupMs: 1500, csrs: 4000, users: 16 };
     const csrs = csrPool(plan.csrs);
     const figure = (kind: string, c: number) => `HTTP issuance, ${kind}, c=${c}`;
     let peer: Map<number, LoadResult> | undefined;

@@ -42,12 +42,3 @@ export function peakRssBytes(pid: number): number | undefined {
     return undefined;
   }
 }
-
-export function currentRssBytes(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -14,8 +14,11 @@ import Database from 'better-sqlite3';
 type Value = string | number | bigint | Buffer | null;
 type Row = Record<string, Value>;
 
-/** Tables of the schema this file knows; a row there is never copied as a "dependent" row. */
-const KNOWN_TABLES = new Set(['certificates', 'users', 'cas', 'crls', 'audit_events', 'audit_head', 'sessions', 'api_tokens', 'blocked_keys', 'settings', 'mail_log', 'locks', 'knex_migrations', 'knex_migrations_lock']);
+/**
+ * Tables of the schema this file knows; a row there is never copied as a "dependent" row. The change
+ * feed (`changes`) is left alone: a server starting on the database renders everything from the tables.
+ */
+const KNOWN_TABLES = new Set(['certificates', 'users', 'cas', 'crls', 'audit_events', 'audit_head', 'sessions', 'api_tokens', 'blocked_keys', 'settings', 'mail_log', 'locks', 'knex_migrations', 'knex_migrations_lock', 'changes', 'sender_aliases']);
 const SET_PER_ROW = new Set(['serial', 'user_id', 'email', 'subject', 'fingerprint_sha256', 'spki_sha256', 'not_before', 'not_after', 'created_at']);
 
 export interface SeededCertificate {
