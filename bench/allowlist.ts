@@ -64,7 +64,7 @@ export const allowlist: Measurement = {
             const ms = performance.now() - s;
             if (res.status !== 200) throw new Error(`GET ${format}: HTTP ${res.status}`);
             if (format === 'postfix') etag = String(res.headers.etag);
-            rows.push(row({ measurement: M, figure: httpFigures[FORMATS.indexOf(format)]!, value: ms, unit: 'ms', target: { kind: 'below', limit: 2000 }, note: `${(Buffer.byteLength(res.body) / MB).toFixed(0)} MB` }));
+            rows.push(row({ measurement: M, figure: httpFigures[FORMATS.indexOf(format)]!, value: ms, unit: 'ms', target: { kind: 'below', limit: 2000 }, note: `${(res.bytes / MB).toFixed(0)} MB` }));
           }
           const peak = server.peakRss();
           rows.push(

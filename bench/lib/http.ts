@@ -7,7 +7,9 @@ import { performance } from 'node:perf_hooks';
 export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
+  /** The body as text; empty when it was over 64 MB (see `bytes`). */
   body: string;
+  bytes: number;
 }
 
 export function keepAliveAgent(maxSockets: number): http.Agent {
@@ -30,9 +32,15 @@ export function httpRequest(
     const r = http.request(
       { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method ?? 'GET', headers },
       (res) => {
+        // Bodies past 64 MB (a million-entry list) are counted, not kept.
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (bytes <= 64 << 20) chunks.push(c);
+          else chunks.length = 0;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes <= 64 << 20 ? Buffer.concat(chunks).toString('utf8') : '', bytes }));
         res.on('error', reject);
       },
     );
