@@ -804,8 +804,15 @@ function serveConnection(socket, service) {
       const space = body.indexOf(' ');
       const map = space > 0 ? body.slice(0, space) : body;
       const key = space > 0 ? body.slice(space + 1) : '';
+      if (map === 'certificates') {
+        // Exim's ${readsocket}: the senders of a listed certificate as an Exim list, owner first.
+        const fingerprint = normaliseFingerprint(key);
+        const entry = fingerprint ? service.index?.certificates.get(fingerprint) : undefined;
+        socket.write(netstring(entry && entry.notAfter > Date.now() ? `OK ${[entry.owner, ...[...entry.senders].filter((s) => s !== entry.owner)].join(' : ')}` : 'NOTFOUND '));
+        continue;
+      }
       if (map !== 'senders') {
-        socket.write(netstring(`PERM no map ${map.slice(0, 40)} here (only "senders")`));
+        socket.write(netstring(`PERM no map ${map.slice(0, 40)} here (only "senders" and "certificates")`));
         continue;
       }
       const logins = service.index?.senderLogins.get(key.toLowerCase());

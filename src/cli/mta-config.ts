@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { publishDir } from '../config.ts';
 import { portalUrl } from '../main.ts';
 import { PUBLISHED_FILES } from '../publishers/publish.ts';
-import { DEFAULT_POLICY_SERVICE, POLICIES, renderMtaConfig, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
+import { DEFAULT_POLICY_SERVICE, POLICIES, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
 import { choice, CliError, config } from './common.ts';
 
 function port(v: string): number {
@@ -54,6 +54,7 @@ export function mtaConfigCommand(): Command {
     .option('--postfix-sasl <type:path>', 'Postfix SASL server: dovecot:private/auth or cyrus:smtpd')
     .option('--postfix-maps <kind>', 'how Postfix decides on certificates: policy-service (the pull client\'s, no reload) or cdb (postmap in the pull\'s --then)', choice('--postfix-maps', ['policy-service', 'cdb']), 'policy-service')
     .option('--policy-service <address>', `where the pull client's policy service listens (mailca pull --policy-listen)`, DEFAULT_POLICY_SERVICE)
+    .option('--exim-lookup <kind>', "how Exim finds a certificate's senders: lsearch (the pulled file; a revocation applies from the next connection) or policy-service (asks the pull client per RCPT: the next RCPT of an open session)", choice('--exim-lookup', ['lsearch', 'policy-service']), 'lsearch')
     .option('--exim-sasl <driver:arg>', 'Exim password check: dovecot:/run/dovecot/auth-client or lsearch:/etc/exim4/passwd')
     .action((o: Record<string, string | undefined>) => {
       const cfg = config();
@@ -69,6 +70,7 @@ export function mtaConfigCommand(): Command {
         listenAddress: o.listen,
         postfixSasl: o.postfixSasl ? postfixSasl(o.postfixSasl) : undefined,
         eximSasl: o.eximSasl ? eximSasl(o.eximSasl) : undefined,
+        eximLookup: (o.eximLookup ?? 'lsearch') as EximLookup,
         postfixMaps: (o.postfixMaps ?? 'policy-service') as PostfixMaps,
         policyService: policyService(o.policyService ?? DEFAULT_POLICY_SERVICE),
         paths: {

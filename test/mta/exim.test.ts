@@ -7,6 +7,9 @@ import { EximInstance } from './exim-instance.ts';
 import { policyPorts } from './ports.ts';
 import { msmtp } from './mail-clients.ts';
 import { PORTAL_URL } from './published.ts';
+import { PolicyService } from './policy-service.ts';
+import { policyServicePort } from './ports.ts';
+import { mkdirSync } from 'node:fs';
 import { SmtpSession } from './smtp-session.ts';
 import { authenticationWording } from '../../web/src/views/smtp-auth.ts';
 import { authOffered, externalOffered, recommendedSubmissionAuth, swaks, type SwaksRequest } from './swaks.ts';
@@ -106,23 +109,6 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       expect(wording.method === 'TLS Certificate', ehlo.transcript).toBe(externalOffered(ehlo.transcript));
     });
 
-    it('a certificate removed from the list is refused at the next RCPT of an open session (cache=no_rd), no reload', async () => {
-      listAlice();
-      const session = await SmtpSession.tlsOnConnect(port(3), environment.pki.caFile, environment.pki.listed);
-      try {
-        expect((await session.command('EHLO client.example.test')).code).toBe(250);
-        expect((await session.command(`MAIL FROM:<${ALICE.login}>`)).code).toBe(250);
-        const first = await session.command('RCPT TO:<one@example.org>');
-        expect(first.code, explain(3, first.text)).toBe(250);
-        environment.published.writeAllowlist([]);
-        const second = await session.command('RCPT TO:<two@example.org>');
-        expect(second.code, explain(3, second.text)).toBe(550);
-        expect(second.text).toContain(`client certificate required - enrol at ${PORTAL_URL}`);
-      } finally {
-        session.close();
-        listAlice();
-      }
-    });
   });
 
   it('a fingerprint removed from the lsearch allow-list is refused on the next connection, without reload', () => {
@@ -156,4 +142,55 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
     }
   });
 
+
+  describe('--exim-lookup policy-service: the pull client answers per RCPT', () => {
+    const LOOKUP_BASE = 20700;
+    let policy: PolicyService;
+    let exim: EximInstance;
+    const lookupPort = policyPorts(LOOKUP_BASE, 3).tlsOnConnect;
+    const listAlice = () => environment.published.writeAllowlist([{ certificate: environment.pki.listed, senders: [ALICE.login, ALIAS] }]);
+
+    beforeAll(async () => {
+      listAlice();
+      const pulled = join(environment.dir, 'pulled-exim');
+      mkdirSync(pulled, { recursive: true });
+      policy = new PolicyService(environment.published, policyServicePort(LOOKUP_BASE), pulled);
+      await policy.start();
+      exim = new EximInstance(join(environment.dir, 'exim-lookup'));
+      exim.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', 3, LOOKUP_BASE), mta: 'exim', eximLookup: 'policy-service' }));
+      await exim.start();
+    });
+    afterAll(async () => {
+      exim?.stop();
+      await policy?.stop();
+    });
+
+    it('owner and alias accepted, another sender refused; a certificate the pull drops is refused at the next RCPT of an open session', async () => {
+      const explainHere = (t: string) => `${t}\n--- exim log ---\n${exim.log().split('\n').slice(-10).join('\n')}\n--- pull ---\n${policy.output().split('\n').slice(-6).join('\n')}`;
+      for (const from of [ALICE.login, ALIAS]) {
+        const r = swaks({ port: lookupPort, tls: 'tls-on-connect', certificate: environment.pki.listed, from });
+        expect(r.accepted, explainHere(r.transcript)).toBe(true);
+      }
+      const other = swaks({ port: lookupPort, tls: 'tls-on-connect', certificate: environment.pki.listed, from: BOB.login });
+      expect(other.transcript, explainHere(other.transcript)).toContain(`550 5.7.1 <${BOB.login}>: not allowed for this client certificate`);
+
+      const session = await SmtpSession.tlsOnConnect(lookupPort, environment.pki.caFile, environment.pki.listed);
+      try {
+        expect((await session.command('EHLO client.example.test')).code).toBe(250);
+        expect((await session.command(`MAIL FROM:<${ALICE.login}>`)).code).toBe(250);
+        const first = await session.command('RCPT TO:<one@example.org>');
+        expect(first.code, explainHere(first.text)).toBe(250);
+        // The pull client replaces its file by rename and swaps its in-memory list; Exim asks it again at the next RCPT.
+        environment.published.writeAllowlist([{ certificate: environment.pki.unlisted, senders: [BOB.login] }]);
+        await policy.sync();
+        const second = await session.command('RCPT TO:<two@example.org>');
+        expect(second.code, explainHere(second.text)).toBe(550);
+        expect(second.text).toContain(`client certificate required - enrol at ${PORTAL_URL}`);
+      } finally {
+        session.close();
+        listAlice();
+        await policy.sync();
+      }
+    });
+  });
 });

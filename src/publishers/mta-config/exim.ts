@@ -4,21 +4,34 @@ import { enrolMessage, listeningPort } from './validate.ts';
 
 const DEFAULT_EXIM_SASL: EximSasl = { driver: 'dovecot', socket: '/run/dovecot/auth-client' };
 
-/** The allow-list entry ("owner : alias : …") of the client's certificate if it is CA-verified and listed, else empty. */
-const CERTIFICATE_ENTRY =
-  '${if and{{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}}{${lookup{${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}}{}}';
+const VERIFIED = '{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}';
+
+/**
+ * The allow-list entry ("owner : alias : …") of the client's certificate if it is CA-verified and
+ * listed, else empty. From the lsearch file (re-read at each lookup; a file replaced by a pull is
+ * seen from the next connection on, since Exim keeps an open file for the rest of the message), or
+ * asked of the pull client's policy service (a socketmap lookup in the `certificates` map, per
+ * RCPT: an open session sees a revocation at its next RCPT). Unreachable service: empty (unlisted).
+ */
+function certificateEntry(opts: MtaConfigOptions): string {
+  if (opts.eximLookup !== 'policy-service') return `\${if and{${VERIFIED}}{\${lookup{\${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}}{}}`;
+  const socket = (opts.policyService ?? 'inet:127.0.0.1:10040').replace(/^unix:/, '');
+  // The request is a netstring of fixed length: "certificates " + 64 hex digits = 77 bytes.
+  const ask = `\${readsocket{${socket}}{77:certificates \${sha256:$tls_in_peercert},}{3s}{}{FAIL}}`;
+  return `\${if and{${VERIFIED}}{\${if match{${ask}}{\\N^\\d+:OK (.+),\$\\N}{\$1}{}}}{}}`;
+}
 
 /**
  * AUTH EXTERNAL (Thunderbird's and K-9's "TLS certificate" setting): offered once a CA-verified certificate was
  * presented, succeeds when it is listed; the authenticated id is the certificate's owner.
  */
-function externalAuthenticator(): string[] {
+function externalAuthenticator(opts: MtaConfigOptions): string[] {
   return [
     'mailca_external:',
     '  driver = external',
     '  public_name = EXTERNAL',
     '  server_advertise_condition = ${if and{{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}}}',
-    `  server_param2 = \${listextract{1}{${CERTIFICATE_ENTRY}}}`,
+    `  server_param2 = \${listextract{1}{${certificateEntry(opts)}}}`,
     '  # an authorisation identity, if the client sends one, must be the owner',
     '  server_condition = ${if and{{!eq{$auth2}{}}{or{{eq{$auth1}{}}{eqi{$auth1}{$auth2}}}}}}',
     '  server_set_id = $auth2',
@@ -70,8 +83,10 @@ function aclSection(opts: MtaConfigOptions): string[] {
   if (policy.clientCertificates !== 'none') {
     lines.push(
       '  # the allow-list entry of a CA-verified (unexpired, unrevoked per tls_crl) certificate: "owner : alias : …";',
-      '  # cache=no_rd re-reads the file at each lookup, so a removal applies at the next RCPT of an open session',
-      `  warn    set acl_m_mailca_senders = ${CERTIFICATE_ENTRY}`,
+      opts.eximLookup === 'policy-service'
+        ? '  # asked of the pull client per RCPT, so a removal applies at the next RCPT of an open session'
+        : '  # cache=no_rd re-reads the file at each lookup; a file replaced by a pull is seen from the next connection',
+      `  warn    set acl_m_mailca_senders = ${certificateEntry(opts)}`,
       '  deny    message = 5.7.1 <$authenticated_id>: SASL login does not match the client certificate of ${listextract{1}{$acl_m_mailca_senders}}',
       '          condition = ${if !eq{$acl_m_mailca_senders}{}}',
       '          authenticated = *',
@@ -108,7 +123,7 @@ function aclSection(opts: MtaConfigOptions): string[] {
 function authenticatorSection(opts: MtaConfigOptions): string[] {
   const sasl = opts.eximSasl ?? DEFAULT_EXIM_SASL;
   const lines = ['begin authenticators', ''];
-  if (POLICIES[opts.policy].clientCertificates !== 'none') lines.push(...externalAuthenticator());
+  if (POLICIES[opts.policy].clientCertificates !== 'none') lines.push(...externalAuthenticator(opts));
   if (sasl.driver === 'dovecot') {
     for (const mechanism of ['PLAIN', 'LOGIN']) {
       lines.push(
@@ -177,9 +192,19 @@ function eximNotes(opts: MtaConfigOptions): string {
   ];
   if (policy.clientCertificates !== 'none') {
     lines.push(
-      `Exim re-reads the lsearch files ${opts.paths.eximAllowlist} and ${opts.paths.eximEnforcement} at each lookup`,
-      '(lsearch,cache=no_rd): no reload is needed after a pull, and a removed certificate is refused at the next RCPT of an',
-      'open session. A listed certificate may send as the addresses of its entry ("HEX: owner : alias : …") and the null',
+      ...(opts.eximLookup === 'policy-service'
+        ? [
+            `Exim asks the pull client's policy service (${opts.policyService ?? 'inet:127.0.0.1:10040'}; run mailca pull --format json --watch`,
+            '--policy-listen there) for the certificate\'s entry at each RCPT: a removed certificate is refused at the next RCPT of an',
+            'open session, with no reload. If the service is unreachable the certificate counts as unlisted.',
+          ]
+        : [
+            `Exim re-reads the lsearch files ${opts.paths.eximAllowlist} and ${opts.paths.eximEnforcement} at each lookup`,
+            '(lsearch,cache=no_rd): no reload is needed after a pull, and a removed certificate is refused from the next',
+            'connection on (Exim keeps the file it opened for the rest of a message). --exim-lookup policy-service applies a',
+            'removal at the next RCPT of an open session.',
+          ]),
+      'A listed certificate may send as the addresses of its entry ("HEX: owner : alias : …") and the null',
       'sender; any other sender is refused ("not allowed for this client certificate"), and so is a password login of',
       'another user. AUTH EXTERNAL is offered once a CA-verified certificate is presented (mail programs\' "TLS',
       'certificate" setting); it succeeds for a listed certificate and sets $authenticated_id to its owner. Programs set',

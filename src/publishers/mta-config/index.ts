@@ -7,6 +7,7 @@ export { POLICIES, POLICY_NUMBERS } from './policies.ts';
 export { DEFAULT_POLICY_SERVICE } from './validate.ts';
 export type { ClientCertificateMode, PolicyDescription, TlsMode } from './policies.ts';
 export type {
+  EximLookup,
   EximSasl,
   MtaConfigOptions,
   MtaKind,

@@ -40,6 +40,8 @@ export type EximSasl =
   | { driver: 'dovecot'; socket: string }
   | { driver: 'lsearch-crypteq'; passwordFile: string };
 
+export type EximLookup = 'lsearch' | 'policy-service';
+
 export interface MtaConfigOptions {
   mta: MtaKind;
   policy: PolicyNumber;
@@ -61,6 +63,8 @@ export interface MtaConfigOptions {
   postfixMaps?: PostfixMaps;
   /** Where the pull client's policy service listens (--policy-listen); default `inet:127.0.0.1:10040`. */
   policyService?: string;
+  /** How Exim finds a certificate's entry: the lsearch file (default) or the policy service. */
+  eximLookup?: EximLookup;
 }
 
 export interface RenderedPostfixConfig {
