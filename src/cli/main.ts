@@ -190,8 +190,10 @@ export function buildProgram(): Command {
     .requiredOption('--reason <reason>', `RFC 5280 reason: ${ACCEPTED_REVOCATION_REASONS.join(', ')}`, choice('--reason', ACCEPTED_REVOCATION_REASONS))
     .action(async (serial: string, o: { reason: string }) => {
       await withMailca(async (m) => {
-        const r = await revoke(m.ctx, cliActor(), { serial, reason: o.reason });
-        console.log(`revoked ${r.serial} (${r.email}), reason ${o.reason}`);
+        const { certificate: c, alsoRevoked } = await revoke(m.ctx, cliActor(), { serial, reason: o.reason });
+        console.log(`revoked ${c.serial} (${c.email}), reason ${o.reason}`);
+        // keyCompromise takes every certificate with the same key along.
+        if (alsoRevoked.length) console.log(`also revoked ${alsoRevoked.length} other certificate(s) with the same key: ${alsoRevoked.join(', ')}`);
       });
     });
 
