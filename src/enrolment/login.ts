@@ -18,7 +18,8 @@ export async function passwordLogin(
   ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
   req: { email: unknown; password: unknown; sourceIp: string | null },
 ): Promise<User> {
-  const email = typeof req.email === 'string' ? req.email.trim().toLowerCase().slice(0, 320) : '';
+  // Control characters (PostgreSQL refuses NUL in text) become U+FFFD: still counted, never a user's address.
+  const email = typeof req.email === 'string' ? req.email.trim().toLowerCase().slice(0, 320).replace(/\p{Cc}/gu, '\uFFFD') : '';
   const password = typeof req.password === 'string' ? req.password : '';
   const actor = { id: `user:${email || '(empty)'}`, sourceIp: req.sourceIp };
   // Count and record the attempt atomically, before the (slow) password check, so parallel
