@@ -141,6 +141,12 @@ describe('enrolment', () => {
 });
 
 describe('sign-in', () => {
+  it('signs in only under the address itself, not a spelling that folds to it (U+212A Kelvin sign → k)', async () => {
+    await addTestUser(srv.m, 'kim@example.test');
+    expect((await new HttpClient(srv.url).login('\u212Aim@example.test')).status).toBe(401);
+    expect((await new HttpClient(srv.url).login('KIM@Example.test')).status).toBe(200);
+  });
+
   it('gives the same answer for an unknown user and a wrong password, sets a strict HttpOnly cookie', async () => {
     const c = new HttpClient(srv.url);
     const unknown = await c.login('nobody@example.test', 'whatever-password');
