@@ -27,7 +27,8 @@ function statusOf(e: MailcaError): number {
 }
 
 interface BodyParserError {
-  type: string;
+  /** Absent on wrapped errors (zlib) and on other http-errors (express.static's 403, 416). */
+  type?: string;
   status: number;
   /** body-parser sets these on 415s: the encoding or charset it does not know. */
   encoding?: string;
@@ -71,7 +72,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if (isZlibError(err)) return sendError(res, 400, 'bad_content_encoding', 'the request body does not decompress as its Content-Encoding says');
       // A body cut short, or a Content-Length that does not match it.
       if (err.type === 'request.aborted' || err.type === 'request.size.invalid') return sendError(res, 400, 'bad_request', 'the request body was incomplete');
-      if (err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', 'the request body could not be read');
+      if (err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', err.type ? 'the request body could not be read' : 'the request could not be served as sent');
     }
     log.error({ err, method: req.method, path: req.path }, 'request failed'); // no query string: it may hold secrets
     sendError(res, 500, 'internal_error', 'internal error; see the server log');
