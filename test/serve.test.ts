@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken } from '../src/enrolment/tokens.ts';
 import { openMailca, serve } from '../src/main.ts';
 import { runMailca } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -205,6 +206,14 @@ describe('slow clients', () => {
       expect(body).toMatch(/^HTTP\/1\.1 408 /);
       // The server itself is fine.
       expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+      // A long poll held longer than the request timeout is answered: its request arrived in time.
+      const token = (await createToken(running.mailca.ctx, { id: 'test', sourceIp: null }, { role: 'mta', name: 'slow-test' })).token;
+      const auth = { authorization: `Bearer ${token}` };
+      const first = await fetch(`${running.url}/api/v1/allowlist?format=postfix`, { headers: auth });
+      const etag = first.headers.get('etag') ?? '';
+      await first.text();
+      const held = await fetch(`${running.url}/api/v1/allowlist?format=postfix&wait=3`, { headers: { ...auth, 'if-none-match': etag } });
+      expect(held.status).toBe(304);
     } finally {
       await running.stop();
       await fresh.drop();
