@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
@@ -25,6 +26,22 @@ const listenAddress = z
 const publicUrl = z
   .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.org' })
   .transform((u) => u.replace(/\/+$/, ''));
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** express's "trust proxy" list: names, addresses, address/prefix or address/netmask, comma-separated. */
+function isTrustedProxyList(v: string): boolean {
+  const items = v.split(',').map((s) => s.trim());
+  return items.every((item) => {
+    if (PROXY_NAMES.has(item)) return true;
+    const [address = '', range, ...rest] = item.split('/');
+    const family = isIP(address);
+    if (!family || rest.length) return false;
+    if (range === undefined) return true;
+    if (/^\d{1,3}$/.test(range)) return Number(range) <= (family === 4 ? 32 : 128);
+    return family === 4 && isIP(range) === 4;
+  });
+}
 
 export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
@@ -72,10 +89,18 @@ export const configSchema = z.object({
       if (/^\d+$/.test(v)) return Number(v);
       return v;
     })
-    .refine((v) => typeof v !== 'string' || /^[\w.:/, -]+$/.test(v), 'expected true/false, a hop count, or addresses/CIDRs such as "loopback, 10.0.0.0/8"')
+    .refine((v) => typeof v !== 'string' || isTrustedProxyList(v), 'expected true/false, a hop count, or addresses/CIDRs such as "loopback, 10.0.0.0/8"')
     .default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-}).strict(); // an unknown key in the config file is a mistake worth reporting, not ignoring
+  // A client gets this long to send its request headers, and then the whole request, before the
+  // connection is closed (408): slow clients cannot hold connections open.
+  httpHeadersTimeoutSeconds: positiveInt(1, 3600).default(10),
+  httpRequestTimeoutSeconds: positiveInt(1, 3600).default(30),
+}).strict()
+  .refine((c) => c.httpHeadersTimeoutSeconds <= c.httpRequestTimeoutSeconds, {
+    path: ['httpHeadersTimeoutSeconds'],
+    message: 'must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS',
+  }); // an unknown key in the config file is a mistake worth reporting, not ignoring
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -108,6 +133,8 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_MAX_LONG_POLLS: 'maxLongPolls',
   MAILCA_TRUST_PROXY: 'trustProxy',
   MAILCA_LOG_LEVEL: 'logLevel',
+  MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: 'httpHeadersTimeoutSeconds',
+  MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: 'httpRequestTimeoutSeconds',
 };
 
 const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));

@@ -33,3 +33,7 @@ export class RateLimited extends MailcaError {
 }
 /** Configuration is missing or invalid; reported at start-up. */
 export class ConfigError extends MailcaError {}
+/** The database cannot be reached or opened (reported at start-up, with a hint). */
+export class DatabaseUnavailable extends MailcaError {}
+/** The HTTP server could not listen on its address. */
+export class ListenFailed extends MailcaError {}

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import http, { type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { systemClock, HOUR_MS, MINUTE_MS, type Clock } from './clock.ts';
 import { publishDir, type Config } from './config.ts';
+import { DatabaseUnavailable, ListenFailed } from './errors.ts';
 import type { EnrolmentContext } from './enrolment/context.ts';
 import { createApp } from './http/app.ts';
 import { CaKeyring, ensureCa } from './issuance/authority.ts';
@@ -36,8 +37,71 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token'] });
 }
 
-export function openStore(config: Config): Promise<Store> {
-  return Store.open({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'mailca.sqlite') });
+export function sqliteFile(config: Pick<Config, 'dataDir'>): string {
+  return path.join(config.dataDir, 'mailca.sqlite');
+}
+
+/** The database as people should see it: the SQLite file, or the PostgreSQL URL without its password. */
+export function databaseName(config: Pick<Config, 'dataDir' | 'databaseUrl'>): string {
+  if (!config.databaseUrl) return sqliteFile(config);
+  return redactedUrl(config.databaseUrl);
+}
+
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/**
+ * The data dir holds the SQLite database, generated secrets and publish/: only its owner may
+ * enter it. It is created 0700, and an existing one with a wider mode is narrowed.
+ */
+export function secureDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if ((statSync(dataDir).mode & 0o077) !== 0) chmodSync(dataDir, 0o700);
+}
+
+const PG_HINTS: [RegExp, (u: URL) => string][] = [
+  [/^ECONNREFUSED$/, (u) => `is PostgreSQL running and listening on ${u.hostname}:${u.port || 5432}?`],
+  [/^(ENOTFOUND|EAI_AGAIN)$/, (u) => `check the host name "${u.hostname}" in DATABASE_URL`],
+  [/^(ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/, (u) => `is ${u.hostname} reachable from here (firewall, listen_addresses)?`],
+  [/^28P01$/, () => 'check the user name and password in DATABASE_URL'],
+  [/^28000$/, () => "PostgreSQL's pg_hba.conf does not let this user connect from this host"],
+  [/^3D000$/, (u) => `create it first (createdb ${decodeURIComponent(u.pathname.slice(1)) || '<name>'}) or fix the name in DATABASE_URL`],
+];
+
+/** Connects once before migrating, so an unreachable database is one clear line rather than a pool's retries. */
+async function checkPostgres(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  try {
+    await client.connect();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const code = err.code ?? '';
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      /* pg parsed it; the hint falls back */
+    }
+    const hint = (parsed && PG_HINTS.find(([re]) => re.test(code))?.[1](parsed)) ?? 'check DATABASE_URL';
+    const reason = (err.message || code || 'connection failed').split('\n')[0]!.replace(url, redactedUrl(url));
+    throw new DatabaseUnavailable('database_unavailable', `cannot open the PostgreSQL database ${redactedUrl(url)} (DATABASE_URL): ${reason}; hint: ${hint}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function openStore(config: Config): Promise<Store> {
+  secureDataDir(config.dataDir);
+  if (config.databaseUrl) await checkPostgres(config.databaseUrl);
+  return Store.open({ databaseUrl: config.databaseUrl, sqliteFile: sqliteFile(config) });
 }
 
 /**
@@ -50,7 +114,6 @@ export async function openMailca(
 ): Promise<Mailca> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config);
   try {
     const hasCa = Boolean(await store.cas.findActive());
@@ -191,51 +254,124 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Temporary files of an atomic write (`.<name>.<random>.tmp`) not touched for this long are a crash's leftovers. */
+const STALE_TEMP_MS = 60_000;
+
+/** Removes what a crash left in publish/: temporary files of atomic writes, if no writer is still on them. */
+export function removeStaleTempFiles(dir: string, log: Logger, now = Date.now()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!/^\..+\.tmp$/.test(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = statSync(file);
+      // A CLI command next to this server may be writing one right now: leave fresh ones alone.
+      if (!st.isFile() || now - st.mtimeMs < STALE_TEMP_MS) continue;
+      rmSync(file, { force: true });
+      removed.push(name);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  if (removed.length) log.warn({ dir, files: removed }, 'removed temporary files left in publish/ by an interrupted write');
+  return removed;
+}
+
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (is another mailca or another server running on it?)',
+  EADDRNOTAVAIL: 'the address is not on this machine',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve',
+};
+
+/** Listens, or fails with one line naming the address. */
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const reason = LISTEN_REASONS[e.code ?? ''] ?? e.message;
+      reject(new ListenFailed('listen_failed', `cannot listen on ${where} (MAILCA_LISTEN): ${reason}${e.code ? ` [${e.code}]` : ''}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 /** `mailca serve`: migrate, create the CA on first run, publish, serve, and keep the lists current. */
 export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean; mailer?: Mailer } = {}): Promise<RunningServer> {
   const mailca = await openMailca(config, { ...opts, createCaIfMissing: true, publishMode: 'coalesced' });
-  await mailca.publisher.publish();
-  // Changes made by other instances, or by the CLI next to this server, reach this one's files too.
-  const stopFollowing = await mailca.publisher.follow({ pollMs: mailca.store.dialect === 'postgres' ? 1_000 : 100 });
-  const app = createApp(mailca.ctx, mailca.publisher, {
-    publicUrl: config.publicUrl,
-    sessionSecret: await sessionSecret(config, mailca.store),
-    maxLongPolls: config.maxLongPolls,
-    sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
-    trustProxy: config.trustProxy,
-    portalUrl: portalUrl(config),
-    submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort, smtpAuth: config.submissionAuth },
-    webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
-  });
-  if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');
-  else if (!config.mailFrom && !config.publicUrl) mailca.log.warn('mail is sent from mailca@localhost, which many relays refuse: set MAILCA_MAIL_FROM');
-  const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
-  if (scheduler) {
-    // A change can bring a boundary closer (an overlap end, a scheduled enforcement): re-plan.
-    mailca.publisher.events.on('published', () => {
-      nextMaintenanceDue(mailca).then((due) => due && scheduler.wake(due), (e: unknown) => mailca.log.error({ err: e }, 'planning the next run failed'));
-    });
-    mailca.publisher.events.on('failed', () => scheduler.wake(new Date(Date.now() + 5_000)));
-  }
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
-    s.once('error', reject);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.listen.port;
-  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-  const url = `http://${host}:${port}`;
-  mailca.log.info({ url, publicUrl: config.publicUrl }, 'mailca is serving');
-  return {
-    mailca,
-    server,
-    url,
-    async stop() {
-      scheduler?.stop();
-      await stopFollowing();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await mailca.close();
-    },
+  // Everything started below is stopped again if a later step fails, so a failed start exits.
+  const cleanups: (() => Promise<void> | void)[] = [() => mailca.close()];
+  const stopAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
   };
+  try {
+    removeStaleTempFiles(publishDir(config), mailca.log);
+    await mailca.publisher.publish();
+    // Changes made by other instances, or by the CLI next to this server, reach this one's files too.
+    cleanups.push(await mailca.publisher.follow({ pollMs: mailca.store.dialect === 'postgres' ? 1_000 : 100 }));
+    const app = createApp(mailca.ctx, mailca.publisher, {
+      publicUrl: config.publicUrl,
+      sessionSecret: await sessionSecret(config, mailca.store),
+      maxLongPolls: config.maxLongPolls,
+      sessionIdleMs: config.sessionIdleMinutes * MINUTE_MS,
+      trustProxy: config.trustProxy,
+      portalUrl: portalUrl(config),
+      submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort, smtpAuth: config.submissionAuth },
+      webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
+    });
+    if (!config.publicUrl) {
+      mailca.log.warn(`MAILCA_PUBLIC_URL is not set: users are told to enrol at ${portalUrl(config)}, certificates carry no CRL distribution point, and any Origin naming this host is accepted. Set it to the URL people and MTAs use`);
+    }
+    if (!mailca.mailer) mailca.log.warn('MAILCA_SMTP_URL is not set: no expiry reminders or admin digests will be mailed');
+    else if (!config.mailFrom && !config.publicUrl) mailca.log.warn('mail is sent from mailca@localhost, which many relays refuse: set MAILCA_MAIL_FROM');
+    const scheduler = opts.scheduler === false ? undefined : startScheduler(() => maintenanceTick(mailca), mailca.log);
+    if (scheduler) {
+      cleanups.push(() => scheduler.stop());
+      // A change can bring a boundary closer (an overlap end, a scheduled enforcement): re-plan.
+      mailca.publisher.events.on('published', () => {
+        nextMaintenanceDue(mailca).then((due) => due && scheduler.wake(due), (e: unknown) => mailca.log.error({ err: e }, 'planning the next run failed'));
+      });
+      mailca.publisher.events.on('failed', () => scheduler.wake(new Date(Date.now() + 5_000)));
+    }
+    // Slow clients cannot hold connections: the headers, then the whole request, must arrive in time
+    // (408 and close). Long polls are not affected: their request is complete when they start waiting.
+    const server = http.createServer(
+      {
+        headersTimeout: config.httpHeadersTimeoutSeconds * 1000,
+        requestTimeout: config.httpRequestTimeoutSeconds * 1000,
+        connectionsCheckingInterval: Math.min(1_000, config.httpHeadersTimeoutSeconds * 500),
+      },
+      app,
+    );
+    await listen(server, config.listen.host, config.listen.port);
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.listen.port;
+    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    const url = `http://${host}:${port}`;
+    mailca.log.info({ url, publicUrl: config.publicUrl }, 'mailca is serving');
+    return {
+      mailca,
+      server,
+      url,
+      async stop() {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await stopAll();
+      },
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
 }

@@ -31,4 +31,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ MAILCA_CONFIG: file({ certLifetimeDays: 0 }) })).toThrow(/MAILCA_CERT_LIFETIME_DAYS \(or "certLifetimeDays" in the config file\)/);
     expect(() => loadConfig({ MAILCA_CONFIG: '/nonexistent.json' })).toThrow(/MAILCA_CONFIG/);
   });
+
+  it('accepts only what express can trust in MAILCA_TRUST_PROXY', () => {
+    for (const ok of ['loopback', 'loopback, linklocal, uniquelocal', '10.0.0.0/8', '192.168.1.1/255.255.255.0', '::1', 'fe80::/10, 127.0.0.1', '2', 'false', 'no']) {
+      expect(() => loadConfig({ MAILCA_TRUST_PROXY: ok }), ok).not.toThrow();
+    }
+    for (const bad of ['maybe', 'loopback, maybe', '10.0.0.0/33', '::1/129', '10.0.0.0/8/8', '10.0.0.999', 'localhost', ', ', '::1/255.0.0.0']) {
+      expect(() => loadConfig({ MAILCA_TRUST_PROXY: bad }), bad).toThrow(/^invalid configuration:\n  MAILCA_TRUST_PROXY: /);
+    }
+  });
+
+  it('has header and request timeouts for slow clients, named when wrong', () => {
+    expect(loadConfig({})).toMatchObject({ httpHeadersTimeoutSeconds: 10, httpRequestTimeoutSeconds: 30 });
+    expect(loadConfig({ MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: '5', MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: '60' })).toMatchObject({ httpHeadersTimeoutSeconds: 5, httpRequestTimeoutSeconds: 60 });
+    expect(() => loadConfig({ MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: 'soon' })).toThrow(/MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: /);
+    expect(() => loadConfig({ MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: '0' })).toThrow(/MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: /);
+    expect(() => loadConfig({ MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: '40' })).toThrow(/MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS.*must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS/);
+  });
 });

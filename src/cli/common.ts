@@ -1,8 +1,19 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '../config.ts';
 import type { Actor } from '../enrolment/context.ts';
-import { createLogger, openMailca, type Mailca } from '../main.ts';
+import { createLogger, databaseName, openMailca, sqliteFile, type Mailca } from '../main.ts';
+
+/** True when opening the database will create it (a missing SQLite file). */
+export function isNewDatabase(cfg: Config): boolean {
+  return !cfg.databaseUrl && !existsSync(sqliteFile(cfg));
+}
+
+/** A command that had to create its database says which one, so a wrong MAILCA_DATA_DIR shows at once. */
+export function sayCreatedDatabase(cfg: Config): void {
+  console.error(`mailca: created a new database: ${databaseName(cfg)}`);
+}
 
 /** A failure the CLI reports in one line and exit status 1. */
 export class CliError extends Error {}
@@ -17,7 +28,12 @@ export function config(overrides: Partial<Record<string, unknown>> = {}): Config
 export async function withMailca<T>(fn: (m: Mailca) => Promise<T>, opts: { createCaIfMissing?: boolean; cfg?: Config } = {}): Promise<T> {
   const cfg = opts.cfg ?? config();
   const log = createLogger({ logLevel: process.env.MAILCA_LOG_LEVEL ? cfg.logLevel : 'warn' });
+  const fresh = isNewDatabase(cfg);
   const m = await openMailca(cfg, { log, createCaIfMissing: opts.createCaIfMissing });
+  if (fresh) sayCreatedDatabase(cfg);
+  if (!opts.createCaIfMissing && !(await m.store.cas.findActive())) {
+    console.error(`mailca: warning: the database ${databaseName(cfg)} has no CA: is the server using another ${cfg.databaseUrl ? 'DATABASE_URL' : 'MAILCA_DATA_DIR'}? ("mailca init" creates one here)`);
+  }
   try {
     return await fn(m);
   } finally {

@@ -12,7 +12,7 @@ import { MailcaError } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
 import { openStore, serve } from '../main.ts';
 import { caCommand } from './ca.ts';
-import { choice, CliError, cliActor, config, readStdin, withMailca } from './common.ts';
+import { choice, CliError, cliActor, config, isNewDatabase, readStdin, sayCreatedDatabase, withMailca } from './common.ts';
 import { mtaConfigCommand } from './mta-config.ts';
 import { pullCommand } from './pull.ts';
 import { formatFingerprintColons } from '../issuance/encoding.ts';
@@ -41,6 +41,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--key-alg <alg>', 'CA key algorithm').choices(['P-256', 'P-384', 'RSA-3072']))
     .action(async (o: { name?: string; keyAlg?: 'P-256' | 'P-384' | 'RSA-3072' }) => {
       const cfg = config({ ...(o.name ? { caName: o.name } : {}), ...(o.keyAlg ? { caKeyAlgorithm: o.keyAlg } : {}) });
+      if (isNewDatabase(cfg)) sayCreatedDatabase(cfg);
       const store = await openStore(cfg);
       const existing = await store.cas.findActive().finally(() => store.close());
       if (existing) {
@@ -190,8 +191,10 @@ export function buildProgram(): Command {
     .requiredOption('--reason <reason>', `RFC 5280 reason: ${ACCEPTED_REVOCATION_REASONS.join(', ')}`, choice('--reason', ACCEPTED_REVOCATION_REASONS))
     .action(async (serial: string, o: { reason: string }) => {
       await withMailca(async (m) => {
-        const r = await revoke(m.ctx, cliActor(), { serial, reason: o.reason });
-        console.log(`revoked ${r.serial} (${r.email}), reason ${o.reason}`);
+        const { certificate: c, alsoRevoked } = await revoke(m.ctx, cliActor(), { serial, reason: o.reason });
+        console.log(`revoked ${c.serial} (${c.email}), reason ${o.reason}`);
+        // keyCompromise takes every certificate with the same key along.
+        if (alsoRevoked.length) console.log(`also revoked ${alsoRevoked.length} other certificate(s) with the same key: ${alsoRevoked.join(', ')}`);
       });
     });
 

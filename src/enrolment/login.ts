@@ -18,7 +18,12 @@ export async function passwordLogin(
   ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
   req: { email: unknown; password: unknown; sourceIp: string | null },
 ): Promise<User> {
-  const email = typeof req.email === 'string' ? req.email.trim().toLowerCase().slice(0, 320) : '';
+  // Addresses are printable ASCII. Anything else is never a user's address, even where lower-casing
+  // would make it one (the Kelvin sign U+212A becomes "k"); it is still counted, with control
+  // characters (PostgreSQL refuses NUL in text) as U+FFFD.
+  const raw = typeof req.email === 'string' ? req.email.trim().slice(0, 320) : '';
+  const plain = /^[\x20-\x7e]*$/.test(raw);
+  const email = plain ? raw.toLowerCase() : raw.replace(/\p{Cc}/gu, '\uFFFD');
   const password = typeof req.password === 'string' ? req.password : '';
   const actor = { id: `user:${email || '(empty)'}`, sourceIp: req.sourceIp };
   // Count and record the attempt atomically, before the (slow) password check, so parallel
@@ -34,7 +39,7 @@ export async function passwordLogin(
     }
     await tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action: 'login.attempt', target: email, sourceIp: req.sourceIp });
   });
-  const user = email ? await ctx.store.users.findByEmail(email) : undefined;
+  const user = email && plain ? await ctx.store.users.findByEmail(email) : undefined;
   const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(password, user.passwordHash) : (await verifyPassword(password, await dummyPasswordHash()), false);
   if (!ok || !user) {
     await audit(ctx, actor, 'login.failure', email || null);

@@ -21,15 +21,22 @@ export function parseRevocationReason(input: unknown, accepted: readonly Revocat
   return input as RevocationReason;
 }
 
+/** What a revocation did: the certificate asked for, and every other one it took with it. */
+export interface Revocation {
+  certificate: CertificateRecord;
+  /** Serials of the other certificates revoked with it (keyCompromise: every one holding the same key). */
+  alsoRevoked: string[];
+}
+
 /**
- * Revokes a certificate; with `ownerUserId` only that user's own. keyCompromise also blocks the key
- * so a later CSR with it is refused.
+ * Revokes a certificate; with `ownerUserId` only that user's own. keyCompromise also revokes every
+ * other certificate with that key and blocks the key, so a later CSR with it is refused.
  */
 export async function revoke(
   ctx: EnrolmentContext,
   actor: Actor,
   req: { serial: string; reason: unknown; ownerUserId?: number },
-): Promise<CertificateRecord> {
+): Promise<Revocation> {
   const serial = parseSerial(req.serial);
   const reason = parseRevocationReason(req.reason, req.ownerUserId === undefined ? ACCEPTED_REVOCATION_REASONS : USER_REVOCATION_REASONS);
   const found = await ctx.store.certificates.findBySerial(serial);
@@ -39,7 +46,7 @@ export async function revoke(
   if (found.revokedAt) throw new Conflict('already_revoked', `certificate ${serial} was already revoked on ${found.revokedAt.toISOString()}`);
 
   const now = ctx.clock.now();
-  await audited<string[]>(
+  const alsoRevoked = await audited<string[]>(
     ctx,
     actor,
     { action: 'certificate.revoke', target: serial, details: (alsoRevoked) => ({ email: found.email, reason, ...(alsoRevoked.length ? { same_key_revoked: alsoRevoked } : {}) }) },
@@ -55,6 +62,6 @@ export async function revoke(
     },
   );
   await ctx.publish();
-  ctx.log.info({ serial, reason, actor: actor.id }, 'certificate revoked');
-  return { ...found, revokedAt: now, revocationReason: reason };
+  ctx.log.info({ serial, reason, actor: actor.id, ...(alsoRevoked.length ? { alsoRevoked } : {}) }, 'certificate revoked');
+  return { certificate: { ...found, revokedAt: now, revocationReason: reason }, alsoRevoked };
 }

@@ -13,8 +13,8 @@ export async function addUser(
   req: { email: unknown; displayName?: unknown; isAdmin?: unknown; password?: unknown },
 ): Promise<User> {
   const email = normalizeEmail(req.email);
-  if (req.displayName !== undefined && req.displayName !== null && (typeof req.displayName !== 'string' || req.displayName.length > 200)) {
-    throw new BadRequest('invalid_name', 'name must be a string of at most 200 characters');
+  if (req.displayName !== undefined && req.displayName !== null && (typeof req.displayName !== 'string' || req.displayName.length > 200 || /\p{Cc}/u.test(req.displayName))) {
+    throw new BadRequest('invalid_name', 'name must be a string of at most 200 printable characters');
   }
   if (req.isAdmin !== undefined && typeof req.isAdmin !== 'boolean') throw new BadRequest('invalid_admin', 'admin must be true or false');
   let passwordHash: string | null = null;

@@ -27,11 +27,23 @@ function statusOf(e: MailcaError): number {
 }
 
 interface BodyParserError {
-  type: string;
+  /** Absent on wrapped errors (zlib) and on other http-errors (express.static's 403, 416). */
+  type?: string;
   status: number;
+  /** body-parser sets these on 415s: the encoding or charset it does not know. */
+  encoding?: string;
+  charset?: string;
 }
-const isBodyParserError = (e: unknown): e is BodyParserError =>
-  typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' && typeof (e as BodyParserError).status === 'number';
+/**
+ * An error body-parser raised (http-errors: a `status`, and a `type` or `expose` for client errors).
+ * A zlib error from a body that does not decompress arrives wrapped, with status 400 but no type.
+ */
+const isBodyParserError = (e: unknown): e is BodyParserError => {
+  if (typeof e !== 'object' || e === null) return false;
+  const x = e as BodyParserError & { expose?: unknown };
+  return typeof x.status === 'number' && (typeof x.type === 'string' || (x.expose === true && x.status >= 400 && x.status < 500));
+};
+const isZlibError = (e: unknown): boolean => typeof e === 'object' && e !== null && /^Z_/.test(String((e as { code?: unknown }).code ?? ''));
 
 /** The one place where failures become HTTP responses; a 500 shows no internals. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
@@ -49,7 +61,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (isBodyParserError(err)) {
       if (err.type === 'entity.too.large') return sendError(res, 413, 'body_too_large', 'the request body is larger than 64 KiB');
       if (err.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_json', 'the request body is not valid JSON');
-      if (err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', 'the request body could not be read');
+      if (err.type === 'encoding.unsupported') {
+        const named = typeof err.encoding === 'string' ? ` "${err.encoding.slice(0, 40)}"` : '';
+        return sendError(res, 415, 'unsupported_content_encoding', `Content-Encoding${named} is not supported: send the body uncompressed, or as gzip, deflate or br`);
+      }
+      if (err.type === 'charset.unsupported') {
+        const named = typeof err.charset === 'string' ? ` "${err.charset.slice(0, 40)}"` : '';
+        return sendError(res, 415, 'unsupported_charset', `charset${named} is not supported: send application/json in UTF-8`);
+      }
+      if (isZlibError(err)) return sendError(res, 400, 'bad_content_encoding', 'the request body does not decompress as its Content-Encoding says');
+      // A body cut short, or a Content-Length that does not match it.
+      if (err.type === 'request.aborted' || err.type === 'request.size.invalid') return sendError(res, 400, 'bad_request', 'the request body was incomplete');
+      if (err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', err.type ? 'the request body could not be read' : 'the request could not be served as sent');
     }
     log.error({ err, method: req.method, path: req.path }, 'request failed'); // no query string: it may hold secrets
     sendError(res, 500, 'internal_error', 'internal error; see the server log');

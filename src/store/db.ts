@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
@@ -64,8 +64,21 @@ export function knexConfig(opts: DatabaseOptions): Knex.Config {
   };
 }
 
+/**
+ * The SQLite file holds password hashes, the encrypted CA key and session ids: only its owner may
+ * read it. It is created 0600 (SQLite gives its -wal and -shm files the same mode), and an existing
+ * file, WAL or shared-memory file with a wider mode is narrowed.
+ */
+function secureSqliteFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+  }
+}
+
 export function openKnex(opts: DatabaseOptions): { knex: Knex; dialect: Dialect } {
-  if (!opts.databaseUrl) mkdirSync(path.dirname(opts.sqliteFile), { recursive: true });
+  if (!opts.databaseUrl) secureSqliteFile(opts.sqliteFile);
   return { knex: knexFactory(knexConfig(opts)), dialect: opts.databaseUrl ? 'postgres' : 'sqlite' };
 }
 

@@ -4,7 +4,7 @@ import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMailca } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { opensslCsr } from '../helpers/mailca.ts';
+import { opensslCsr, opensslCsrForKey } from '../helpers/mailca.ts';
 
 let db: TestDatabase;
 
@@ -98,6 +98,20 @@ describe('mailca CLI', () => {
     const again = await mailca(['revoke', serial!, '--reason', 'superseded']);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('already revoked');
+
+    // keyCompromise says which other certificates (same key) it revoked with it.
+    const { keyFile, csrFile: firstCsr } = opensslCsr(db.dataDir, 'cli-shared', 'P-256');
+    const secondCsr = path.join(db.dataDir, 'cli-shared-2.csr');
+    opensslCsrForKey(keyFile, secondCsr);
+    const serialOf = (r: { stderr: string }) => /issued serial ([0-9a-f]{32})/.exec(r.stderr)?.[1];
+    const one = serialOf(await mailca(['issue', '--email', 'bob@example.test', '--csr', firstCsr]));
+    const two = serialOf(await mailca(['issue', '--email', 'bob@example.test', '--csr', secondCsr]));
+    expect(one && two).toBeTruthy();
+    const compromised = await mailca(['revoke', one!, '--reason', 'keyCompromise']);
+    expect(compromised.code, compromised.stderr).toBe(0);
+    expect(compromised.stdout).toContain(`revoked ${one} (bob@example.test), reason keyCompromise`);
+    expect(compromised.stdout).toContain(`also revoked 1 other certificate(s) with the same key: ${two}`);
+    expect(revoked.stdout).not.toContain('also revoked');
 
     const published = await mailca(['publish']);
     expect(published.code).toBe(0);

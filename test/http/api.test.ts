@@ -141,6 +141,12 @@ describe('enrolment', () => {
 });
 
 describe('sign-in', () => {
+  it('signs in only under the address itself, not a spelling that folds to it (U+212A Kelvin sign → k)', async () => {
+    await addTestUser(srv.m, 'kim@example.test');
+    expect((await new HttpClient(srv.url).login('\u212Aim@example.test')).status).toBe(401);
+    expect((await new HttpClient(srv.url).login('KIM@Example.test')).status).toBe(200);
+  });
+
   it('gives the same answer for an unknown user and a wrong password, sets a strict HttpOnly cookie', async () => {
     const c = new HttpClient(srv.url);
     const unknown = await c.login('nobody@example.test', 'whatever-password');
@@ -276,7 +282,10 @@ describe('revocation and the allow-lists', () => {
     // Both certificates carry the same (uncompressed) key encoding.
     const spki = (pem: string) => execFileSync('openssl', ['x509', '-noout', '-pubkey'], { input: pem }).toString();
     expect(spki(b.json.certificate as string)).toBe(spki(a.json.certificate as string));
-    expect((await admin().post(`/api/v1/certificates/${a.json.serial}/revoke`, { reason: 'keyCompromise' })).status).toBe(200);
+    const revoked = await admin().post(`/api/v1/certificates/${a.json.serial}/revoke`, { reason: 'keyCompromise' });
+    expect(revoked.status).toBe(200);
+    // The answer names every certificate the revocation took with it.
+    expect(revoked.json.also_revoked).toEqual([b.json.serial]);
     expect((await admin().get(`/api/v1/certificates/${b.json.serial}`)).json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'keyCompromise' });
     expect((await mta().get('/api/v1/allowlist?format=postfix')).text).not.toContain(b.json.fingerprint_sha256 as string);
   });
@@ -299,6 +308,22 @@ describe('revocation and the allow-lists', () => {
     const own = await alice.post(`/api/v1/me/certificates/${cert.serial}/revoke`, {});
     expect(own.status).toBe(200);
     expect((own.json.certificate as { status: string }).status).toBe('revoked');
+    expect(own.json.also_revoked).toEqual([]);
+  });
+
+  it('self-service keyCompromise lists the certificates with the same key it revoked too', async () => {
+    const { keyFile } = opensslCsr(dir, 'lost-device', 'P-256');
+    const first = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(dir, 'lost-1.csr')) });
+    const second = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(dir, 'lost-2.csr')) });
+    const third = await alice.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(dir, 'lost-3.csr')) });
+    const other = await enrolAlice();
+    const lost = await alice.post(`/api/v1/me/certificates/${second.json.serial}/revoke`, { reason: 'keyCompromise' });
+    expect(lost.status).toBe(200);
+    expect((lost.json.also_revoked as string[]).slice().sort()).toEqual([first.json.serial, third.json.serial].sort());
+    expect(lost.json.also_revoked).not.toContain(other.serial);
+    const audit = await admin().get(`/api/v1/audit?action=certificate.revoke&target=${second.json.serial}`);
+    const details = (audit.json.events as { details: { same_key_revoked?: string[] } }[])[0]?.details;
+    expect(details?.same_key_revoked?.slice().sort()).toEqual((lost.json.also_revoked as string[]).slice().sort());
   });
 
   it('checks roles: mta may only read allow-lists; no token → 401; bad token → 401', async () => {

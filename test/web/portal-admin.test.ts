@@ -1,7 +1,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactDir, newPortalPage, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import path from 'node:path';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, PASSWORD } from '../helpers/mailca.ts';
 import { signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // Admin pages in real Chromium: overview counts, certificate search and revocation of another
@@ -158,6 +159,36 @@ describe('admin pages (Chromium)', () => {
     await page.getByText(`${BOB} has no sender aliases.`).waitFor();
     await steps.shot(page, 'alias-removed');
     expect((await api.get(`/api/v1/users/${BOB}/aliases`)).json).toEqual({ aliases: [] });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+  it('revokes for keyCompromise and says which certificates with the same key went too', async () => {
+    const dave = 'dave@example.test';
+    await addTestUser(env.m, dave);
+    const asDave = new HttpClient(env.url);
+    expect((await asDave.login(dave)).status).toBe(200);
+    const { keyFile } = opensslCsr(tmp, 'dave-shared');
+    const serials: string[] = [];
+    for (const device of ['Dave desk', 'Dave spare']) {
+      const res = await asDave.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(tmp, `${device.replace(' ', '-')}.csr`)), device_label: device });
+      expect(res.status).toBe(201);
+      serials.push(res.json.serial as string);
+    }
+    const [target, twin] = serials as [string, string];
+    const steps = new Steps(artifactDir('admin-key-compromise'));
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin/certificates');
+    await page.getByLabel('Search').fill(dave);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.locator(`tr[data-serial="${target}"]`);
+    await row.getByRole('button', { name: /^Revoke/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').selectOption('keyCompromise');
+    await dialog.getByRole('button', { name: 'Revoke certificate' }).click();
+    await page.getByRole('status').filter({ hasText: `The certificate of ${dave} (Dave desk) is revoked. One other certificate uses the same key and was revoked too: serial ${twin}.` }).waitFor();
+    await steps.shot(page, 'key-compromise-revoked');
+    expect((await api.get(`/api/v1/certificates/${twin}`)).json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'keyCompromise' });
     expect(problems).toEqual([]);
     await context.close();
   });

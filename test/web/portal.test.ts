@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, MINUTE_MS } from '../../src/clock.ts';
 import { artifactDir, newPortalPage, openssl, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, PASSWORD } from '../helpers/mailca.ts';
 import { allowlistFingerprints, downloadTo, leafDetails, leafOf, readP12, signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // The enrolment portal in real Chromium: sign in, make a key and a PKCS#12 in the browser, check the
@@ -175,6 +175,31 @@ describe('enrolment portal (Chromium)', () => {
     const mine = await mta.get(`/api/v1/certificates/${modern.serial}`);
     expect(mine.json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'keyCompromise' });
 
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('"I lost this device" says which other certificates with the same key it revoked too', async () => {
+    const erin = 'erin@example.test';
+    await addTestUser(env.m, erin);
+    const asErin = new HttpClient(env.url);
+    expect((await asErin.login(erin)).status).toBe(200);
+    const { keyFile } = opensslCsr(tmp, 'erin-shared');
+    const serials: string[] = [];
+    for (const device of ['Erin tablet', 'Erin backup']) {
+      const res = await asErin.post('/api/v1/enrol', { csr: opensslCsrForKey(keyFile, path.join(tmp, `${device.replace(' ', '-')}.csr`)), device_label: device });
+      expect(res.status).toBe(201);
+      serials.push(res.json.serial as string);
+    }
+    const [lost, twin] = serials as [string, string];
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, erin, PASSWORD);
+    const card = page.locator(`li[data-serial="${lost}"]`);
+    await card.getByRole('button', { name: 'I lost this device' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke certificate' }).click();
+    await page.getByRole('status').filter({ hasText: `The certificate for “Erin tablet” is revoked. The mail server will no longer accept it. One other certificate uses the same key and was revoked too: serial ${twin}.` }).waitFor();
+    expect(await page.locator(`li[data-serial="${twin}"] .badge`).textContent()).toBe('Revoked');
+    await new Steps(artifactDir('lost-shared-key')).shot(page, 'revoked-with-twin');
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -142,6 +142,19 @@ function sentence(s: string): string {
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
+/** A revoke answer: keyCompromise also revokes every other certificate with that key (`also_revoked`, serials). */
+export interface Revocation {
+  certificate: Certificate;
+  also_revoked: string[];
+}
+
+/** "" when nothing else was revoked, else a sentence naming the other certificates. */
+export function alsoRevokedSentence(r: Revocation): string {
+  const n = r.also_revoked.length;
+  if (n === 0) return '';
+  return ` ${n === 1 ? 'One other certificate uses' : `${n} other certificates use`} the same key and ${n === 1 ? 'was' : 'were'} revoked too: serial ${r.also_revoked.join(', ')}.`;
+}
+
 export const api = {
   me: () => request<{ user: User }>('GET', '/me'),
   login: (email: string, password: string) => request<{ user: User }>('POST', '/login', { email, password }),
@@ -150,13 +163,13 @@ export const api = {
   enrol: (csr: string, deviceLabel: string) => request<Enrolment>('POST', '/enrol', { csr, device_label: deviceLabel }),
   renew: (serial: string, csr: string, deviceLabel: string) => request<Renewal>('POST', `/me/certificates/${encodeURIComponent(serial)}/renew`, { csr, device_label: deviceLabel }),
   endOverlap: (serial: string) => request<{ certificate: Certificate }>('POST', `/me/certificates/${encodeURIComponent(serial)}/end-overlap`, {}),
-  revokeMine: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/me/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
+  revokeMine: (serial: string, reason: string) => request<Revocation>('POST', `/me/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
   settings: () => request<PortalSettings>('GET', '/portal-settings'),
   // admin
   overview: () => request<Overview>('GET', '/overview'),
   searchCertificates: (q: string, status: string, offset = 0, limit = 50) =>
     request<CertificatePage>('GET', `/certificate-search?${new URLSearchParams({ q, status, offset: String(offset), limit: String(limit) })}`),
-  revokeAny: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
+  revokeAny: (serial: string, reason: string) => request<Revocation>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
   users: () => request<{ users: User[] }>('GET', '/users'),
   /** Without a password the server makes one and returns it once as generated_password. */
   addUser: (u: { email: string; name: string; password?: string; admin: boolean }) => request<{ user: User; generated_password?: string }>('POST', '/users', u),

@@ -36,8 +36,8 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
 
   r.post('/certificates/:serial/revoke', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const record = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason });
-    res.json({ certificate: certificateView(record, ctx.clock.now()) });
+    const { certificate, alsoRevoked } = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason });
+    res.json({ certificate: certificateView(certificate, ctx.clock.now()), also_revoked: alsoRevoked });
   });
 
   r.get('/users', async (_req, res) => {

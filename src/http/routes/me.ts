@@ -50,8 +50,8 @@ export function meRoutes(ctx: EnrolmentContext): Router {
   r.post('/me/certificates/:serial/revoke', requireUser, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const user = sessionUser(req);
-    const record = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason, ownerUserId: user.id });
-    res.json({ certificate: certificateView(record, ctx.clock.now(), ctx.policy) });
+    const { certificate, alsoRevoked } = await revoke(ctx, actorOf(req), { serial: String(req.params.serial), reason: body.reason, ownerUserId: user.id });
+    res.json({ certificate: certificateView(certificate, ctx.clock.now(), ctx.policy), also_revoked: alsoRevoked });
   });
   return r;
 }

@@ -1,4 +1,4 @@
-import { api, ApiError, type Certificate, type CertificatePage, type User } from '../api.ts';
+import { alsoRevokedSentence, api, ApiError, type Certificate, type CertificatePage, type User } from '../api.ts';
 import { alertBox, busy, confirmDialog, field, focus, h, render } from '../dom.ts';
 import { formatDate, REVOCATION_REASONS } from '../format.ts';
 
@@ -333,8 +333,8 @@ async function revoke(ctx: ViewContext, c: Certificate): Promise<void> {
   });
   if (!ok) return;
   try {
-    await api.revokeAny(c.serial, reason.control.value);
-    ctx.flash(`The certificate of ${c.email} (${deviceName(c)}) is revoked.`);
+    const r = await api.revokeAny(c.serial, reason.control.value);
+    ctx.flash(`The certificate of ${c.email} (${deviceName(c)}) is revoked.${alsoRevokedSentence(r)}`);
   } catch (e) {
     ctx.flash(e instanceof ApiError ? `The certificate was not revoked: ${e.message}` : 'The certificate was not revoked.', 'error');
   }

@@ -1,4 +1,4 @@
-import { api, ApiError, type Certificate } from '../api.ts';
+import { alsoRevokedSentence, api, ApiError, type Certificate } from '../api.ts';
 import { confirmDialog, focus, h, render } from '../dom.ts';
 import { canRenew, displayStatus, formatDate, formatDateTime, reasonLabel, STATUS_LABEL } from '../format.ts';
 import type { ViewContext } from '../main.ts';
@@ -119,8 +119,8 @@ async function lost(ctx: ViewContext, c: Certificate): Promise<void> {
   });
   if (!ok) return;
   try {
-    await api.revokeMine(c.serial, 'keyCompromise');
-    ctx.flash(`The certificate for “${deviceName(c)}” is revoked. The mail server will no longer accept it.`);
+    const r = await api.revokeMine(c.serial, 'keyCompromise');
+    ctx.flash(`The certificate for “${deviceName(c)}” is revoked. The mail server will no longer accept it.${alsoRevokedSentence(r)}`);
   } catch (e) {
     ctx.flash(e instanceof ApiError ? `The certificate was not revoked: ${e.message}` : 'The certificate was not revoked. Please try again.', 'error');
   }
