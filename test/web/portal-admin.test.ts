@@ -1,7 +1,9 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactDir, newPortalPage, Steps } from '../helpers/browser.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD } from '../helpers/mailca.ts';
+import { importUsers } from '../../src/enrolment/user-import.ts';
+import { resetPassword } from '../../src/enrolment/users.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, testActor } from '../helpers/mailca.ts';
 import { signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // Admin pages in real Chromium: overview counts, certificate search and revocation of another
@@ -158,6 +160,76 @@ describe('admin pages (Chromium)', () => {
     await page.getByText(`${BOB} has no sender aliases.`).waitFor();
     await steps.shot(page, 'alias-removed');
     expect((await api.get(`/api/v1/users/${BOB}/aliases`)).json).toEqual({ aliases: [] });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('finds and pages through many users, shows their enforcement, resets a password and re-enables a user', async () => {
+    const steps = new Steps(artifactDir('admin-users-many'));
+    const csv = 'email,name,admin\n' + Array.from({ length: 60 }, (_, i) => `staff${String(i).padStart(2, '0')}@example.test,Staff ${i},no`).join('\n');
+    await importUsers(env.m.ctx, testActor, csv);
+    await resetPassword(env.m.ctx, testActor, { email: 'staff07@example.test', password: PASSWORD });
+    expect((await api.post('/api/v1/users/staff01@example.test/enforcement', { state: 'enforced' })).status).toBe(200);
+    expect((await api.post('/api/v1/users/staff02@example.test/disable', {})).status).toBe(200);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin/users');
+    await page.getByLabel('Find users').fill('STAFF');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('table').getByText('Showing 1–50 of 60 users').waitFor();
+    expect(await page.locator('tr[data-email="staff01@example.test"] td.enforcement').textContent()).toBe('Certificate required, has none');
+    expect(await page.locator('tr[data-email="staff00@example.test"] td.enforcement').textContent()).toBe('Password allowed');
+    await steps.shot(page, 'users-found');
+    await page.getByRole('button', { name: 'Next page of users' }).click();
+    await page.getByRole('table').getByText('Showing 51–60 of 60 users').waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(10);
+    await page.getByLabel('Find users').fill('staff0');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('table').getByText('10 users').waitFor();
+
+    // Reset: a new password shown once; the user's session ends and the new password works.
+    const asStaff = new HttpClient(env.url);
+    expect((await asStaff.login('staff07@example.test')).status).toBe(200);
+    await page.getByRole('button', { name: 'Reset the password of staff07@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reset password' }).click();
+    await page.getByRole('heading', { name: 'The password of staff07@example.test was reset' }).waitFor();
+    const shown = (await page.getByTestId('generated-password').textContent()) as string;
+    await steps.shot(page, 'password-reset');
+    expect((await asStaff.get('/api/v1/me')).status).toBe(401);
+    expect((await new HttpClient(env.url).login('staff07@example.test', shown)).status).toBe(200);
+
+    await page.getByRole('link', { name: 'Done, back to users' }).click();
+    await page.getByRole('button', { name: 'Enable staff02@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Enable user' }).click();
+    await page.getByRole('status').filter({ hasText: 'staff02@example.test is enabled again.' }).waitFor();
+    expect(await page.locator('tr[data-email="staff02@example.test"]').textContent()).toContain('Enabled');
+    await steps.shot(page, 'user-enabled');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('a user changes their own password on the Password page', async () => {
+    const steps = new Steps(artifactDir('own-password'));
+    await addTestUser(env.m, 'dora@example.test');
+    const elsewhere = new HttpClient(env.url);
+    expect((await elsewhere.login('dora@example.test')).status).toBe(200);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, 'dora@example.test', PASSWORD);
+    await page.getByRole('link', { name: 'Password' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+    await page.getByLabel('Current password').fill('not the password');
+    await page.getByLabel('New password', { exact: true }).fill('doras new password');
+    await page.getByLabel('New password again').fill('doras new password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The current password is not correct.' }).waitFor();
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your password was changed.' }).waitFor();
+    await steps.shot(page, 'password-changed');
+    expect((await elsewhere.get('/api/v1/me')).status).toBe(401);
+    expect((await new HttpClient(env.url).login('dora@example.test', 'doras new password')).status).toBe(200);
+    await page.getByRole('link', { name: 'My certificates' }).click();
+    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -8,6 +8,17 @@ export interface User {
   disabled_at: string | null;
   /** Sender aliases: other addresses the user's certificates may send as (in GET /users). */
   aliases?: string[];
+  /** In GET /users: must they present a certificate (enforced) or may they still use a password (grace); null when disabled. */
+  enforcement?: 'enforced' | 'grace' | null;
+  enforced_from?: string | null;
+  active_certificates?: number;
+}
+
+export interface UserPage {
+  users: User[];
+  total: number;
+  limit: number;
+  offset: number;
 }
 
 export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
@@ -148,7 +159,13 @@ export const api = {
   searchCertificates: (q: string, status: string, offset = 0, limit = 50) =>
     request<CertificatePage>('GET', `/certificate-search?${new URLSearchParams({ q, status, offset: String(offset), limit: String(limit) })}`),
   revokeAny: (serial: string, reason: string) => request<{ certificate: Certificate }>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
-  users: () => request<{ users: User[] }>('GET', '/users'),
+  /** One page of users; `q` = the start of an address. */
+  users: (q = '', offset = 0, limit = 50) => request<UserPage>('GET', `/users?${new URLSearchParams({ q, offset: String(offset), limit: String(limit) })}`),
+  /** Without a password the server makes one and returns it once as generated_password; the user's sessions end. */
+  resetPassword: (email: string, password?: string) => request<{ user: User; generated_password?: string }>('POST', `/users/${encodeURIComponent(email)}/password`, password ? { password } : {}),
+  enableUser: (email: string) => request<{ user: User }>('POST', `/users/${encodeURIComponent(email)}/enable`, {}),
+  unlockUser: (email: string) => request<{ user: User }>('POST', `/users/${encodeURIComponent(email)}/unlock`, {}),
+  changeMyPassword: (currentPassword: string, newPassword: string) => request<{ changed: true }>('POST', '/me/password', { current_password: currentPassword, new_password: newPassword }),
   /** Without a password the server makes one and returns it once as generated_password. */
   addUser: (u: { email: string; name: string; password?: string; admin: boolean }) => request<{ user: User; generated_password?: string }>('POST', '/users', u),
   aliases: (email: string) => request<{ aliases: string[] }>('GET', `/users/${encodeURIComponent(email)}/aliases`),

@@ -6,6 +6,7 @@ import { certificatesView } from './views/certificates.ts';
 import { csrView } from './views/csr.ts';
 import { enrolView } from './views/enrol.ts';
 import { helpView } from './views/help.ts';
+import { passwordView } from './views/password.ts';
 import { renewView } from './views/renew.ts';
 import { signInView } from './views/signin.ts';
 
@@ -39,6 +40,7 @@ const ROUTES: Record<string, Route> = {
   '#/new': { title: 'New certificate', view: enrolView, nav: 'New certificate' },
   '#/help': { title: 'Set up your mail program', view: helpView, nav: 'Mail setup' },
   '#/csr': { title: 'Advanced: your own key', view: csrView, nav: 'Advanced' },
+  '#/password': { title: 'Change your password', view: passwordView, nav: 'Password' },
   '#/renew/': { title: 'Renew certificate', view: renewView, prefix: true, navAs: '#/' },
   '#/admin': { title: 'Admin overview', view: adminOverviewView, admin: true, nav: 'Admin' },
   '#/admin/users': { title: 'Users', view: adminUsersView, admin: true },
