@@ -233,4 +233,46 @@ describe('admin pages (Chromium)', () => {
     expect(problems).toEqual([]);
     await context.close();
   });
+
+  it('the migration page shows readiness and a chart, enforces a ready user after confirming, and sets the deadline', async () => {
+    const steps = new Steps(artifactDir('admin-migration'));
+    const before = (await api.get('/api/v1/readiness')).json as { users_total: number; enrolled: number; enforced: number; grace: number; ready_to_enforce: string[] };
+    expect(before.ready_to_enforce).toContain(BOB);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin');
+    await page.getByRole('link', { name: 'Migration' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Migration' }).waitFor();
+    expect(await stat(page, 'm-enrolled')).toBe(before.enrolled);
+    expect(await stat(page, 'm-enforced')).toBe(before.enforced);
+    expect(await stat(page, 'm-grace')).toBe(before.grace);
+    expect(await stat(page, 'm-not-enrolled')).toBe(before.users_total - before.enrolled);
+    // The chart is the portal's own SVG: a line ending at today's enrolled count.
+    expect(await page.getByTestId('progress-chart').getAttribute('aria-label')).toContain(`${before.enrolled} of ${before.users_total} on`);
+    expect(await page.getByTestId('progress-line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){89}$/);
+    await steps.shot(page, 'migration');
+
+    await page.getByRole('button', { name: 'Enforce everybody' }).click();
+    const everybody = page.getByRole('dialog');
+    await everybody.getByText(`${before.users_total} users will be refused with a password alone from now on.`).waitFor();
+    await everybody.getByText(`${before.users_total - before.enrolled} of them hold no certificate`).waitFor();
+    await everybody.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.getByRole('button', { name: `Enforce ${BOB}` }).click();
+    await page.getByRole('dialog').getByText(`${BOB} will be refused with a password alone from now on`).waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Enforce' }).click();
+    await page.getByRole('status').filter({ hasText: `${BOB} must now use a certificate.` }).waitFor();
+    expect((await api.get('/api/v1/readiness')).json.ready_to_enforce).not.toContain(BOB);
+
+    await page.getByLabel('Days after first enrolment').fill('30');
+    await page.getByLabel('Deadline').fill('2030-06-01');
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('dialog').getByText('From 2030-06-01 every user without an exemption will be refused with a password alone').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('status').filter({ hasText: 'The schedule is saved.' }).waitFor();
+    expect((await api.get('/api/v1/enforcement/policy')).json).toEqual({ after_first_enrolment_days: 30, deadline: '2030-06-01T00:00:00.000Z' });
+    await steps.shot(page, 'migration-scheduled');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 });

@@ -1,7 +1,8 @@
 import './styles.css';
 import { api, ApiError, setSessionHandlers, type PortalSettings, type User } from './api.ts';
 import { confirmDialog, focus, h, hasUnsaved, leavePage, render } from './dom.ts';
-import { adminAliasesView, adminCertificatesView, adminOverviewView, adminUsersView } from './views/admin.ts';
+import { adminAliasesView, adminCertificatesView, adminHead, adminOverviewView, adminUsersView } from './views/admin.ts';
+import { adminMigrationView } from './views/migration.ts';
 import { certificatesView } from './views/certificates.ts';
 import { csrView } from './views/csr.ts';
 import { enrolView } from './views/enrol.ts';
@@ -45,6 +46,7 @@ const ROUTES: Record<string, Route> = {
   '#/admin': { title: 'Admin overview', view: adminOverviewView, admin: true, nav: 'Admin' },
   '#/admin/users': { title: 'Users', view: adminUsersView, admin: true },
   '#/admin/certificates': { title: 'All certificates', view: adminCertificatesView, admin: true },
+  '#/admin/migration': { title: 'Migration', view: (c) => adminMigrationView(c, adminHead), admin: true },
   '#/admin/aliases/': { title: 'Sender aliases', view: adminAliasesView, admin: true, prefix: true, navAs: '#/admin' },
 };
 

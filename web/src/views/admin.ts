@@ -9,11 +9,12 @@ const PAGE_SIZE = 50;
 import type { ViewContext } from '../main.ts';
 import { deviceName, statusBadge } from './certificates.ts';
 
-function adminHead(title: string, current: string): HTMLElement[] {
+export function adminHead(title: string, current: string): HTMLElement[] {
   const tabs = [
     ['#/admin', 'Overview'],
     ['#/admin/users', 'Users'],
     ['#/admin/certificates', 'Certificates'],
+    ['#/admin/migration', 'Migration'],
   ].map(([hash, text]) => h('li', {}, h('a', { href: hash, 'aria-current': hash === current ? 'page' : undefined }, text)));
   return [h('nav', { class: 'tabs', 'aria-label': 'Admin' }, h('ul', {}, tabs)), h('h1', {}, title)];
 }
