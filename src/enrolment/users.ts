@@ -1,4 +1,5 @@
-import { BadRequest, Conflict, Forbidden, NotFound } from '../errors.ts';
+import { BadRequest, Conflict, Forbidden, NotFound, RateLimited } from '../errors.ts';
+import { LOGIN_WINDOW_MS, MAX_FAILURES_PER_ACCOUNT_AND_SOURCE } from './login.ts';
 import type { User } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { normalizeEmail } from './identity.ts';
@@ -115,6 +116,11 @@ export async function changeOwnPassword(
   const user = await ctx.store.users.findById(req.user.id);
   if (!user || user.disabledAt) throw new NotFound('user_not_found', `no user ${req.user.email}`);
   if (!user.passwordHash) throw new Conflict('no_local_password', 'this account has no mailca password to change (it signs in another way)');
+  // Whoever holds a session must not get unlimited guesses at the password through this form.
+  const since = new Date(ctx.clock.now().getTime() - LOGIN_WINDOW_MS);
+  if ((await ctx.store.audit.countSince('user.password.change_refused', since, { target: user.email })) >= MAX_FAILURES_PER_ACCOUNT_AND_SOURCE) {
+    throw new RateLimited('too_many_attempts', 'too many wrong current passwords; try again in 15 minutes', LOGIN_WINDOW_MS / 1000);
+  }
   const current = typeof req.currentPassword === 'string' ? req.currentPassword : '';
   if (!(await verifyPassword(current, user.passwordHash))) {
     await audited(ctx, actor, { action: 'user.password.change_refused', target: user.email }, async () => undefined);

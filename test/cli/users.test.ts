@@ -85,6 +85,14 @@ describe('mailca user import and list', () => {
     expect(text.stdout).toMatch(/carl@example.test\s+user\s+enforced/);
   });
 
+  it('has --help for each new command', async () => {
+    const helps = await Promise.all(['password', 'enable', 'unlock', 'import', 'list'].map((c) => mailca(['user', c, '--help'])));
+    for (const h of helps) expect(h).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: mailca user') });
+    const missing = await mailca(['user', 'import']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/^error: missing required argument 'file'\n$/);
+  });
+
   it('refuses a second active token of the same name', async () => {
     expect((await mailca(['token', 'create', '--role', 'mta', '--name', 'mx7'])).code).toBe(0);
     const again = await mailca(['token', 'create', '--role', 'mta', '--name', 'mx7']);

@@ -66,6 +66,11 @@ describe('password lifecycle', () => {
     expect(await env.m.store.sessions.get('s-self-elsewhere', new Date())).toBeUndefined();
     expect((await login('self@example.test', 'my new password here', '192.0.2.2')).id).toBe(u.id);
     expect(await actions('self@example.test')).toEqual(expect.arrayContaining(['user.password.change', 'user.password.change_refused']));
+    // Wrong current passwords are limited like sign-ins (5 in 15 minutes).
+    for (let i = 0; i < 4; i++) expect(await rejection(changeOwnPassword(env.m.ctx, testActor, { user: u, currentPassword: `guess ${i}`, newPassword: 'whatever password' }))).toBeInstanceOf(Forbidden);
+    expect(await rejection(changeOwnPassword(env.m.ctx, testActor, { user: u, currentPassword: 'my new password here', newPassword: 'whatever password' }))).toBeInstanceOf(RateLimited);
+    env.clock.advance(16 * 60_000);
+    await changeOwnPassword(env.m.ctx, testActor, { user: u, currentPassword: 'my new password here', newPassword: 'my third password' });
     // An account without a mailca password (imported, or from a directory) has nothing to change.
     const none = await addUser(env.m.ctx, testActor, { email: 'nopass@example.test' });
     expect(await rejection(changeOwnPassword(env.m.ctx, testActor, { user: none, currentPassword: '', newPassword: 'whatever password' }))).toBeInstanceOf(Conflict);
