@@ -7,7 +7,9 @@ import { normalizeEmail } from '../enrolment/identity.ts';
 import { generatePassword } from '../enrolment/passwords.ts';
 import { revoke } from '../enrolment/revoke.ts';
 import { createToken, revokeToken } from '../enrolment/tokens.ts';
-import { addUser, disableUser, findUser } from '../enrolment/users.ts';
+import { importUsers } from '../enrolment/user-import.ts';
+import { listUsers } from '../enrolment/user-list.ts';
+import { addUser, disableUser, enableUser, findUser, resetPassword, unlockUser } from '../enrolment/users.ts';
 import { MailcaError } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
 import { openStore, serve } from '../main.ts';
@@ -84,6 +86,86 @@ export function buildProgram(): Command {
       await withMailca(async (m) => {
         const { user: u, revoked } = await disableUser(m.ctx, cliActor(), email);
         console.log(`disabled ${u.email}; revoked ${revoked.length} certificate(s)${revoked.length ? ': ' + revoked.join(', ') : ''}`);
+      });
+    });
+
+  user
+    .command('import')
+    .description('add users from a CSV file (header email,name,admin[,aliases]; aliases separated by spaces or semicolons), all or none')
+    .argument('<file>', 'the CSV file')
+    .action(async (file: string) => {
+      let csv: string;
+      try {
+        csv = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      await withMailca(async (m) => {
+        const { added } = await importUsers(m.ctx, cliActor(), csv);
+        console.log(`added ${added} user(s)`);
+      });
+    });
+  user
+    .command('list')
+    .description('list users: address, name, admin, disabled, enforcement, active certificates, sender aliases')
+    .option('--json', 'JSON output', false)
+    .action(async (o: { json: boolean }) => {
+      await withMailca(async (m) => {
+        const rows = [];
+        for (let offset = 0; ; offset += 500) {
+          const page = await listUsers(m.ctx, { limit: 500, offset });
+          rows.push(...page.items);
+          if (page.items.length < 500) break;
+        }
+        if (o.json) {
+          console.log(JSON.stringify(rows.map((s) => ({
+            email: s.user.email,
+            name: s.user.displayName,
+            admin: s.user.isAdmin,
+            disabled: s.user.disabledAt !== null,
+            enforcement: s.enforcement?.state ?? null,
+            active_certificates: s.activeCertificates,
+            aliases: s.aliases,
+          })), null, 2));
+          return;
+        }
+        for (const s of rows) {
+          const state = s.user.disabledAt ? 'disabled' : (s.enforcement?.state ?? '');
+          console.log([s.user.email, s.user.isAdmin ? 'admin' : 'user ', state.padEnd(8), `${s.activeCertificates} cert(s)`, s.aliases.length ? `aliases ${s.aliases.join(' ')}` : '', s.user.displayName ?? ''].join('  ').trimEnd());
+        }
+        if (rows.length === 0) console.error('no users');
+      });
+    });
+  user
+    .command('password')
+    .description("set a user's password, read from stdin (one line), or generate one and print it once; their sessions end")
+    .argument('<email>')
+    .action(async (email: string) => {
+      const password = (await readStdin()).replace(/\r?\n$/, '');
+      await withMailca(async (m) => {
+        const r = await resetPassword(m.ctx, cliActor(), { email, password });
+        console.log(`set the password of ${r.user.email}; ended ${r.endedSessions} session(s)`);
+        if (r.generatedPassword) console.log(`password: ${r.generatedPassword}`);
+      });
+    });
+  user
+    .command('enable')
+    .description('re-enable a disabled user (their revoked certificates stay revoked)')
+    .argument('<email>')
+    .action(async (email: string) => {
+      await withMailca(async (m) => {
+        const r = await enableUser(m.ctx, cliActor(), email);
+        console.log(r.changed ? `enabled ${r.user.email}` : `${r.user.email} is already enabled; nothing to do`);
+      });
+    });
+  user
+    .command('unlock')
+    .description("clear a user's sign-in lockout (failed attempts so far no longer count)")
+    .argument('<email>')
+    .action(async (email: string) => {
+      await withMailca(async (m) => {
+        const u = await unlockUser(m.ctx, cliActor(), email);
+        console.log(`unlocked sign-in for ${u.email}`);
       });
     });
 

@@ -63,6 +63,37 @@ export async function setEveryoneEnforcement(ctx: EnrolmentContext, actor: Actor
   return n;
 }
 
+/** Enforces every enabled user who holds an active certificate now and is still in grace; returns how many. */
+export async function enforceEnrolled(ctx: EnrolmentContext, actor: Actor): Promise<number> {
+  const n = await audited<number>(ctx, actor, { action: 'enforcement.enrolled', target: null, details: (count) => ({ state: 'enforced', users: count }) }, async (tx) => {
+    const now = ctx.clock.now();
+    const [facts, policy] = await Promise.all([tx.enforcement.facts(now), tx.enforcement.policy()]);
+    const ids = facts.filter((f) => f.activeCertificates > 0 && decideEnforcement(f, policy, now).state === 'grace').map((f) => f.userId);
+    return ids.length ? tx.enforcement.setForUsers(ids, 'enforced') : 0;
+  });
+  await ctx.publish();
+  return n;
+}
+
+/** Users enrolled (first certificate) by the end of each of the last `days` days (UTC), oldest first. */
+export async function enrolmentHistory(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, daysInput: unknown): Promise<{ days: { date: string; enrolled: number }[]; usersTotal: number }> {
+  const days = daysInput === undefined || daysInput === '' ? 90 : Number(daysInput);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new BadRequest('invalid_days', 'days must be an integer from 1 to 3650');
+  const now = ctx.clock.now();
+  const facts = await ctx.store.enforcement.facts(now);
+  const firsts = facts.map((f) => f.firstEnrolmentAt?.getTime()).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+  const dayMs = 86_400_000;
+  const endOfToday = Math.floor(now.getTime() / dayMs) * dayMs + dayMs;
+  const out: { date: string; enrolled: number }[] = [];
+  let i = 0;
+  for (let d = days - 1; d >= 0; d--) {
+    const end = endOfToday - d * dayMs;
+    while (i < firsts.length && firsts[i]! < end) i++;
+    out.push({ date: new Date(end - dayMs).toISOString().slice(0, 10), enrolled: i });
+  }
+  return { days: out, usersTotal: facts.length };
+}
+
 export async function setEnforcementPolicy(
   ctx: EnrolmentContext,
   actor: Actor,

@@ -4,8 +4,17 @@ import type { User } from '../store/index.ts';
 import { audit, type EnrolmentContext } from './context.ts';
 import { dummyPasswordHash, verifyPassword } from './passwords.ts';
 
+/**
+ * Sign-in limits, over a sliding 15-minute window of failed (or still unfinished) attempts:
+ * - 5 per account from one source address: a guesser is stopped quickly, and only at their address;
+ * - 50 per account from all addresses together: a ceiling against guessing from many addresses,
+ *   ten times higher so that one address's guesses never lock the owner out from another;
+ * - 20 per source address over all accounts: one address spraying many accounts.
+ * `mailca user unlock` (or the admin API) clears an account's counts.
+ */
 export const LOGIN_WINDOW_MS = 15 * MINUTE_MS;
-export const MAX_FAILURES_PER_ACCOUNT = 5;
+export const MAX_FAILURES_PER_ACCOUNT_AND_SOURCE = 5;
+export const MAX_FAILURES_PER_ACCOUNT = 50;
 export const MAX_FAILURES_PER_IP = 20;
 
 const INVALID = 'invalid email or password';
@@ -30,11 +39,15 @@ export async function passwordLogin(
   // guesses cannot all slip under the limit. Unresolved = attempts that did not succeed.
   await ctx.store.withLock('audit', async (tx) => {
     const since = new Date(ctx.clock.now().getTime() - LOGIN_WINDOW_MS);
-    const unresolved = async (by: { target?: string; sourceIp?: string }) =>
+    // An unlock by an admin starts the account's count afresh.
+    const afterId = await tx.audit.latestIdSince('user.unlock', email, since);
+    const unresolved = async (by: { target?: string; sourceIp?: string; afterId?: number }) =>
       (await tx.audit.countSince('login.attempt', since, by)) - (await tx.audit.countSince('login.success', since, by));
-    const byAccount = await unresolved({ target: email });
+    const byAccount = await unresolved({ target: email, afterId });
+    // Without a known source, the attempt counts against the account at the per-source limit.
+    const byAccountAndSource = req.sourceIp ? await unresolved({ target: email, sourceIp: req.sourceIp, afterId }) : byAccount;
     const byIp = req.sourceIp ? await unresolved({ sourceIp: req.sourceIp }) : 0;
-    if (byAccount >= MAX_FAILURES_PER_ACCOUNT || byIp >= MAX_FAILURES_PER_IP) {
+    if (byAccountAndSource >= MAX_FAILURES_PER_ACCOUNT_AND_SOURCE || byAccount >= MAX_FAILURES_PER_ACCOUNT || byIp >= MAX_FAILURES_PER_IP) {
       throw new RateLimited('too_many_attempts', 'too many failed sign-ins; try again in 15 minutes', LOGIN_WINDOW_MS / 1000);
     }
     await tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action: 'login.attempt', target: email, sourceIp: req.sourceIp });

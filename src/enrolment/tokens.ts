@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BadRequest, NotFound } from '../errors.ts';
+import { BadRequest, Conflict, NotFound } from '../errors.ts';
 import type { ApiToken, Store, TokenRole } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 
@@ -23,9 +23,12 @@ export async function createToken(
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
   const name = req.name;
   const role = req.role as TokenRole;
-  const record = await audited(ctx, actor, { action: 'token.create', target: name, details: () => ({ role }) }, (tx) =>
-    tx.tokens.insert({ name, role, tokenSha256: sha256(token), createdAt: ctx.clock.now() }),
-  );
+  // Checked under the audit lock, so two creations of one name cannot both pass: revoking by name
+  // must revoke exactly the token that was meant.
+  const record = await audited(ctx, actor, { action: 'token.create', target: name, details: () => ({ role }) }, async (tx) => {
+    if (await tx.tokens.hasActiveNamed(name)) throw new Conflict('token_exists', `an active token is already named ${name}; revoke it first or choose another name`);
+    return tx.tokens.insert({ name, role, tokenSha256: sha256(token), createdAt: ctx.clock.now() });
+  });
   return { token, record };
 }
 

@@ -1,11 +1,22 @@
-import { BadRequest, Conflict, NotFound } from '../errors.ts';
+import { BadRequest, Conflict, Forbidden, NotFound, RateLimited } from '../errors.ts';
+import { LOGIN_WINDOW_MS, MAX_FAILURES_PER_ACCOUNT_AND_SOURCE } from './login.ts';
 import type { User } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { normalizeEmail } from './identity.ts';
-import { hashPassword } from './passwords.ts';
+import { generatePassword, hashPassword, verifyPassword } from './passwords.ts';
 import { revoke } from './revoke.ts';
 
 export const MIN_PASSWORD_LENGTH = 10;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/** A password mailca will store: 10 to 1024 characters on one line (a line break is a paste or pipe gone wrong). */
+export function checkNewPassword(password: unknown, name = 'password'): string {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+    throw new BadRequest('weak_password', `${name} must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`);
+  }
+  if (/[\r\n]/.test(password)) throw new BadRequest('multiline_password', `${name} must be one line (it contains a line break)`);
+  return password;
+}
 
 export async function addUser(
   ctx: EnrolmentContext,
@@ -18,12 +29,7 @@ export async function addUser(
   }
   if (req.isAdmin !== undefined && typeof req.isAdmin !== 'boolean') throw new BadRequest('invalid_admin', 'admin must be true or false');
   let passwordHash: string | null = null;
-  if (req.password !== undefined && req.password !== null) {
-    if (typeof req.password !== 'string' || req.password.length < MIN_PASSWORD_LENGTH || req.password.length > 1024) {
-      throw new BadRequest('weak_password', `password must be ${MIN_PASSWORD_LENGTH} to 1024 characters`);
-    }
-    passwordHash = await hashPassword(req.password);
-  }
+  if (req.password !== undefined && req.password !== null) passwordHash = await hashPassword(checkNewPassword(req.password));
   if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
   try {
     return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin }) }, async (tx) => {
@@ -77,4 +83,67 @@ export async function disableUser(ctx: EnrolmentContext, actor: Actor, emailInpu
   }
   if (revoked.length === 0) await ctx.publish();
   return { user: { ...user, disabledAt: user.disabledAt ?? now }, revoked };
+}
+
+/**
+ * An admin sets (or, without `password`, generates) a user's password. All of the user's sessions
+ * end: whoever was signed in with the old password is signed out. Returns the generated password, once.
+ */
+export async function resetPassword(
+  ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
+  actor: Actor,
+  req: { email: unknown; password?: unknown },
+): Promise<{ user: User; generatedPassword?: string; endedSessions: number }> {
+  const user = await findUser(ctx, req.email);
+  const generated = req.password === undefined || req.password === null || req.password === '' ? generatePassword() : undefined;
+  const hash = await hashPassword(generated ?? checkNewPassword(req.password));
+  const endedSessions = await audited<number>(ctx, actor, { action: 'user.password.reset', target: user.email, details: (n) => ({ generated: generated !== undefined, ended_sessions: n }) }, async (tx) => {
+    await tx.users.setPasswordHash(user.id, hash);
+    return tx.sessions.destroyForUser(user.id);
+  });
+  return { user, endedSessions, ...(generated ? { generatedPassword: generated } : {}) };
+}
+
+/**
+ * A user changes their own password, proving the current one. Their other sessions end; the one
+ * making the change (`keepSessionId`) stays signed in.
+ */
+export async function changeOwnPassword(
+  ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
+  actor: Actor,
+  req: { user: User; currentPassword: unknown; newPassword: unknown; keepSessionId?: string },
+): Promise<void> {
+  const user = await ctx.store.users.findById(req.user.id);
+  if (!user || user.disabledAt) throw new NotFound('user_not_found', `no user ${req.user.email}`);
+  if (!user.passwordHash) throw new Conflict('no_local_password', 'this account has no mailca password to change (it signs in another way)');
+  // Whoever holds a session must not get unlimited guesses at the password through this form.
+  const since = new Date(ctx.clock.now().getTime() - LOGIN_WINDOW_MS);
+  if ((await ctx.store.audit.countSince('user.password.change_refused', since, { target: user.email })) >= MAX_FAILURES_PER_ACCOUNT_AND_SOURCE) {
+    throw new RateLimited('too_many_attempts', 'too many wrong current passwords; try again in 15 minutes', LOGIN_WINDOW_MS / 1000);
+  }
+  const current = typeof req.currentPassword === 'string' ? req.currentPassword : '';
+  if (!(await verifyPassword(current, user.passwordHash))) {
+    await audited(ctx, actor, { action: 'user.password.change_refused', target: user.email }, async () => undefined);
+    throw new Forbidden('wrong_password', 'the current password is not correct');
+  }
+  const hash = await hashPassword(checkNewPassword(req.newPassword, 'new_password'));
+  await audited<number>(ctx, actor, { action: 'user.password.change', target: user.email, details: (n) => ({ ended_sessions: n }) }, async (tx) => {
+    await tx.users.setPasswordHash(user.id, hash);
+    return tx.sessions.destroyForUser(user.id, req.keepSessionId);
+  });
+}
+
+/** Re-enables a disabled user. Their revoked certificates stay revoked: they enrol again. */
+export async function enableUser(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, actor: Actor, emailInput: unknown): Promise<{ user: User; changed: boolean }> {
+  const user = await findUser(ctx, emailInput);
+  if (!user.disabledAt) return { user, changed: false };
+  await audited(ctx, actor, { action: 'user.enable', target: user.email }, (tx) => tx.users.setEnabled(user.id));
+  return { user: { ...user, disabledAt: null }, changed: true };
+}
+
+/** Clears the sign-in lockout of an account: failed attempts before now no longer count against it. */
+export async function unlockUser(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, actor: Actor, emailInput: unknown): Promise<User> {
+  const user = await findUser(ctx, emailInput);
+  await audited(ctx, actor, { action: 'user.unlock', target: user.email }, async () => undefined);
+  return user;
 }

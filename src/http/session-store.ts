@@ -27,7 +27,9 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
-    this.store.sessions.set(sid, JSON.stringify(sess), this.expiry(sess)).then(() => cb?.(), (e: unknown) => cb?.(e));
+    // passport keeps the signed-in user's id in the session; recorded so their sessions can be ended together.
+    const owner = (sess as { passport?: { user?: unknown } }).passport?.user;
+    this.store.sessions.set(sid, JSON.stringify(sess), this.expiry(sess), typeof owner === 'number' ? owner : null).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 
   /** The expiry last written per session: an idle timer moved by less than a minute is not worth a commit. */

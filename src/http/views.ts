@@ -1,5 +1,6 @@
 import type { IssuancePolicy } from '../enrolment/context.ts';
 import { renewalWindowStart } from '../enrolment/renew.ts';
+import type { UserSummary } from '../enrolment/user-list.ts';
 import { formatFingerprintColons } from '../issuance/encoding.ts';
 import { certificateStatus, type AuditEvent, type CertificateRecord, type User } from '../store/index.ts';
 
@@ -32,6 +33,17 @@ export function userView(u: User) {
     admin: u.isAdmin,
     created_at: u.createdAt.toISOString(),
     disabled_at: u.disabledAt?.toISOString() ?? null,
+  };
+}
+
+export function userSummaryView(s: UserSummary) {
+  return {
+    ...userView(s.user),
+    aliases: s.aliases,
+    enforcement: s.enforcement?.state ?? null,
+    enforcement_basis: s.enforcement?.basis ?? null,
+    enforced_from: s.enforcement?.enforcedFrom?.toISOString() ?? null,
+    active_certificates: s.activeCertificates,
   };
 }
 

@@ -79,13 +79,20 @@ export class AuditStore {
     return { items: rows.map(toEvent), total: Number(c?.n ?? 0) };
   }
 
-  /** Count of `action` events since `since` for a target or a source IP (login rate limiting). */
-  async countSince(action: string, since: Date, by: { target?: string; sourceIp?: string }): Promise<number> {
+  /** Count of `action` events since `since` (and after event `afterId`) for a target and/or a source IP (login rate limiting). */
+  async countSince(action: string, since: Date, by: { target?: string; sourceIp?: string; afterId?: number }): Promise<number> {
     let q = this.db('audit_events').where({ action }).where('at', '>=', since.getTime());
     if (by.target !== undefined) q = q.where({ target: by.target });
     if (by.sourceIp !== undefined) q = q.where({ source_ip: by.sourceIp });
+    if (by.afterId !== undefined) q = q.where('id', '>', by.afterId);
     const [c] = await q.count<{ n: number }[]>({ n: '*' });
     return Number(c?.n ?? 0);
+  }
+
+  /** The id of the newest `action` event for `target` since `since`, if any. */
+  async latestIdSince(action: string, target: string, since: Date): Promise<number | undefined> {
+    const row = await this.db('audit_events').where({ action, target }).where('at', '>=', since.getTime()).max<{ id: number | null }>({ id: 'id' }).first();
+    return row?.id === null || row?.id === undefined ? undefined : Number(row.id);
   }
 
   /** Walks the chain in id order; any edited, inserted or deleted row breaks it. */

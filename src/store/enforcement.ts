@@ -40,6 +40,16 @@ export class EnforcementStore {
     return n;
   }
 
+  /** Sets the override for these users (enabled ones only); returns how many changed. */
+  async setForUsers(userIds: readonly number[], override: EnforcementOverride | null): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < userIds.length; i += 500) {
+      n += await this.db('users').whereIn('id', userIds.slice(i, i + 500)).whereNull('disabled_at').update({ enforcement: override, enforce_at: null });
+    }
+    await this.changes.record('all');
+    return n;
+  }
+
   async policy(): Promise<EnforcementPolicy> {
     const row = await this.db('settings').where({ key: POLICY_KEY }).first<{ value: string } | undefined>();
     if (!row) return { afterFirstEnrolmentDays: null, deadline: null };

@@ -28,6 +28,10 @@ export class TokenStore {
     return toToken(row as TokenRow);
   }
 
+  async hasActiveNamed(name: string): Promise<boolean> {
+    return (await this.db('api_tokens').where({ name }).whereNull('revoked_at').first('id')) !== undefined;
+  }
+
   async list(): Promise<ApiToken[]> {
     return (await this.db<TokenRow>('api_tokens').orderBy('id')).map(toToken);
   }
@@ -67,8 +71,15 @@ export class SessionStore {
     return row?.data;
   }
 
-  async set(sid: string, data: string, expiresAt: Date): Promise<void> {
-    await this.db('sessions').insert({ sid, data, expires_at: expiresAt.getTime() }).onConflict('sid').merge();
+  /** `userId`: whose session it is (null before sign-in). */
+  async set(sid: string, data: string, expiresAt: Date, userId: number | null = null): Promise<void> {
+    await this.db('sessions').insert({ sid, data, expires_at: expiresAt.getTime(), user_id: userId }).onConflict('sid').merge();
+  }
+
+  /** Ends every session of a user, except `exceptSid` (the one making the change); returns how many. */
+  async destroyForUser(userId: number, exceptSid?: string): Promise<number> {
+    const q = this.db('sessions').where({ user_id: userId });
+    return (exceptSid === undefined ? q : q.whereNot({ sid: exceptSid })).delete();
   }
 
   async touch(sid: string, expiresAt: Date): Promise<void> {

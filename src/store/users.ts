@@ -53,6 +53,33 @@ export class UserStore {
     return row && toUser(row);
   }
 
+  /**
+   * One page of users in address order, optionally only addresses starting with `prefix` (stored
+   * lower-case). Index-driven on the unique email index: a range on SQLite (binary collation),
+   * LIKE 'prefix%' on PostgreSQL (the prefix's wildcards escaped).
+   */
+  async page(filter: { prefix?: string; limit: number; offset: number }): Promise<{ items: User[]; total: number }> {
+    const base = () => {
+      const q = this.db<UserRow>('users');
+      if (!filter.prefix) return q;
+      if (this.db.client.config.client === 'pg') return q.whereRaw(`email like ? escape '\\'`, [filter.prefix.replace(/[\\%_]/g, (c) => '\\' + c) + '%']);
+      // Addresses are printable ASCII, all below U+007F.
+      return q.where('email', '>=', filter.prefix).where('email', '<', filter.prefix + '\u007f');
+    };
+    const [c] = await base().count<{ n: number }[]>({ n: '*' });
+    const rows = await base().orderBy('email').limit(filter.limit).offset(filter.offset);
+    return { items: rows.map(toUser), total: Number(c?.n ?? 0) };
+  }
+
+  /** The SQLite query plan of `page` (one line per step), to check that it stays index-driven. */
+  async explainPage(filter: { prefix?: string; limit: number; offset: number }): Promise<string[]> {
+    const q = this.db<UserRow>('users');
+    if (filter.prefix) q.where('email', '>=', filter.prefix).where('email', '<', filter.prefix + '\u007f');
+    const { sql, bindings } = q.orderBy('email').limit(filter.limit).offset(filter.offset).toSQL();
+    const rows = (await this.db.raw(`explain query plan ${sql}`, bindings as Knex.RawBinding[])) as { detail: string }[];
+    return rows.map((r) => r.detail);
+  }
+
   async list(): Promise<User[]> {
     const rows = await this.db<UserRow>('users').orderBy('email');
     return rows.map(toUser);
@@ -61,6 +88,15 @@ export class UserStore {
   async setDisabled(id: number, at: Date): Promise<void> {
     await this.db('users').where({ id }).whereNull('disabled_at').update({ disabled_at: at.getTime() });
     await this.changes.record('user', [id]);
+  }
+
+  async setEnabled(id: number): Promise<void> {
+    await this.db('users').where({ id }).update({ disabled_at: null });
+    await this.changes.record('user', [id]);
+  }
+
+  async setPasswordHash(id: number, passwordHash: string): Promise<void> {
+    await this.db('users').where({ id }).update({ password_hash: passwordHash });
   }
 
   async count(): Promise<number> {

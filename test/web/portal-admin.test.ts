@@ -2,7 +2,9 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactDir, newPortalPage, Steps } from '../helpers/browser.ts';
 import path from 'node:path';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, PASSWORD } from '../helpers/mailca.ts';
+import { importUsers } from '../../src/enrolment/user-import.ts';
+import { resetPassword } from '../../src/enrolment/users.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, PASSWORD, testActor } from '../helpers/mailca.ts';
 import { signInToMyCertificates, startPortal, type Portal, type PortalServer } from '../helpers/portal.ts';
 
 // Admin pages in real Chromium: overview counts, certificate search and revocation of another
@@ -189,6 +191,118 @@ describe('admin pages (Chromium)', () => {
     await page.getByRole('status').filter({ hasText: `The certificate of ${dave} (Dave desk) is revoked. One other certificate uses the same key and was revoked too: serial ${twin}.` }).waitFor();
     await steps.shot(page, 'key-compromise-revoked');
     expect((await api.get(`/api/v1/certificates/${twin}`)).json.certificate).toMatchObject({ status: 'revoked', revocation_reason: 'keyCompromise' });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('finds and pages through many users, shows their enforcement, resets a password and re-enables a user', async () => {
+    const steps = new Steps(artifactDir('admin-users-many'));
+    const csv = 'email,name,admin\n' + Array.from({ length: 60 }, (_, i) => `staff${String(i).padStart(2, '0')}@example.test,Staff ${i},no`).join('\n');
+    await importUsers(env.m.ctx, testActor, csv);
+    await resetPassword(env.m.ctx, testActor, { email: 'staff07@example.test', password: PASSWORD });
+    expect((await api.post('/api/v1/users/staff01@example.test/enforcement', { state: 'enforced' })).status).toBe(200);
+    expect((await api.post('/api/v1/users/staff02@example.test/disable', {})).status).toBe(200);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin/users');
+    await page.getByLabel('Find users').fill('STAFF');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('table').getByText('Showing 1–50 of 60 users').waitFor();
+    expect(await page.locator('tr[data-email="staff01@example.test"] td.enforcement').textContent()).toBe('Certificate required, has none');
+    expect(await page.locator('tr[data-email="staff00@example.test"] td.enforcement').textContent()).toBe('Password allowed');
+    await steps.shot(page, 'users-found');
+    await page.getByRole('button', { name: 'Next page of users' }).click();
+    await page.getByRole('table').getByText('Showing 51–60 of 60 users').waitFor();
+    expect(await page.locator('tbody tr').count()).toBe(10);
+    await page.getByLabel('Find users').fill('staff0');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('table').getByText('10 users').waitFor();
+
+    // Reset: a new password shown once; the user's session ends and the new password works.
+    const asStaff = new HttpClient(env.url);
+    expect((await asStaff.login('staff07@example.test')).status).toBe(200);
+    await page.getByRole('button', { name: 'Reset the password of staff07@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reset password' }).click();
+    await page.getByRole('heading', { name: 'The password of staff07@example.test was reset' }).waitFor();
+    const shown = (await page.getByTestId('generated-password').textContent()) as string;
+    await steps.shot(page, 'password-reset');
+    expect((await asStaff.get('/api/v1/me')).status).toBe(401);
+    expect((await new HttpClient(env.url).login('staff07@example.test', shown)).status).toBe(200);
+
+    await page.getByRole('link', { name: 'Done, back to users' }).click();
+    await page.getByRole('button', { name: 'Enable staff02@example.test' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Enable user' }).click();
+    await page.getByRole('status').filter({ hasText: 'staff02@example.test is enabled again.' }).waitFor();
+    expect(await page.locator('tr[data-email="staff02@example.test"]').textContent()).toContain('Enabled');
+    await steps.shot(page, 'user-enabled');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('a user changes their own password on the Password page', async () => {
+    const steps = new Steps(artifactDir('own-password'));
+    await addTestUser(env.m, 'dora@example.test');
+    const elsewhere = new HttpClient(env.url);
+    expect((await elsewhere.login('dora@example.test')).status).toBe(200);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, 'dora@example.test', PASSWORD);
+    await page.getByRole('link', { name: 'Password' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+    await page.getByLabel('Current password').fill('not the password');
+    await page.getByLabel('New password', { exact: true }).fill('doras new password');
+    await page.getByLabel('New password again').fill('doras new password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The current password is not correct.' }).waitFor();
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your password was changed.' }).waitFor();
+    await steps.shot(page, 'password-changed');
+    expect((await elsewhere.get('/api/v1/me')).status).toBe(401);
+    expect((await new HttpClient(env.url).login('dora@example.test', 'doras new password')).status).toBe(200);
+    await page.getByRole('link', { name: 'My certificates' }).click();
+    await page.getByRole('heading', { level: 1, name: 'My certificates' }).waitFor();
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('the migration page shows readiness and a chart, enforces a ready user after confirming, and sets the deadline', async () => {
+    const steps = new Steps(artifactDir('admin-migration'));
+    const before = (await api.get('/api/v1/readiness')).json as { users_total: number; enrolled: number; enforced: number; grace: number; ready_to_enforce: string[] };
+    expect(before.ready_to_enforce).toContain(BOB);
+    const { context, page, problems } = await newPortalPage(browser, env.url);
+    await signInToMyCertificates(page, ADMIN, PASSWORD);
+    await page.goto('/#/admin');
+    await page.getByRole('link', { name: 'Migration' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Migration' }).waitFor();
+    expect(await stat(page, 'm-enrolled')).toBe(before.enrolled);
+    expect(await stat(page, 'm-enforced')).toBe(before.enforced);
+    expect(await stat(page, 'm-grace')).toBe(before.grace);
+    expect(await stat(page, 'm-not-enrolled')).toBe(before.users_total - before.enrolled);
+    // The chart is the portal's own SVG: a line ending at today's enrolled count.
+    expect(await page.getByTestId('progress-chart').getAttribute('aria-label')).toContain(`${before.enrolled} of ${before.users_total} on`);
+    expect(await page.getByTestId('progress-line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){89}$/);
+    await steps.shot(page, 'migration');
+
+    await page.getByRole('button', { name: 'Enforce everybody' }).click();
+    const everybody = page.getByRole('dialog');
+    await everybody.getByText(`${before.users_total} users will be refused with a password alone from now on.`).waitFor();
+    await everybody.getByText(`${before.users_total - before.enrolled} of them hold no certificate`).waitFor();
+    await everybody.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.getByRole('button', { name: `Enforce ${BOB}` }).click();
+    await page.getByRole('dialog').getByText(`${BOB} will be refused with a password alone from now on`).waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Enforce' }).click();
+    await page.getByRole('status').filter({ hasText: `${BOB} must now use a certificate.` }).waitFor();
+    expect((await api.get('/api/v1/readiness')).json.ready_to_enforce).not.toContain(BOB);
+
+    await page.getByLabel('Days after first enrolment').fill('30');
+    await page.getByLabel('Deadline').fill('2030-06-01');
+    await page.getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('dialog').getByText('From 2030-06-01 every user without an exemption will be refused with a password alone').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Save schedule' }).click();
+    await page.getByRole('status').filter({ hasText: 'The schedule is saved.' }).waitFor();
+    expect((await api.get('/api/v1/enforcement/policy')).json).toEqual({ after_first_enrolment_days: 30, deadline: '2030-06-01T00:00:00.000Z' });
+    await steps.shot(page, 'migration-scheduled');
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -8,6 +8,33 @@ export interface User {
   disabled_at: string | null;
   /** Sender aliases: other addresses the user's certificates may send as (in GET /users). */
   aliases?: string[];
+  /** In GET /users: must they present a certificate (enforced) or may they still use a password (grace); null when disabled. */
+  enforcement?: 'enforced' | 'grace' | null;
+  enforced_from?: string | null;
+  active_certificates?: number;
+}
+
+export interface Readiness {
+  users_total: number;
+  enrolled: number;
+  enforced: number;
+  grace: number;
+  enrolled_percent: number;
+  not_enrolled: string[];
+  enforced_without_certificate: string[];
+  ready_to_enforce: string[];
+}
+
+export interface EnforcementPolicy {
+  after_first_enrolment_days: number | null;
+  deadline: string | null;
+}
+
+export interface UserPage {
+  users: User[];
+  total: number;
+  limit: number;
+  offset: number;
 }
 
 export type CertificateStatus = 'active' | 'revoked' | 'expired' | 'not_yet_valid';
@@ -108,7 +135,7 @@ const FRIENDLY: Record<string, string> = {
   bad_origin: 'The request came from another site and was refused. Reload the page and try again.',
 };
 
-export async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`/api/v1${path}`, {
@@ -170,7 +197,20 @@ export const api = {
   searchCertificates: (q: string, status: string, offset = 0, limit = 50) =>
     request<CertificatePage>('GET', `/certificate-search?${new URLSearchParams({ q, status, offset: String(offset), limit: String(limit) })}`),
   revokeAny: (serial: string, reason: string) => request<Revocation>('POST', `/certificates/${encodeURIComponent(serial)}/revoke`, { reason }),
-  users: () => request<{ users: User[] }>('GET', '/users'),
+  /** One page of users; `q` = the start of an address. */
+  users: (q = '', offset = 0, limit = 50) => request<UserPage>('GET', `/users?${new URLSearchParams({ q, offset: String(offset), limit: String(limit) })}`),
+  /** Without a password the server makes one and returns it once as generated_password; the user's sessions end. */
+  resetPassword: (email: string, password?: string) => request<{ user: User; generated_password?: string }>('POST', `/users/${encodeURIComponent(email)}/password`, password ? { password } : {}),
+  enableUser: (email: string) => request<{ user: User }>('POST', `/users/${encodeURIComponent(email)}/enable`, {}),
+  unlockUser: (email: string) => request<{ user: User }>('POST', `/users/${encodeURIComponent(email)}/unlock`, {}),
+  readiness: () => request<Readiness>('GET', '/readiness'),
+  readinessHistory: (days = 90) => request<{ users_total: number; days: { date: string; enrolled: number }[] }>('GET', `/readiness/history?days=${days}`),
+  enforcementPolicy: () => request<EnforcementPolicy>('GET', '/enforcement/policy'),
+  setEnforcementPolicy: (p: EnforcementPolicy) => request<EnforcementPolicy>('PUT', '/enforcement/policy', p),
+  enforceUser: (email: string) => request<{ user: { email: string; state: string } }>('POST', `/users/${encodeURIComponent(email)}/enforcement`, { state: 'enforced' }),
+  enforceEnrolled: () => request<{ users_changed: number }>('POST', '/enforcement/enrolled', {}),
+  enforceEverybody: () => request<{ users_changed: number }>('POST', '/enforcement/all', { state: 'enforced' }),
+  changeMyPassword: (currentPassword: string, newPassword: string) => request<{ changed: true }>('POST', '/me/password', { current_password: currentPassword, new_password: newPassword }),
   /** Without a password the server makes one and returns it once as generated_password. */
   addUser: (u: { email: string; name: string; password?: string; admin: boolean }) => request<{ user: User; generated_password?: string }>('POST', '/users', u),
   aliases: (email: string) => request<{ aliases: string[] }>('GET', `/users/${encodeURIComponent(email)}/aliases`),

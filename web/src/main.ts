@@ -1,11 +1,13 @@
 import './styles.css';
 import { api, ApiError, setSessionHandlers, type PortalSettings, type User } from './api.ts';
 import { confirmDialog, focus, h, hasUnsaved, leavePage, render } from './dom.ts';
-import { adminAliasesView, adminCertificatesView, adminOverviewView, adminUsersView } from './views/admin.ts';
+import { adminAliasesView, adminCertificatesView, adminHead, adminOverviewView, adminUsersView } from './views/admin.ts';
+import { adminMigrationView } from './views/migration.ts';
 import { certificatesView } from './views/certificates.ts';
 import { csrView } from './views/csr.ts';
 import { enrolView } from './views/enrol.ts';
 import { helpView } from './views/help.ts';
+import { passwordView } from './views/password.ts';
 import { renewView } from './views/renew.ts';
 import { signInView } from './views/signin.ts';
 
@@ -39,10 +41,12 @@ const ROUTES: Record<string, Route> = {
   '#/new': { title: 'New certificate', view: enrolView, nav: 'New certificate' },
   '#/help': { title: 'Set up your mail program', view: helpView, nav: 'Mail setup' },
   '#/csr': { title: 'Advanced: your own key', view: csrView, nav: 'Advanced' },
+  '#/password': { title: 'Change your password', view: passwordView, nav: 'Password' },
   '#/renew/': { title: 'Renew certificate', view: renewView, prefix: true, navAs: '#/' },
   '#/admin': { title: 'Admin overview', view: adminOverviewView, admin: true, nav: 'Admin' },
   '#/admin/users': { title: 'Users', view: adminUsersView, admin: true },
   '#/admin/certificates': { title: 'All certificates', view: adminCertificatesView, admin: true },
+  '#/admin/migration': { title: 'Migration', view: (c) => adminMigrationView(c, adminHead), admin: true },
   '#/admin/aliases/': { title: 'Sender aliases', view: adminAliasesView, admin: true, prefix: true, navAs: '#/admin' },
 };
 

@@ -2,14 +2,15 @@ import { Router } from 'express';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { normalizeEmail } from '../../enrolment/identity.ts';
 import { parseSerial, revoke } from '../../enrolment/revoke.ts';
-import { addUser, disableUser } from '../../enrolment/users.ts';
+import { addUser, disableUser, enableUser, resetPassword, unlockUser } from '../../enrolment/users.ts';
 import { addAlias, listAliases, removeAlias } from '../../enrolment/aliases.ts';
 import { generatePassword } from '../../enrolment/passwords.ts';
 import { createToken, revokeToken } from '../../enrolment/tokens.ts';
 import { NotFound } from '../../errors.ts';
 import { pageParams, statusParam } from '../pagination.ts';
 import { actorOf, requireRole } from '../principal.ts';
-import { auditView, certificateView, userView } from '../views.ts';
+import { auditView, certificateView, userSummaryView, userView } from '../views.ts';
+import { listUsers } from '../../enrolment/user-list.ts';
 
 
 /** Admin API (admin token or admin user): the same enrolment functions users' actions go through. */
@@ -40,9 +41,12 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
     res.json({ certificate: certificateView(certificate, ctx.clock.now()), also_revoked: alsoRevoked });
   });
 
-  r.get('/users', async (_req, res) => {
-    const [users, senders] = await Promise.all([ctx.store.users.list(), ctx.store.aliases.sendersForUsers()]);
-    res.json({ users: users.map((u) => ({ ...userView(u), aliases: senders.get(u.id)?.slice(1) ?? [] })) });
+  // Paged like the other listings: ?q= (start of an address), limit (default 50, at most 500), offset.
+  r.get('/users', async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const { limit, offset } = pageParams(q);
+    const page = await listUsers(ctx, { q: q.q, limit, offset });
+    res.json({ users: page.items.map(userSummaryView), total: page.total, limit, offset });
   });
 
   r.post('/users', async (req, res) => {
@@ -56,6 +60,23 @@ export function adminRoutes(ctx: EnrolmentContext): Router {
   r.post('/users/:email/disable', async (req, res) => {
     const { user, revoked } = await disableUser(ctx, actorOf(req), String(req.params.email));
     res.json({ user: userView(user), revoked_serials: revoked });
+  });
+
+  r.post('/users/:email/enable', async (req, res) => {
+    const { user } = await enableUser(ctx, actorOf(req), String(req.params.email));
+    res.json({ user: userView(user) });
+  });
+
+  r.post('/users/:email/unlock', async (req, res) => {
+    const user = await unlockUser(ctx, actorOf(req), String(req.params.email));
+    res.json({ user: userView(user), unlocked: true });
+  });
+
+  r.post('/users/:email/password', async (req, res) => {
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    // Without a password, one is generated and returned once.
+    const r2 = await resetPassword(ctx, actorOf(req), { email: String(req.params.email), password: b.password });
+    res.json({ user: userView(r2.user), ended_sessions: r2.endedSessions, ...(r2.generatedPassword ? { generated_password: r2.generatedPassword } : {}) });
   });
 
   r.get('/users/:email/aliases', async (req, res) => {

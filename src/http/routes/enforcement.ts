@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { listEnforcement, readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../../enrolment/enforcement.ts';
+import { enforceEnrolled, enrolmentHistory, listEnforcement, readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../../enrolment/enforcement.ts';
 import type { UserEnforcement } from '../../enrolment/enforcement-policy.ts';
 import { actorOf, requireRole } from '../principal.ts';
 
@@ -26,6 +26,13 @@ export function enforcementRoutes(ctx: EnrolmentContext): Router {
   r.post('/enforcement/all', admin, async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
     res.json({ users_changed: await setEveryoneEnforcement(ctx, actorOf(req), b.state) });
+  });
+  r.post('/enforcement/enrolled', admin, async (req, res) => {
+    res.json({ users_changed: await enforceEnrolled(ctx, actorOf(req)) });
+  });
+  r.get('/readiness/history', admin, async (req, res) => {
+    const h = await enrolmentHistory(ctx, (req.query as Record<string, unknown>).days);
+    res.json({ users_total: h.usersTotal, days: h.days });
   });
   r.get('/enforcement/policy', admin, async (_req, res) => {
     const p = await ctx.store.enforcement.policy();

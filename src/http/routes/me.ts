@@ -6,6 +6,7 @@ import { endOverlap, isRenewable, renew } from '../../enrolment/renew.ts';
 import type { CertificateRecord } from '../../store/index.ts';
 import { BadRequest } from '../../errors.ts';
 import { formatFingerprintColons } from '../../issuance/encoding.ts';
+import { changeOwnPassword } from '../../enrolment/users.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
 import { certificateView } from '../views.ts';
 
@@ -46,6 +47,11 @@ export function meRoutes(ctx: EnrolmentContext): Router {
     const certs = await ctx.store.certificates.listForUser(sessionUser(req).id);
     const activeCaId = (await ctx.store.cas.findActive())?.id;
     res.json({ certificates: certs.map((c) => ({ ...certificateView(c, now, ctx.policy), renewable: isRenewable(c, now, ctx.policy, activeCaId) })) });
+  });
+  r.post('/me/password', requireUser, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    await changeOwnPassword(ctx, actorOf(req), { user: sessionUser(req), currentPassword: body.current_password, newPassword: body.new_password, keepSessionId: req.sessionID });
+    res.json({ changed: true });
   });
   r.post('/me/certificates/:serial/revoke', requireUser, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;

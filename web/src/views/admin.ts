@@ -1,4 +1,4 @@
-import { alsoRevokedSentence, api, ApiError, type Certificate, type CertificatePage, type User } from '../api.ts';
+import { alsoRevokedSentence, api, ApiError, type Certificate, type CertificatePage, type User, type UserPage } from '../api.ts';
 import { alertBox, busy, confirmDialog, field, focus, h, render } from '../dom.ts';
 import { formatDate, REVOCATION_REASONS } from '../format.ts';
 
@@ -9,11 +9,12 @@ const PAGE_SIZE = 50;
 import type { ViewContext } from '../main.ts';
 import { deviceName, statusBadge } from './certificates.ts';
 
-function adminHead(title: string, current: string): HTMLElement[] {
+export function adminHead(title: string, current: string): HTMLElement[] {
   const tabs = [
     ['#/admin', 'Overview'],
     ['#/admin/users', 'Users'],
     ['#/admin/certificates', 'Certificates'],
+    ['#/admin/migration', 'Migration'],
   ].map(([hash, text]) => h('li', {}, h('a', { href: hash, 'aria-current': hash === current ? 'page' : undefined }, text)));
   return [h('nav', { class: 'tabs', 'aria-label': 'Admin' }, h('ul', {}, tabs)), h('h1', {}, title)];
 }
@@ -36,7 +37,6 @@ export async function adminOverviewView(ctx: ViewContext): Promise<void> {
 }
 
 export async function adminUsersView(ctx: ViewContext): Promise<void> {
-  const { users } = await api.users();
   const flash = ctx.takeFlash();
   const alert = alertBox();
   const email = field('Email', h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off', autocapitalize: 'none' }));
@@ -86,6 +86,47 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
     });
   });
 
+  const results = h('div', { class: 'results', 'aria-live': 'polite' });
+  const q = field('Find users', h('input', { type: 'search', name: 'user-q', autocomplete: 'off', spellcheck: 'false', value: lastUserSearch.q }), 'The start of an address, e.g. “ali” or “alice@”.');
+  const search = h('form', { class: 'card search', role: 'search', 'aria-label': 'Users' }, q.wrap, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Find')));
+  const load = async (offset: number, focusOn?: 'previous' | 'next') => {
+    try {
+      let page = await api.users(lastUserSearch.q, offset, USER_PAGE_SIZE);
+      if (!page.users.length && page.total > 0 && offset > 0) page = await api.users(lastUserSearch.q, Math.floor((page.total - 1) / USER_PAGE_SIZE) * USER_PAGE_SIZE, USER_PAGE_SIZE);
+      lastUserSearch.offset = page.offset;
+      render(results, userTable(ctx, page, (o, which) => void load(o, which)));
+      if (focusOn) {
+        const buttons = results.querySelectorAll<HTMLButtonElement>('.pager button');
+        const [prev, next] = [buttons[0], buttons[1]];
+        focus(focusOn === 'next' ? (next?.disabled ? prev : next) : prev?.disabled ? next : prev);
+      }
+    } catch (e) {
+      render(results, h('p', { class: 'alert alert-error', role: 'alert' }, e instanceof ApiError ? e.message : 'The users could not be loaded.'));
+    }
+  };
+  search.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    lastUserSearch = { q: q.control.value.trim(), offset: 0 };
+    void busy(search, 'Finding…', () => load(0));
+  });
+  await load(lastUserSearch.offset);
+  render(ctx.main, ...adminHead('Users', '#/admin/users'), flash, search, results, form);
+  if (flash) focus(flash);
+}
+
+/** Users per page, and the search and page shown (kept across the refresh after an action). */
+const USER_PAGE_SIZE = 50;
+let lastUserSearch = { q: '', offset: 0 };
+
+function enforcementLabel(u: User): HTMLElement | string {
+  if (u.disabled_at || !u.enforcement) return '';
+  if (u.enforcement === 'enforced') return h('span', { class: u.active_certificates ? 'badge badge-active' : 'badge badge-expiring' }, u.active_certificates ? 'Certificate required' : 'Certificate required, has none');
+  return h('span', { class: 'badge badge-expired' }, u.enforced_from ? `Password allowed until ${formatDate(u.enforced_from)}` : 'Password allowed');
+}
+
+function userTable(ctx: ViewContext, page: UserPage, go: (offset: number, which: 'previous' | 'next') => void): HTMLElement {
+  const { users, total, offset } = page;
+  if (!users.length) return h('p', {}, lastUserSearch.q ? `No user’s address starts with “${lastUserSearch.q}”.` : 'No users yet.');
   const rows = users.map((u) =>
     h(
       'tr',
@@ -94,8 +135,9 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
       h('td', {}, u.name ?? ''),
       h('td', {}, u.admin ? 'Administrator' : 'User'),
       h('td', {}, u.disabled_at ? `Disabled ${formatDate(u.disabled_at)}` : 'Enabled'),
+      h('td', { class: 'enforcement' }, enforcementLabel(u)),
+      h('td', { class: 'certificates' }, String(u.active_certificates ?? '')),
       h('td', { class: 'aliases' }, u.aliases?.length ? u.aliases.join(', ') : h('span', { class: 'hint' }, 'None')),
-      h('td', {}, formatDate(u.created_at)),
       h(
         'td',
         {},
@@ -103,19 +145,60 @@ export async function adminUsersView(ctx: ViewContext): Promise<void> {
           'div',
           { class: 'row-actions' },
           h('a', { href: `#/admin/aliases/${encodeURIComponent(u.email)}`, class: 'button small', 'aria-label': `Sender aliases of ${u.email}` }, 'Aliases'),
+          u.email !== ctx.user.email ? h('button', { type: 'button', class: 'button small', 'aria-label': `Reset the password of ${u.email}`, onclick: () => void resetUserPassword(ctx, u) }, 'Reset password') : null,
+          u.disabled_at ? h('button', { type: 'button', class: 'button small', 'aria-label': `Enable ${u.email}`, onclick: () => void enable(ctx, u) }, 'Enable') : null,
           !u.disabled_at && u.email !== ctx.user.email ? h('button', { type: 'button', class: 'button small danger', 'aria-label': `Disable ${u.email}`, onclick: () => void disable(ctx, u) }, 'Disable') : null,
         ),
       ),
     ),
   );
-  render(
-    ctx.main,
-    ...adminHead('Users', '#/admin/users'),
-    flash,
-    h('div', { class: 'table-wrap' }, h('table', {}, h('caption', {}, `${users.length} users`), h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'State', 'Sender aliases', 'Added', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows))),
-    form,
+  const paged = users.length < total;
+  const shown = paged ? `Showing ${offset + 1}–${offset + users.length} of ${total} users` : `${total} user${total === 1 ? '' : 's'}`;
+  const table = h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', {}, h('caption', {}, shown), h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'State', 'Enforcement', 'Active certificates', 'Sender aliases', h('span', { class: 'sr-only' }, 'Actions')].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)),
   );
-  if (flash) focus(flash);
+  if (!paged) return table;
+  const size = page.limit || USER_PAGE_SIZE;
+  const prev = h('button', { type: 'button', class: 'button', disabled: offset <= 0, 'aria-label': 'Previous page of users' }, 'Previous');
+  const next = h('button', { type: 'button', class: 'button', disabled: offset + users.length >= total, 'aria-label': 'Next page of users' }, 'Next');
+  prev.addEventListener('click', () => go(Math.max(0, offset - size), 'previous'));
+  next.addEventListener('click', () => go(offset + size, 'next'));
+  return h('div', {}, table, h('nav', { class: 'pager actions', 'aria-label': 'User pages' }, prev, h('span', { class: 'pager-where' }, `Page ${Math.floor(offset / size) + 1} of ${Math.ceil(total / size)}`), next));
+}
+
+async function resetUserPassword(ctx: ViewContext, u: User): Promise<void> {
+  const ok = await confirmDialog({
+    title: `Reset the password of ${u.email}?`,
+    body: ['The server makes a new password, shown to you once. Their old password stops working and they are signed out everywhere.'],
+    confirm: 'Reset password',
+  });
+  if (!ok) return;
+  try {
+    const r = await api.resetPassword(u.email);
+    if (r.generated_password) return showGeneratedPassword(ctx, u, r.generated_password, 'reset');
+    ctx.flash(`The password of ${u.email} was reset.`);
+  } catch (e) {
+    ctx.flash(e instanceof ApiError ? `The password was not reset: ${e.message}` : 'The password was not reset.', 'error');
+  }
+  ctx.refresh();
+}
+
+async function enable(ctx: ViewContext, u: User): Promise<void> {
+  const ok = await confirmDialog({
+    title: `Enable ${u.email}?`,
+    body: ['They can sign in again. Their old certificates stay revoked: they make a new one in the portal.'],
+    confirm: 'Enable user',
+  });
+  if (!ok) return;
+  try {
+    await api.enableUser(u.email);
+    ctx.flash(`${u.email} is enabled again.`);
+  } catch (e) {
+    ctx.flash(e instanceof ApiError ? `${u.email} was not enabled: ${e.message}` : `${u.email} was not enabled.`, 'error');
+  }
+  ctx.refresh();
 }
 
 /** #/admin/aliases/<email>: the addresses a user's certificates may send as besides their own. */
@@ -196,7 +279,7 @@ async function removeAlias(ctx: ViewContext, email: string, alias: string): Prom
 }
 
 /** The password the server made for a new user, shown this once (it is not stored anywhere it could be shown again). */
-function showGeneratedPassword(ctx: ViewContext, u: User, generated: string): void {
+function showGeneratedPassword(ctx: ViewContext, u: User, generated: string, what: 'added' | 'reset' = 'added'): void {
   const headingId = 'generated-password-title';
   const value = h('code', { class: 'generated-password', 'data-testid': 'generated-password' }, generated);
   const copy = h('button', { type: 'button', class: 'button' }, 'Copy password');
@@ -207,7 +290,7 @@ function showGeneratedPassword(ctx: ViewContext, u: User, generated: string): vo
       () => (copied.textContent = ' Copying did not work here: select the password and copy it by hand.'),
     );
   });
-  const heading = h('h2', { id: headingId }, `${u.email} was added`);
+  const heading = h('h2', { id: headingId }, what === 'added' ? `${u.email} was added` : `The password of ${u.email} was reset`);
   render(
     ctx.main,
     ...adminHead('Users', '#/admin/users'),
@@ -215,7 +298,7 @@ function showGeneratedPassword(ctx: ViewContext, u: User, generated: string): vo
       'section',
       { class: 'card generated', 'aria-labelledby': headingId },
       heading,
-      h('p', { class: 'alert alert-ok', role: 'status' }, 'The server made this initial password. Copy it now: it is shown only this once and cannot be shown again.'),
+      h('p', { class: 'alert alert-ok', role: 'status' }, what === 'added' ? 'The server made this initial password. Copy it now: it is shown only this once and cannot be shown again.' : 'The server made this new password. Copy it now: it is shown only this once and cannot be shown again.'),
       h('p', {}, value, ' ', copy, copied),
       h('p', {}, 'Give it to the person in a safe way (not in the same message as their address). Nobody, not even the server, can show it again.'),
       h('p', { class: 'actions' }, h('a', { href: '#/admin/users', class: 'button primary' }, 'Done, back to users')),
