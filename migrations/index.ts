@@ -6,6 +6,7 @@ import * as locks from './20261125_004_locks.ts';
 import * as crlEntries from './20261201_005_crl_entries.ts';
 import * as senderAliases from './20261201_006_sender_aliases.ts';
 import * as changeFeed from './20261201_007_change_feed.ts';
+import * as directoryUsers from './20261201_008_directory_users.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
@@ -16,6 +17,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261201_005_crl_entries', ...crlEntries },
   { name: '20261201_006_sender_aliases', ...senderAliases },
   { name: '20261201_007_change_feed', ...changeFeed },
+  { name: '20261201_008_directory_users', ...directoryUsers },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

@@ -33,3 +33,5 @@ export class RateLimited extends MailcaError {
 }
 /** Configuration is missing or invalid; reported at start-up. */
 export class ConfigError extends MailcaError {}
+/** A service mailca depends on (e.g. the LDAP directory) cannot be reached or refused to work; try again later. */
+export class ServiceUnavailable extends MailcaError {}
