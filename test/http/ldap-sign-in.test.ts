@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFilterFor } from '../../src/directory/ldap-directory.ts';
+import { ldapSignIn } from '../../src/http/sign-in/ldap.ts';
 import { runMailca } from '../helpers/cli.ts';
 import { ADMIN_GROUP_DN, personDn, TestDirectory } from '../helpers/ldap.ts';
 import { addTestUser, HttpClient, opensslCsr, PASSWORD, startServer, writeText } from '../helpers/mailca.ts';
@@ -89,6 +90,11 @@ describe('directory sign-in (LDAP)', () => {
     const empty = await c.login('dana@example.test', '');
     expect([400, 401]).toContain(empty.status);
     expect((await c.get('/api/v1/me')).status).toBe(401);
+    // Below the HTTP form's own check: the provider and the directory client refuse it too.
+    const provider = ldapSignIn({ ctx: srv.m.ctx, config: srv.m.config, directory: srv.m.directory });
+    expect(await provider.verifyPassword('dana@example.test', '', null)).toBeUndefined();
+    expect(await provider.verifyPassword('dana@example.test', DANA.password, null)).toMatchObject({ address: 'dana@example.test', provider: 'ldap', subject: personDn('dana') });
+    expect(await srv.m.directory!.checkPassword(personDn('dana'), '')).toBe(false);
   });
 
   it('does not let filter syntax in the address match anyone', async () => {
