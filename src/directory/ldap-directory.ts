@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, EqualityFilter, Filter, InvalidCredentialsError, NoSuchObjectError, SizeLimitExceededError } from 'ldapts';
 import type { Config } from '../config.ts';
@@ -130,10 +131,20 @@ export class LdapDirectory {
   /** A client for the directory; ldapts connects on the first operation, so failures surface there. */
   async #connect(): Promise<Client> {
     const tlsOptions: ConnectionOptions | undefined = this.settings.caPem ? { ca: this.settings.caPem } : undefined;
-    const client = new Client({ url: this.settings.url, connectTimeout: CONNECT_TIMEOUT_MS, timeout: OPERATION_TIMEOUT_MS, tlsOptions, strictDN: true });
+    // tlsOptions only for ldaps://: ldapts then connects over TLS, which would break StartTLS on ldap://.
+    const ldaps = this.settings.url.startsWith('ldaps:');
+    const client = new Client({
+      url: this.settings.url,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      timeout: OPERATION_TIMEOUT_MS,
+      tlsOptions: ldaps ? tlsOptions : undefined,
+      strictDN: true,
+    });
     if (this.settings.startTls) {
       try {
-        await client.startTLS({ ...tlsOptions, servername: new URL(this.settings.url).hostname });
+        // The certificate is checked against the URL's host (an IP against the IP SANs; SNI only for names).
+        const host = new URL(this.settings.url).hostname.replace(/^\[(.*)\]$/, '$1');
+        await client.startTLS({ ...tlsOptions, host, ...(isIP(host) ? {} : { servername: host }) });
       } catch (e) {
         await client.unbind().catch(() => undefined);
         throw unavailable('StartTLS', e);

@@ -38,9 +38,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<string> {
+function run(cmd: string, args: string[], input?: string, env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    const child = execFile(cmd, args, { env: { ...process.env, ...env } }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    // A command that fails before reading its input (ldapsearch while slapd starts) closes stdin: EPIPE is no news.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 }
@@ -48,19 +50,51 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
 const personLdif = (p: DirectoryPerson) =>
   [`dn: ${personDn(p.uid)}`, 'objectClass: inetOrgPerson', `uid: ${p.uid}`, `cn: ${p.cn ?? p.uid}`, `sn: ${p.uid}`, ...p.mail.map((m) => `mail: ${m}`), `userPassword: ${p.password}`, ''].join('\n');
 
+/** A CA and a server certificate for 127.0.0.1 (an IP SAN only), made with the openssl CLI. */
+function makeTlsFiles(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const f = (n: string) => path.join(dir, n);
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=test directory CA']);
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
+  writeFileSync(f('server.ext'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
+  openssl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('server.ext')]);
+  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
+}
+
 export class TestDirectory {
+  /** ldap:// (plain, or StartTLS when started with TLS). */
   readonly url: string;
+  /** ldaps://, when started with TLS. */
+  readonly ldapsUrl?: string;
+  /** The CA that issued the server's certificate, when started with TLS. */
+  readonly caFile?: string;
+  private readonly toolEnv: Record<string, string>;
   private constructor(
     readonly dir: string,
     readonly port: number,
+    tls?: { ldapsPort: number; caFile: string },
   ) {
     this.url = `ldap://127.0.0.1:${port}`;
+    this.ldapsUrl = tls && `ldaps://127.0.0.1:${tls.ldapsPort}`;
+    this.caFile = tls?.caFile;
+    this.toolEnv = tls ? { LDAPTLS_CACERT: tls.caFile, LDAPTLS_REQCERT: 'demand' } : {};
   }
 
-  /** Starts slapd with people, the admin group (its members by uid) and the search account. */
-  static async start(opts: { people: DirectoryPerson[]; admins: string[] }): Promise<TestDirectory> {
+  /** Where the admin tools connect: over TLS when the directory requires it. */
+  private get adminUrl(): string {
+    return this.ldapsUrl ?? this.url;
+  }
+
+  /**
+   * Starts slapd with people, the admin group (its members by uid) and the search account. With
+   * `tls`, it also listens on ldaps:// and requires TLS for every operation (plain ldap:// then works
+   * only after StartTLS).
+   */
+  static async start(opts: { people: DirectoryPerson[]; admins: string[]; tls?: boolean }): Promise<TestDirectory> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-ldap-'));
     mkdirSync(path.join(dir, 'db'));
+    const tls = opts.tls ? makeTlsFiles(dir) : undefined;
+    const tlsConfig = tls ? [`TLSCACertificateFile ${tls.caFile}`, `TLSCertificateFile ${tls.certFile}`, `TLSCertificateKeyFile ${tls.keyFile}`, 'security tls=1'] : [];
     writeFileSync(
       path.join(dir, 'slapd.conf'),
       [
@@ -74,6 +108,7 @@ export class TestDirectory {
         // Like many directories: a DN with an empty password is an anonymous bind that succeeds
         // (RFC 4513 5.1.2), so a client that sent one would "verify" any user.
         'allow bind_anon_dn',
+        ...tlsConfig,
         'database mdb',
         `suffix "${BASE_DN}"`,
         `rootdn "${ROOT_DN}"`,
@@ -85,7 +120,7 @@ export class TestDirectory {
         '',
       ].join('\n'),
     );
-    const d = new TestDirectory(dir, await freePort());
+    const d = new TestDirectory(dir, await freePort(), tls && { ldapsPort: await freePort(), caFile: tls.caFile });
     await d.startDaemon();
     await d.add(
       [
@@ -113,30 +148,31 @@ export class TestDirectory {
   }
 
   async add(ldif: string): Promise<void> {
-    await run('ldapadd', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif);
+    await run('ldapadd', ['-x', '-H', this.adminUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif, this.toolEnv);
   }
   async addPerson(p: DirectoryPerson): Promise<void> {
     await this.add(personLdif(p));
   }
   async modify(ldif: string): Promise<void> {
-    await run('ldapmodify', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif);
+    await run('ldapmodify', ['-x', '-H', this.adminUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif, this.toolEnv);
   }
   async delete(dn: string): Promise<void> {
-    await run('ldapdelete', ['-x', '-H', this.url, '-D', ROOT_DN, '-w', ROOT_PASSWORD, dn]);
+    await run('ldapdelete', ['-x', '-H', this.adminUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD, dn], undefined, this.toolEnv);
   }
   /** True if `password` binds as `dn` (ldapwhoami), the way mailca checks it. */
   async canBind(dn: string, password: string): Promise<boolean> {
-    return run('ldapwhoami', ['-x', '-H', this.url, '-D', dn, '-w', password]).then(
+    return run('ldapwhoami', ['-x', '-H', this.adminUrl, '-D', dn, '-w', password], undefined, this.toolEnv).then(
       () => true,
       () => false,
     );
   }
 
   async startDaemon(): Promise<void> {
-    execFileSync('slapd', ['-f', path.join(this.dir, 'slapd.conf'), '-h', `${this.url}/`, '-u', 'root', '-g', 'root']);
+    const listen = this.ldapsUrl ? `${this.url}/ ${this.ldapsUrl}/` : `${this.url}/`;
+    execFileSync('slapd', ['-f', path.join(this.dir, 'slapd.conf'), '-h', listen, '-u', 'root', '-g', 'root']);
     for (let i = 0; i < 100; i++) {
       try {
-        await run('ldapsearch', ['-x', '-H', this.url, '-b', '', '-s', 'base']);
+        await run('ldapsearch', ['-x', '-H', this.adminUrl, '-b', '', '-s', 'base'], undefined, this.toolEnv);
         return;
       } catch {
         await sleep(50);
