@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFilterFor } from '../../src/directory/ldap-directory.ts';
 import { ldapSignIn } from '../../src/http/sign-in/ldap.ts';
+import { maintenanceTick } from '../../src/main.ts';
 import { runMailca } from '../helpers/cli.ts';
 import { ADMIN_GROUP_DN, personDn, TestDirectory } from '../helpers/ldap.ts';
 import { addTestUser, HttpClient, opensslCsr, PASSWORD, startServer, writeText } from '../helpers/mailca.ts';
@@ -19,6 +20,7 @@ const ERIN = { uid: 'erin', mail: ['erin@example.test'], password: 'erin directo
 const FRANK = { uid: 'frank', mail: ['frank@example.test'], password: 'frank directory password' };
 const GINA = { uid: 'gina', mail: ['gina@example.test'], password: 'gina directory password' };
 // Also a local mailca account with its own password (PASSWORD).
+const IVAN = { uid: 'ivan', mail: ['ivan@example.test'], password: 'ivan directory password' };
 const ALICE = { uid: 'alice', mail: ['alice@example.test'], password: 'alice directory password' };
 
 beforeAll(async () => {
@@ -158,6 +160,17 @@ describe('directory sign-in (LDAP)', () => {
     expect((await user('gina@example.test'))?.disabledAt).not.toBeNull();
     expect((await srv.m.store.certificates.findBySerial(serial))?.revokedAt).not.toBeNull();
     for (const stays of ['dana@example.test', 'erin@example.test', 'alice@example.test']) expect((await user(stays))?.disabledAt, stays).toBeNull();
+  });
+
+  it('the scheduled maintenance runs the directory sync', async () => {
+    await ldap.addPerson(IVAN);
+    expect((await new HttpClient(srv.url).login('ivan@example.test', IVAN.password)).status).toBe(200);
+    await ldap.delete(personDn('ivan'));
+    await maintenanceTick(srv.m);
+    expect((await user('ivan@example.test'))?.disabledAt).not.toBeNull();
+    const disabled = (await srv.m.store.audit.list({ action: 'user.disable', target: 'ivan@example.test', limit: 1, offset: 0 })).items[0];
+    expect(disabled?.actor).toBe('scheduler:directory-sync');
+    expect((await user('dana@example.test'))?.disabledAt).toBeNull();
   });
 
   it('fails clearly while the directory is down, and disables nobody', async () => {
