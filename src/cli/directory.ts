@@ -14,10 +14,11 @@ export function directoryCommand(): Command {
         if (!m.directory) throw new CliError('no directory is configured: MAILCA_SIGN_IN does not name ldap');
         const r = await syncDirectory(m.ctx, cliActor(), m.directory);
         if (o.json) {
-          console.log(JSON.stringify({ checked: r.checked, disabled: r.disabled }, null, 2));
+          console.log(JSON.stringify({ checked: r.checked, disabled: r.disabled, unusable: r.unusable }, null, 2));
           return;
         }
         console.log(`checked ${r.checked} directory user(s); disabled ${r.disabled.length}`);
+        for (const u of r.unusable) console.error(`left ${u.email} as it is: ${u.reason}`);
         for (const d of r.disabled) console.log(`disabled ${d.email}; revoked ${d.revoked.length} certificate(s)${d.revoked.length ? ': ' + d.revoked.join(', ') : ''}`);
       });
     });

@@ -34,6 +34,12 @@ export interface DirectoryEntry {
   isAdmin?: boolean;
 }
 
+/**
+ * The answer to "who is this address?": one entry; nobody (the person has left, or never was);
+ * or entries mailca cannot use (several match, or the match has no address), which is neither.
+ */
+export type DirectoryLookup = { status: 'found'; entry: DirectoryEntry } | { status: 'absent' } | { status: 'unusable'; reason: string };
+
 const CONNECT_TIMEOUT_MS = 5_000;
 const OPERATION_TIMEOUT_MS = 10_000;
 
@@ -107,8 +113,8 @@ export class LdapDirectory {
     }
   }
 
-  /** The entry for an address, or undefined if the directory has none (or more than one: ambiguous). */
-  findByAddress(email: string): Promise<DirectoryEntry | undefined> {
+  /** The entry for an address. */
+  findByAddress(email: string): Promise<DirectoryLookup> {
     return this.session((s) => s.findByAddress(email));
   }
 
@@ -161,7 +167,7 @@ export class DirectorySession {
     private readonly settings: LdapSettings,
   ) {}
 
-  async findByAddress(email: string): Promise<DirectoryEntry | undefined> {
+  async findByAddress(email: string): Promise<DirectoryLookup> {
     const attribute = this.settings.aliasAttribute;
     let entries;
     try {
@@ -172,16 +178,17 @@ export class DirectorySession {
         sizeLimit: 2,
       }));
     } catch (e) {
-      if (e instanceof SizeLimitExceededError) return undefined; // more than one entry: ambiguous, nobody
+      if (e instanceof SizeLimitExceededError) return { status: 'unusable', reason: 'several entries match' };
       throw unavailable('search', e);
     }
-    if (entries.length !== 1) return undefined;
+    if (entries.length === 0) return { status: 'absent' };
+    if (entries.length > 1) return { status: 'unusable', reason: 'several entries match' };
     const entry = entries[0]!;
     const address = firstString(entry.mail)?.trim().toLowerCase();
-    if (!address) return undefined;
+    if (!address) return { status: 'unusable', reason: `${entry.dn} has no mail attribute` };
     const aliases = [...new Set(strings(entry[attribute]).map((a) => a.trim().toLowerCase()))].filter((a) => a !== '' && a !== address);
     const displayName = firstString(entry.displayName) ?? firstString(entry.cn);
-    return { dn: entry.dn, address, aliases, displayName, isAdmin: await this.#isAdmin(entry.dn) };
+    return { status: 'found', entry: { dn: entry.dn, address, aliases, displayName, isAdmin: await this.#isAdmin(entry.dn) } };
   }
 
   async #isAdmin(dn: string): Promise<boolean | undefined> {

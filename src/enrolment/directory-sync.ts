@@ -1,4 +1,4 @@
-import type { DirectoryEntry, LdapDirectory } from '../directory/ldap-directory.ts';
+import type { DirectoryEntry, DirectoryLookup, LdapDirectory } from '../directory/ldap-directory.ts';
 import type { Actor, EnrolmentContext } from './context.ts';
 import { disableLeaver, syncFromProvider, type VerifiedIdentity } from './sign-in.ts';
 
@@ -11,6 +11,8 @@ export function ldapIdentity(entry: DirectoryEntry): VerifiedIdentity {
 
 export interface DirectorySyncResult {
   checked: number;
+  /** Users whose address matches several entries, or one without an address: left as they are. */
+  unusable: { email: string; reason: string }[];
   /** Users no longer in the directory: disabled, certificates revoked. */
   disabled: { email: string; revoked: string[] }[];
 }
@@ -24,18 +26,20 @@ export interface DirectorySyncResult {
 export async function syncDirectory(ctx: EnrolmentContext, actor: Actor, directory: LdapDirectory): Promise<DirectorySyncResult> {
   const users = await ctx.store.users.listByIdentityProvider(LDAP_PROVIDER);
   const found = await directory.session(async (s) => {
-    const entries = new Map<number, DirectoryEntry | undefined>();
+    const entries = new Map<number, DirectoryLookup>();
     for (const u of users) entries.set(u.id, await s.findByAddress(u.email));
     return entries;
   });
-  const result: DirectorySyncResult = { checked: users.length, disabled: [] };
+  const result: DirectorySyncResult = { checked: users.length, unusable: [], disabled: [] };
   for (const user of users) {
-    const entry = found.get(user.id);
-    if (!entry || entry.address !== user.email) {
+    const lookup = found.get(user.id)!;
+    if (lookup.status === 'unusable') {
+      result.unusable.push({ email: user.email, reason: lookup.reason });
+    } else if (lookup.status === 'absent' || lookup.entry.address !== user.email) {
       const { revoked } = await disableLeaver(ctx, actor, user);
       result.disabled.push({ email: user.email, revoked });
     } else {
-      await syncFromProvider(ctx, actor, user, ldapIdentity(entry));
+      await syncFromProvider(ctx, actor, user, ldapIdentity(lookup.entry));
     }
   }
   return result;

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userFilterFor } from '../../src/directory/ldap-directory.ts';
 import { ldapSignIn } from '../../src/http/sign-in/ldap.ts';
 import { maintenanceTick } from '../../src/main.ts';
+import { syncDirectory } from '../../src/enrolment/directory-sync.ts';
 import { runMailca } from '../helpers/cli.ts';
 import { ADMIN_GROUP_DN, personDn, TestDirectory } from '../helpers/ldap.ts';
-import { addTestUser, HttpClient, opensslCsr, PASSWORD, startServer, writeText } from '../helpers/mailca.ts';
+import { addTestUser, testActor, HttpClient, opensslCsr, PASSWORD, startServer, writeText } from '../helpers/mailca.ts';
 
 // One private slapd and one mailca server (MAILCA_SIGN_IN=local,ldap) for the file; the tests run in order.
 let ldap: TestDirectory;
@@ -21,6 +22,7 @@ const FRANK = { uid: 'frank', mail: ['frank@example.test'], password: 'frank dir
 const GINA = { uid: 'gina', mail: ['gina@example.test'], password: 'gina directory password' };
 // Also a local mailca account with its own password (PASSWORD).
 const IVAN = { uid: 'ivan', mail: ['ivan@example.test'], password: 'ivan directory password' };
+const JACK = { uid: 'jack', mail: ['jack@example.test'], password: 'jack directory password' };
 const ALICE = { uid: 'alice', mail: ['alice@example.test'], password: 'alice directory password' };
 
 beforeAll(async () => {
@@ -171,6 +173,17 @@ describe('directory sign-in (LDAP)', () => {
     const disabled = (await srv.m.store.audit.list({ action: 'user.disable', target: 'ivan@example.test', limit: 1, offset: 0 })).items[0];
     expect(disabled?.actor).toBe('scheduler:directory-sync');
     expect((await user('dana@example.test'))?.disabledAt).toBeNull();
+  });
+
+  it('refuses an address that several entries share, and does not take it for a leaver', async () => {
+    await ldap.addPerson(JACK);
+    expect((await new HttpClient(srv.url).login('jack@example.test', JACK.password)).status).toBe(200);
+    await ldap.addPerson({ uid: 'jack2', mail: ['jack@example.test'], password: 'another jack password' });
+    expect((await new HttpClient(srv.url).login('jack@example.test', JACK.password)).status).toBe(401);
+    const r = await syncDirectory(srv.m.ctx, testActor, srv.m.directory!);
+    expect(r.unusable).toEqual([{ email: 'jack@example.test', reason: 'several entries match' }]);
+    expect(r.disabled).toEqual([]);
+    expect((await user('jack@example.test'))?.disabledAt).toBeNull();
   });
 
   it('fails clearly while the directory is down, and disables nobody', async () => {

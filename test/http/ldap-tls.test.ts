@@ -35,7 +35,8 @@ describe('directory sign-in over TLS', () => {
 
   it('reads the directory over ldaps:// with the configured CA', async () => {
     const d = directory({ MAILCA_LDAP_URL: ldap.ldapsUrl!, MAILCA_LDAP_CA_FILE: ldap.caFile! });
-    expect(await d.findByAddress('hank@example.test')).toMatchObject({ dn: personDn('hank'), address: 'hank@example.test' });
+    expect(await d.findByAddress('hank@example.test')).toMatchObject({ status: 'found', entry: { dn: personDn('hank'), address: 'hank@example.test' } });
+    expect(await d.findByAddress('nobody@example.test')).toEqual({ status: 'absent' });
     expect(await d.checkPassword(personDn('hank'), HANK.password)).toBe(true);
     expect(await d.checkPassword(personDn('hank'), 'wrong')).toBe(false);
   });

@@ -16,13 +16,17 @@ export const ldapSignIn: SignInProviderFactory = ({ ctx, directory }): PasswordS
     kind: 'password',
     async verifyPassword(email, password, sourceIp) {
       if (password === '') return undefined; // an empty password is refused before any bind
-      const entry = await directory.findByAddress(email);
-      if (!entry) {
+      const lookup = await directory.findByAddress(email);
+      if (lookup.status === 'absent') {
         const user = await ctx.store.users.findByEmail(email);
         if (user && user.identityProvider === LDAP_PROVIDER && !user.disabledAt) await disableLeaver(ctx, providerActor(LDAP_PROVIDER, sourceIp), user);
         return undefined;
       }
-      return (await directory.checkPassword(entry.dn, password)) ? ldapIdentity(entry) : undefined;
+      if (lookup.status === 'unusable') {
+        ctx.log.warn({ email, reason: lookup.reason }, 'the directory has no single usable entry for this address');
+        return undefined;
+      }
+      return (await directory.checkPassword(lookup.entry.dn, password)) ? ldapIdentity(lookup.entry) : undefined;
     },
   };
 };
