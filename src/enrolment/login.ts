@@ -61,7 +61,8 @@ export async function passwordLogin(
     await audit(ctx, actor, 'login.failure', email || null);
     throw new Unauthenticated('invalid_credentials', INVALID);
   }
-  // The provider that verified the person; the target is the address certificates are issued for.
+  // Names the provider that verified the person. The target stays the address typed (attempts are
+  // counted by it); `address` is the one certificates are issued for, when the provider resolved another.
   await audit(ctx, actor, 'login.success', email, { provider: verified.provider, ...(verified.user.email !== email ? { address: verified.user.email } : {}) });
   return verified.user;
 }
