@@ -82,6 +82,15 @@ describe('directory sign-in (LDAP)', () => {
     expect((await new HttpClient(srv.url).login('dana@example.test', DANA.password)).status).toBe(200);
     expect(await aliases('dana@example.test')).toEqual(['billing@example.test', 'dana.alias@example.test']);
     expect((await srv.m.store.audit.list({ action: 'user.alias.remove', target: 'dana@example.test', limit: 5, offset: 0 })).items[0]?.actor).toBe('sign-in:ldap');
+
+    // Typing an alias signs the same person in, and certificates are still for the verified address.
+    const viaAlias = new HttpClient(srv.url);
+    const res = await viaAlias.login('dana.alias@example.test', DANA.password);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.user).toMatchObject({ email: 'dana@example.test' });
+    expect((await lastLogin('dana.alias@example.test'))?.details).toEqual({ provider: 'ldap', address: 'dana@example.test' });
+    expect((await enrolOver(viaAlias, 'dana-via-alias')).subject).toMatch(/^subject=CN ?= ?dana@example\.test$/m);
+    expect(await user('dana.alias@example.test')).toBeUndefined();
   });
 
   it('refuses a wrong password (401) and an empty one', async () => {
