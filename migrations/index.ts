@@ -7,6 +7,7 @@ import * as crlEntries from './20261201_005_crl_entries.ts';
 import * as senderAliases from './20261201_006_sender_aliases.ts';
 import * as changeFeed from './20261201_007_change_feed.ts';
 import * as sessionOwner from './20261201_008_session_owner.ts';
+import * as directoryUsers from './20261201_009_directory_users.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
@@ -18,6 +19,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261201_006_sender_aliases', ...senderAliases },
   { name: '20261201_007_change_feed', ...changeFeed },
   { name: '20261201_008_session_owner', ...sessionOwner },
+  { name: '20261201_009_directory_users', ...directoryUsers },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

@@ -43,6 +43,29 @@ function isTrustedProxyList(v: string): boolean {
   });
 }
 
+/**
+ * Sign-in providers this build has, by the name MAILCA_SIGN_IN uses. Each has one module in
+ * src/http/sign-in and one line in its registry (src/http/sign-in/registry.ts).
+ */
+export const SIGN_IN_PROVIDERS = ['local', 'ldap'] as const;
+export type SignInProviderName = (typeof SIGN_IN_PROVIDERS)[number];
+/** Named by the product but not in this build: configuring one is an error that says so. */
+const PLANNED_SIGN_IN_PROVIDERS: readonly string[] = ['oidc'];
+
+const signInList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v, c): SignInProviderName[] => {
+    const names = (Array.isArray(v) ? v : v.split(',')).map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+    const known = SIGN_IN_PROVIDERS as readonly string[];
+    for (const n of names) {
+      if (PLANNED_SIGN_IN_PROVIDERS.includes(n)) c.addIssue({ code: 'custom', message: `the "${n}" sign-in provider is not available in this build (available: ${known.join(', ')})` });
+      else if (!known.includes(n)) c.addIssue({ code: 'custom', message: `unknown sign-in provider "${n}" (available: ${known.join(', ')})` });
+    }
+    if (names.length === 0) c.addIssue({ code: 'custom', message: `name at least one sign-in provider (${known.join(', ')})` });
+    if (new Set(names).size !== names.length) c.addIssue({ code: 'custom', message: 'a sign-in provider is named twice' });
+    return names as SignInProviderName[];
+  });
+
 export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
   databaseUrl: z
@@ -96,11 +119,35 @@ export const configSchema = z.object({
   // connection is closed (408): slow clients cannot hold connections open.
   httpHeadersTimeoutSeconds: positiveInt(1, 3600).default(10),
   httpRequestTimeoutSeconds: positiveInt(1, 3600).default(30),
-}).strict()
+  // Password sign-in providers, tried in this order.
+  signIn: signInList.prefault('local'),
+  // The LDAP directory (sign-in provider "ldap").
+  ldapUrl: z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]').optional(),
+  ldapBindDn: z.string().min(1).max(1024).optional(),
+  ldapBindPassword: z.string().min(1).max(1024).optional(),
+  ldapBaseDn: z.string().min(1).max(1024).optional(),
+  ldapUserFilter: z
+    .string()
+    .max(1024)
+    .refine((f) => f.includes('{email}'), 'the filter must contain {email}, e.g. (mail={email})')
+    .refine((f) => f.startsWith('(') && f.endsWith(')'), 'the filter must be parenthesised, e.g. (&(objectClass=inetOrgPerson)(mail={email}))')
+    .default('(mail={email})'),
+  ldapAdminGroup: z.string().min(1).max(1024).optional(),
+  ldapAliasAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'expected an attribute name such as mail').default('mail'),
+  ldapCaFile: z.string().min(1).optional(),
+  ldapStartTls: boolish.default(false),
+}).strict() // an unknown key in the config file is a mistake worth reporting, not ignoring
   .refine((c) => c.httpHeadersTimeoutSeconds <= c.httpRequestTimeoutSeconds, {
     path: ['httpHeadersTimeoutSeconds'],
     message: 'must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS',
-  }); // an unknown key in the config file is a mistake worth reporting, not ignoring
+  })
+  .superRefine((c, ctx) => {
+    if (!c.signIn.includes('ldap')) return;
+    if (!c.ldapUrl) ctx.addIssue({ code: 'custom', path: ['ldapUrl'], message: 'required when MAILCA_SIGN_IN names ldap' });
+    if (!c.ldapBaseDn) ctx.addIssue({ code: 'custom', path: ['ldapBaseDn'], message: 'required when MAILCA_SIGN_IN names ldap' });
+    if (c.ldapBindDn && !c.ldapBindPassword) ctx.addIssue({ code: 'custom', path: ['ldapBindPassword'], message: 'required with MAILCA_LDAP_BIND_DN' });
+    if (c.ldapStartTls && c.ldapUrl?.startsWith('ldaps:')) ctx.addIssue({ code: 'custom', path: ['ldapStartTls'], message: 'StartTLS is for ldap:// URLs; ldaps:// is TLS already' });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -135,6 +182,16 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_LOG_LEVEL: 'logLevel',
   MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: 'httpHeadersTimeoutSeconds',
   MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: 'httpRequestTimeoutSeconds',
+  MAILCA_SIGN_IN: 'signIn',
+  MAILCA_LDAP_URL: 'ldapUrl',
+  MAILCA_LDAP_BIND_DN: 'ldapBindDn',
+  MAILCA_LDAP_BIND_PASSWORD: 'ldapBindPassword',
+  MAILCA_LDAP_BASE_DN: 'ldapBaseDn',
+  MAILCA_LDAP_USER_FILTER: 'ldapUserFilter',
+  MAILCA_LDAP_ADMIN_GROUP: 'ldapAdminGroup',
+  MAILCA_LDAP_ALIAS_ATTRIBUTE: 'ldapAliasAttribute',
+  MAILCA_LDAP_CA_FILE: 'ldapCaFile',
+  MAILCA_LDAP_STARTTLS: 'ldapStartTls',
 };
 
 const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));

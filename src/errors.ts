@@ -37,3 +37,5 @@ export class ConfigError extends MailcaError {}
 export class DatabaseUnavailable extends MailcaError {}
 /** The HTTP server could not listen on its address. */
 export class ListenFailed extends MailcaError {}
+/** A service mailca depends on (e.g. the LDAP directory) cannot be reached or refused to work; try again later. */
+export class ServiceUnavailable extends MailcaError {}

@@ -17,6 +17,9 @@ import { supersedeDue } from './enrolment/renew.ts';
 import { smtpMailer, type Mailer } from './notifications/mailer.ts';
 import { expiringCas, sendAdminDigest, sendExpiryReminders } from './notifications/reminders.ts';
 import { Store } from './store/index.ts';
+import { LdapDirectory, ldapSettingsFromConfig } from './directory/ldap-directory.ts';
+import { syncDirectory } from './enrolment/directory-sync.ts';
+import { buildSignInProviders } from './http/sign-in/registry.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -30,11 +33,13 @@ export interface Mailca {
   log: Logger;
   /** Set when MAILCA_SMTP_URL is configured (reminders, digests). */
   mailer?: Mailer;
+  /** The LDAP directory, when MAILCA_SIGN_IN names ldap. */
+  directory?: LdapDirectory;
   close(): Promise<void>;
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token'] });
+  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token', 'ldapBindPassword'] });
 }
 
 export function sqliteFile(config: Pick<Config, 'dataDir'>): string {
@@ -173,7 +178,9 @@ export async function openMailca(
       },
     };
     const mailer = opts.mailer ?? (config.smtpUrl ? smtpMailer(config.smtpUrl, mailFrom(config)) : undefined);
+    const ldapSettings = config.signIn.includes('ldap') ? ldapSettingsFromConfig(config) : undefined;
     return {
+      directory: ldapSettings && new LdapDirectory(ldapSettings),
       config,
       store,
       keyring,
@@ -239,12 +246,27 @@ export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   for (const ca of await expiringCas(reminderDeps)) {
     m.log.warn({ ca: ca.name, id: ca.id, notAfter: ca.notAfter.toISOString() }, 'the CA expires soon: run `mailca ca rotate`');
   }
+  await syncDirectoryHourly(m);
   if (m.mailer) {
     const run = await sendExpiryReminders({ ...reminderDeps, mailer: m.mailer });
     await sendAdminDigest({ ...reminderDeps, mailer: m.mailer }, run);
     if (run.sent.length || run.failed.length) m.log.info({ sent: run.sent.length, failed: run.failed.length }, 'reminder mails');
   }
   return nextMaintenanceDue(m);
+}
+
+const lastDirectorySync = new WeakMap<Mailca, number>();
+
+/** `mailca directory sync` from the scheduler, at most hourly; a directory that cannot be reached is logged, and nobody is disabled. */
+async function syncDirectoryHourly(m: Mailca): Promise<void> {
+  if (!m.directory || Date.now() - (lastDirectorySync.get(m) ?? -Infinity) < HOUR_MS) return;
+  lastDirectorySync.set(m, Date.now());
+  try {
+    const r = await syncDirectory(m.ctx, { id: 'scheduler:directory-sync', sourceIp: null }, m.directory);
+    if (r.disabled.length) m.log.info({ checked: r.checked, disabled: r.disabled.map((d) => d.email) }, 'directory sync disabled users who have left');
+  } catch (e) {
+    m.log.error({ err: e }, 'directory sync failed; retrying in an hour');
+  }
 }
 
 export interface RunningServer {
@@ -329,6 +351,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
       portalUrl: portalUrl(config),
       submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort, smtpAuth: config.submissionAuth },
       webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
+      signInProviders: buildSignInProviders({ ctx: mailca.ctx, config, directory: mailca.directory }),
     });
     if (!config.publicUrl) {
       mailca.log.warn(`MAILCA_PUBLIC_URL is not set: users are told to enrol at ${portalUrl(config)}, certificates carry no CRL distribution point, and any Origin naming this host is accepted. Set it to the URL people and MTAs use`);

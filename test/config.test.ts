@@ -48,4 +48,29 @@ describe('configuration', () => {
     expect(() => loadConfig({ MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: '0' })).toThrow(/MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS: /);
     expect(() => loadConfig({ MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS: '40' })).toThrow(/MAILCA_HTTP_HEADERS_TIMEOUT_SECONDS.*must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS/);
   });
+
+  it('reads MAILCA_SIGN_IN as an ordered list of the providers this build has', () => {
+    expect(loadConfig({}).signIn).toEqual(['local']);
+    const ldap = { MAILCA_LDAP_URL: 'ldap://127.0.0.1:389', MAILCA_LDAP_BASE_DN: 'ou=people,dc=example,dc=org' };
+    const c = loadConfig({ MAILCA_SIGN_IN: 'LDAP, local', ...ldap });
+    expect(c).toMatchObject({ signIn: ['ldap', 'local'], ldapUserFilter: '(mail={email})', ldapAliasAttribute: 'mail', ldapStartTls: false });
+    expect(loadConfig({ MAILCA_CONFIG: file({ signIn: ['local', 'ldap'], ldapUrl: 'ldaps://dir.example.org', ldapBaseDn: 'dc=example,dc=org' }) }).signIn).toEqual(['local', 'ldap']);
+
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    };
+    expect(problem({ MAILCA_SIGN_IN: 'local,oidc' })).toMatch(/^  MAILCA_SIGN_IN: the "oidc" sign-in provider is not available in this build/m);
+    expect(problem({ MAILCA_SIGN_IN: 'kerberos' })).toMatch(/^  MAILCA_SIGN_IN: unknown sign-in provider "kerberos"/m);
+    expect(problem({ MAILCA_SIGN_IN: 'local,local' })).toMatch(/^  MAILCA_SIGN_IN: a sign-in provider is named twice/m);
+    expect(problem({ MAILCA_SIGN_IN: 'ldap' })).toMatch(/^  MAILCA_LDAP_URL .*required when MAILCA_SIGN_IN names ldap/m);
+    expect(problem({ MAILCA_SIGN_IN: 'ldap' })).toMatch(/^  MAILCA_LDAP_BASE_DN .*required/m);
+    expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_BIND_DN: 'cn=mailca,dc=example,dc=org' })).toMatch(/MAILCA_LDAP_BIND_PASSWORD .*required with MAILCA_LDAP_BIND_DN/);
+    expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_USER_FILTER: '(uid=alice)' })).toMatch(/^  MAILCA_LDAP_USER_FILTER: the filter must contain \{email\}/m);
+    expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_URL: 'http://dir' })).toMatch(/^  MAILCA_LDAP_URL: expected ldap:/m);
+  });
 });

@@ -15,6 +15,7 @@ import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
 import { openStore, serve } from '../main.ts';
 import { caCommand } from './ca.ts';
 import { choice, CliError, cliActor, config, isNewDatabase, readStdin, sayCreatedDatabase, withMailca } from './common.ts';
+import { directoryCommand } from './directory.ts';
 import { mtaConfigCommand } from './mta-config.ts';
 import { pullCommand } from './pull.ts';
 import { formatFingerprintColons } from '../issuance/encoding.ts';
@@ -375,6 +376,7 @@ export function buildProgram(): Command {
   program.addCommand(pullCommand());
   program.addCommand(caCommand());
   program.addCommand(mtaConfigCommand());
+  program.addCommand(directoryCommand());
 
   const auditCmd = program.command('audit').description('the audit log');
   auditCmd

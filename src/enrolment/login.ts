@@ -1,5 +1,5 @@
 import { MINUTE_MS } from '../clock.ts';
-import { RateLimited, Unauthenticated } from '../errors.ts';
+import { RateLimited, ServiceUnavailable, Unauthenticated } from '../errors.ts';
 import type { User } from '../store/index.ts';
 import { audit, type EnrolmentContext } from './context.ts';
 import { dummyPasswordHash, verifyPassword } from './passwords.ts';
@@ -20,12 +20,28 @@ export const MAX_FAILURES_PER_IP = 20;
 const INVALID = 'invalid email or password';
 
 /**
+ * Checks an address and password (the sign-in providers in order, src/http/sign-in/registry.ts):
+ * the user and the provider that verified them, or undefined.
+ */
+export type PasswordCheck = (email: string, password: string, sourceIp: string | null) => Promise<{ user: User; provider: string } | undefined>;
+
+/** Local accounts only: the scrypt hash in the user table. Unknown users take as long as wrong passwords. */
+export function localPasswordCheck(ctx: Pick<EnrolmentContext, 'store'>): PasswordCheck {
+  return async (email, password) => {
+    const user = email ? await ctx.store.users.findByEmail(email) : undefined;
+    const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(password, user.passwordHash) : (await verifyPassword(password, await dummyPasswordHash()), false);
+    return ok && user ? { user, provider: 'local' } : undefined;
+  };
+}
+
+/**
  * Password sign-in. Unknown user and wrong password look the same (message and timing). Attempts
  * are counted from the audit log, so limits hold across restarts and instances.
  */
 export async function passwordLogin(
   ctx: Pick<EnrolmentContext, 'store' | 'clock'>,
   req: { email: unknown; password: unknown; sourceIp: string | null },
+  check: PasswordCheck = localPasswordCheck(ctx),
 ): Promise<User> {
   // Addresses are printable ASCII. Anything else is never a user's address, even where lower-casing
   // would make it one (the Kelvin sign U+212A becomes "k"); it is still counted, with control
@@ -52,12 +68,19 @@ export async function passwordLogin(
     }
     await tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action: 'login.attempt', target: email, sourceIp: req.sourceIp });
   });
-  const user = email && plain ? await ctx.store.users.findByEmail(email) : undefined;
-  const ok = user?.passwordHash && !user.disabledAt ? await verifyPassword(password, user.passwordHash) : (await verifyPassword(password, await dummyPasswordHash()), false);
-  if (!ok || !user) {
+  let verified: Awaited<ReturnType<PasswordCheck>>;
+  try {
+    verified = email && plain ? await check(email, password, req.sourceIp) : (await verifyPassword(password, await dummyPasswordHash()), undefined);
+  } catch (e) {
+    if (e instanceof ServiceUnavailable) await audit(ctx, actor, 'login.failure', email || null, { reason: e.code });
+    throw e;
+  }
+  if (!verified) {
     await audit(ctx, actor, 'login.failure', email || null);
     throw new Unauthenticated('invalid_credentials', INVALID);
   }
-  await audit(ctx, actor, 'login.success', email);
-  return user;
+  // Names the provider that verified the person. The target stays the address typed (attempts are
+  // counted by it); `address` is the one certificates are issued for, when the provider resolved another.
+  await audit(ctx, actor, 'login.success', email, { provider: verified.provider, ...(verified.user.email !== email ? { address: verified.user.email } : {}) });
+  return verified.user;
 }

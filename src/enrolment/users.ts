@@ -21,7 +21,7 @@ export function checkNewPassword(password: unknown, name = 'password'): string {
 export async function addUser(
   ctx: EnrolmentContext,
   actor: Actor,
-  req: { email: unknown; displayName?: unknown; isAdmin?: unknown; password?: unknown },
+  req: { email: unknown; displayName?: unknown; isAdmin?: unknown; password?: unknown; identity?: { provider: string; subject: string } },
 ): Promise<User> {
   const email = normalizeEmail(req.email);
   if (req.displayName !== undefined && req.displayName !== null && (typeof req.displayName !== 'string' || req.displayName.length > 200 || /\p{Cc}/u.test(req.displayName))) {
@@ -32,7 +32,7 @@ export async function addUser(
   if (req.password !== undefined && req.password !== null) passwordHash = await hashPassword(checkNewPassword(req.password));
   if (await ctx.store.users.findByEmail(email)) throw new Conflict('user_exists', `${email} already exists`);
   try {
-    return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin }) }, async (tx) => {
+    return await audited(ctx, actor, { action: 'user.add', target: email, details: (u) => ({ admin: u.isAdmin, ...(u.identityProvider ? { provider: u.identityProvider } : {}) }) }, async (tx) => {
       // Under the audit lock, which adding an alias holds too: an address is a user's or an alias, never both.
       const aliasOf = await tx.aliases.findOwner(email);
       if (aliasOf !== undefined) {
@@ -45,6 +45,8 @@ export async function addUser(
         isAdmin: req.isAdmin === true,
         passwordHash,
         createdAt: ctx.clock.now(),
+        identityProvider: req.identity?.provider ?? null,
+        identitySubject: req.identity?.subject ?? null,
       });
     });
   } catch (e) {

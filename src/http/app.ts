@@ -19,6 +19,8 @@ import { publicRoutes } from './routes/public.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { configurePassport, passwordSignIn } from './sign-in/password.ts';
+import type { PasswordSignInProvider } from './sign-in/provider.ts';
+import { passwordCheckFor } from './sign-in/registry.ts';
 
 export interface HttpOptions {
   /** Origin of MAILCA_PUBLIC_URL; state-changing requests from any other origin are refused. */
@@ -34,6 +36,8 @@ export interface HttpOptions {
   webDir: string;
   /** Cap on requests held by allow-list long polls (MAILCA_MAX_LONG_POLLS). */
   maxLongPolls: number;
+  /** Password sign-in providers in MAILCA_SIGN_IN order (src/http/sign-in/registry.ts); default local accounts only. */
+  signInProviders?: readonly PasswordSignInProvider[];
 }
 
 export const SESSION_COOKIE = 'mailca.sid';
@@ -85,7 +89,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   app.use(publicRoutes({ store: ctx.store, publisher }));
 
-  const auth = configurePassport(ctx.store, passwordSignIn(ctx));
+  const auth = configurePassport(ctx.store, passwordSignIn(ctx, opts.signInProviders ? passwordCheckFor({ ctx }, opts.signInProviders) : undefined));
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));

@@ -8,6 +8,7 @@ import {
   MailcaError,
   NotFound,
   RateLimited,
+  ServiceUnavailable,
   Unauthenticated,
 } from '../errors.ts';
 
@@ -23,6 +24,7 @@ function statusOf(e: MailcaError): number {
   if (e instanceof NotFound) return 404;
   if (e instanceof Conflict) return 409;
   if (e instanceof RateLimited) return 429;
+  if (e instanceof ServiceUnavailable) return 503;
   return 500;
 }
 
@@ -51,7 +53,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (err instanceof MailcaError) {
       const status = statusOf(err);
-      if (status < 500) {
+      if (status < 500 || status === 503) {
         if (err instanceof RateLimited) res.setHeader('Retry-After', String(err.retryAfterSeconds));
         return sendError(res, status, err.code, err.message);
       }

@@ -6,6 +6,10 @@ export interface User {
   passwordHash: string | null;
   createdAt: Date;
   disabledAt: Date | null;
+  /** The identity provider this user signs in with (e.g. "ldap"); null for a local account. */
+  identityProvider: string | null;
+  /** The provider's name for the user (the directory entry's DN); null for a local account. */
+  identitySubject: string | null;
 }
 
 /** An extra address a user's certificates may send as (MAIL FROM). */

@@ -10,6 +10,8 @@ interface UserRow {
   password_hash: string | null;
   created_at: number;
   disabled_at: number | null;
+  identity_provider: string | null;
+  identity_subject: string | null;
 }
 
 const toUser = (r: UserRow): User => ({
@@ -20,6 +22,8 @@ const toUser = (r: UserRow): User => ({
   passwordHash: r.password_hash,
   createdAt: new Date(r.created_at),
   disabledAt: r.disabled_at === null ? null : new Date(r.disabled_at),
+  identityProvider: r.identity_provider ?? null,
+  identitySubject: r.identity_subject ?? null,
 });
 
 export class UserStore {
@@ -28,7 +32,7 @@ export class UserStore {
     private readonly changes: ChangeStore,
   ) {}
 
-  async insert(u: { email: string; displayName: string | null; isAdmin: boolean; passwordHash: string | null; createdAt: Date }): Promise<User> {
+  async insert(u: { email: string; displayName: string | null; isAdmin: boolean; passwordHash: string | null; createdAt: Date; identityProvider?: string | null; identitySubject?: string | null }): Promise<User> {
     const [row] = await this.db<UserRow>('users')
       .insert({
         email: u.email,
@@ -36,6 +40,8 @@ export class UserStore {
         is_admin: u.isAdmin,
         password_hash: u.passwordHash,
         created_at: u.createdAt.getTime(),
+        identity_provider: u.identityProvider ?? null,
+        identity_subject: u.identitySubject ?? null,
       })
       .returning('*');
     const user = toUser(row as UserRow);
@@ -97,6 +103,23 @@ export class UserStore {
 
   async setPasswordHash(id: number, passwordHash: string): Promise<void> {
     await this.db('users').where({ id }).update({ password_hash: passwordHash });
+  }
+
+  /** Enabled users who sign in through `provider` (e.g. "ldap"), by address. */
+  async listByIdentityProvider(provider: string): Promise<User[]> {
+    const rows = await this.db<UserRow>('users').where({ identity_provider: provider }).whereNull('disabled_at').orderBy('email');
+    return rows.map(toUser);
+  }
+
+  /** What an identity provider says about a user: admin flag, display name, subject. */
+  async updateFromProvider(id: number, u: { isAdmin?: boolean; displayName?: string | null; identitySubject?: string }): Promise<void> {
+    const patch: Partial<UserRow> = {};
+    if (u.isAdmin !== undefined) patch.is_admin = u.isAdmin;
+    if (u.displayName !== undefined) patch.display_name = u.displayName;
+    if (u.identitySubject !== undefined) patch.identity_subject = u.identitySubject;
+    if (Object.keys(patch).length === 0) return;
+    await this.db('users').where({ id }).update(patch);
+    await this.changes.record('user', [id]);
   }
 
   async count(): Promise<number> {

@@ -1,24 +1,26 @@
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { passwordLogin } from '../../enrolment/login.ts';
+import { localPasswordCheck, passwordLogin, type PasswordCheck } from '../../enrolment/login.ts';
 import type { Store, User } from '../../store/index.ts';
-import type { SignInProvider } from './provider.ts';
 
-export function passwordSignIn(ctx: Pick<EnrolmentContext, 'store' | 'clock'>): SignInProvider {
+/**
+ * Sign-in with an address and password (POST /login, the portal form): attempts are counted and
+ * audited once (src/enrolment/login.ts), and `check` tries the configured password providers in order.
+ */
+export function passwordSignIn(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, check: PasswordCheck = localPasswordCheck(ctx)) {
   return {
-    name: 'password',
-    signIn: (c, sourceIp) => passwordLogin(ctx, { email: c.email, password: c.password, sourceIp }),
+    signIn: (c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User> => passwordLogin(ctx, { email: c.email, password: c.password, sourceIp }, check),
   };
 }
 
 /** passport with a local strategy (JSON {email, password}) and sessions holding the user id. */
-export function configurePassport(store: Store, provider: SignInProvider): passport.PassportStatic {
+export function configurePassport(store: Store, signIn: ReturnType<typeof passwordSignIn>): passport.PassportStatic {
   const p = new passport.Passport();
   p.use(
     'local',
     new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true }, (req, email, password, done) => {
-      provider.signIn({ email, password }, req.ip ?? null).then((user) => done(null, user), (e: unknown) => done(e));
+      signIn.signIn({ email, password }, req.ip ?? null).then((user) => done(null, user), (e: unknown) => done(e));
     }),
   );
   p.serializeUser((user, done) => done(null, (user as User).id));
