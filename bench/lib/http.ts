@@ -8,6 +8,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** Body length in bytes (also when the body was discarded). */
+  bytes: number;
 }
 
 export function keepAliveAgent(maxSockets: number): http.Agent {
@@ -17,7 +19,7 @@ export function keepAliveAgent(maxSockets: number): http.Agent {
 export function httpRequest(
   agent: http.Agent,
   baseUrl: string,
-  req: { method?: string; path: string; headers?: Record<string, string>; body?: string | object; timeoutMs?: number },
+  req: { method?: string; path: string; headers?: Record<string, string>; body?: string | object; timeoutMs?: number; discardBody?: boolean },
 ): Promise<HttpResponse> {
   const url = new URL(req.path, baseUrl);
   const payload = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
@@ -31,8 +33,18 @@ export function httpRequest(
       { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method ?? 'GET', headers },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (!req.discardBody) chunks.push(c);
+        });
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), bytes });
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
         res.on('error', reject);
       },
     );
