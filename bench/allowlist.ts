@@ -60,7 +60,7 @@ export const allowlist: Measurement = {
           let etag = '';
           for (const format of FORMATS) {
             const s = performance.now();
-            const res = await httpRequest(agent, server.url, { path: `/api/v1/allowlist?format=${format}`, headers: mta, timeoutMs: 180_000 });
+            const res = await httpRequest(agent, server.url, { path: `/api/v1/allowlist?format=${format}`, headers: mta, timeoutMs: 180_000, discardBody: true });
             const ms = performance.now() - s;
             if (res.status !== 200) throw new Error(`GET ${format}: HTTP ${res.status}`);
             if (format === 'postfix') etag = String(res.headers.etag);

@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
-  /** The body as text; empty when it was over 64 MB (see `bytes`). */
   body: string;
+  /** Body length in bytes (also when the body was discarded). */
   bytes: number;
 }
 
@@ -19,7 +19,7 @@ export function keepAliveAgent(maxSockets: number): http.Agent {
 export function httpRequest(
   agent: http.Agent,
   baseUrl: string,
-  req: { method?: string; path: string; headers?: Record<string, string>; body?: string | object; timeoutMs?: number },
+  req: { method?: string; path: string; headers?: Record<string, string>; body?: string | object; timeoutMs?: number; discardBody?: boolean },
 ): Promise<HttpResponse> {
   const url = new URL(req.path, baseUrl);
   const payload = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
@@ -32,15 +32,19 @@ export function httpRequest(
     const r = http.request(
       { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method ?? 'GET', headers },
       (res) => {
-        // Bodies past 64 MB (a million-entry list) are counted, not kept.
         const chunks: Buffer[] = [];
         let bytes = 0;
         res.on('data', (c: Buffer) => {
           bytes += c.length;
-          if (bytes <= 64 << 20) chunks.push(c);
-          else chunks.length = 0;
+          if (!req.discardBody) chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes <= 64 << 20 ? Buffer.concat(chunks).toString('utf8') : '', bytes }));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), bytes });
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
         res.on('error', reject);
       },
     );
