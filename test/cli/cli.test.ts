@@ -128,7 +128,7 @@ describe('mailca CLI', () => {
 
   it('runs commands side by side without breaking the audit chain', async () => {
     const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => mailca(['token', 'create', '--role', 'mta', '--name', `par${i}`])));
-    expect(runs.map((r) => r.code)).toEqual(runs.map(() => 0));
+    expect(runs.map((r) => r.code), runs.map((r) => r.stderr).join('\n')).toEqual(runs.map(() => 0));
     expect((await mailca(['audit', 'verify'])).code).toBe(0);
   });
 

@@ -111,38 +111,6 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
 
   });
 
-  it('a fingerprint removed from the lsearch allow-list is refused on the next connection, without reload', () => {
-    const listed: SwaksRequest = { tls: 'starttls', certificate: environment.pki.listed, port: port(8) };
-    expect(swaks(listed).accepted).toBe(true);
-    environment.published.writeAllowlist([]);
-    const afterRemoval = swaks(listed);
-    expect(afterRemoval.accepted, afterRemoval.transcript).toBe(false);
-    expect(afterRemoval.transcript).toContain('client certificate required - enrol at');
-    environment.published.writeAllowlist([environment.pki.listed]);
-    expect(swaks(listed).accepted).toBe(true);
-  });
-
-  it('a listed certificate revoked in tls_crl is refused after SIGHUP', async () => {
-    const onPolicy = (policy: PolicyNumber): SwaksRequest => ({
-      tls: policy <= 3 ? 'tls-on-connect' : 'starttls',
-      certificate: environment.pki.listed,
-      port: port(policy),
-    });
-    for (const policy of [3, 5, 8] as const) expect(swaks(onPolicy(policy)).accepted).toBe(true);
-
-    environment.pki.revoke(environment.pki.listed.certFile);
-    environment.published.refreshCrl();
-    // Exim reads the CRL at daemon start only: before SIGHUP the revoked certificate still works.
-    expect(swaks(onPolicy(3)).accepted).toBe(true);
-    for (const policy of [3, 5, 8] as const) await daemon(policy).reload();
-
-    for (const policy of [3, 5, 8] as const) {
-      const result = swaks(onPolicy(policy));
-      expect(result.accepted, `policy ${policy}\n${result.transcript}`).toBe(false);
-    }
-  });
-
-
   describe('--exim-lookup policy-service: the pull client answers per RCPT', () => {
     const LOOKUP_BASE = 20700;
     let policy: PolicyService;
@@ -193,4 +161,36 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       }
     });
   });
+
+  it('a fingerprint removed from the lsearch allow-list is refused on the next connection, without reload', () => {
+    const listed: SwaksRequest = { tls: 'starttls', certificate: environment.pki.listed, port: port(8) };
+    expect(swaks(listed).accepted).toBe(true);
+    environment.published.writeAllowlist([]);
+    const afterRemoval = swaks(listed);
+    expect(afterRemoval.accepted, afterRemoval.transcript).toBe(false);
+    expect(afterRemoval.transcript).toContain('client certificate required - enrol at');
+    environment.published.writeAllowlist([environment.pki.listed]);
+    expect(swaks(listed).accepted).toBe(true);
+  });
+
+  it('a listed certificate revoked in tls_crl is refused after SIGHUP', async () => {
+    const onPolicy = (policy: PolicyNumber): SwaksRequest => ({
+      tls: policy <= 3 ? 'tls-on-connect' : 'starttls',
+      certificate: environment.pki.listed,
+      port: port(policy),
+    });
+    for (const policy of [3, 5, 8] as const) expect(swaks(onPolicy(policy)).accepted).toBe(true);
+
+    environment.pki.revoke(environment.pki.listed.certFile);
+    environment.published.refreshCrl();
+    // Exim 4.96 may notice the changed file by itself; SIGHUP makes sure (the generated notes say to send it).
+    for (const policy of [3, 5, 8] as const) await daemon(policy).reload();
+
+    for (const policy of [3, 5, 8] as const) {
+      const result = swaks(onPolicy(policy));
+      expect(result.accepted, `policy ${policy}\n${result.transcript}`).toBe(false);
+    }
+  });
+
+
 });

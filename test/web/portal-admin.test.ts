@@ -278,8 +278,9 @@ describe('admin pages (Chromium)', () => {
     expect(await stat(page, 'm-enforced')).toBe(before.enforced);
     expect(await stat(page, 'm-grace')).toBe(before.grace);
     expect(await stat(page, 'm-not-enrolled')).toBe(before.users_total - before.enrolled);
-    // The chart is the portal's own SVG: a line ending at today's enrolled count.
-    expect(await page.getByTestId('progress-chart').getAttribute('aria-label')).toContain(`${before.enrolled} of ${before.users_total} on`);
+    // The chart is the portal's own SVG: a line ending at today's count of users who ever enrolled.
+    const history = (await api.get('/api/v1/readiness/history?days=90')).json as { users_total: number; days: { enrolled: number }[] };
+    expect(await page.getByTestId('progress-chart').getAttribute('aria-label')).toContain(`${history.days.at(-1)!.enrolled} of ${history.users_total} on`);
     expect(await page.getByTestId('progress-line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){89}$/);
     await steps.shot(page, 'migration');
 
