@@ -87,6 +87,16 @@ export function mtaConfigCommand(): Command {
       const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
       const policy = POLICIES[Number(o.policy) as PolicyNumber];
       console.log(comment(`mailca policy ${o.policy}: ${policy.title}\nWithout a certificate: ${policy.withoutCertificate}`));
+      if (o.filesDir === undefined) {
+        // The data dir is 0700: only mailca's own user can read publish/ there.
+        console.log(
+          comment(
+            `\nThe paths below are this mailca's ${dir}, inside its data dir (mode 0700): an MTA running as another user cannot\n` +
+              'read them. Run `mailca pull` on the MTA host into a directory the MTA can read (the pulled files are 0644) and\n' +
+              'give that directory as --files-dir.',
+          ),
+        );
+      }
       if (rendered.mta === 'postfix') {
         console.log(`\n# ---- main.cf ----\n${rendered.mainCf.trimEnd()}\n\n# ---- master.cf ----\n${rendered.masterCf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
       } else {
