@@ -1,3 +1,4 @@
+import { derHeaderSize, derTimeSize, writeDerHeader, writeDerTime } from './der.ts';
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { id_kp_clientAuth, id_kp_emailProtection } from '@peculiar/asn1-x509';
@@ -50,36 +51,11 @@ const TAG_SET = 0x31;
 const TAG_OCTET_STRING = 0x04;
 const TAG_BIT_STRING = 0x03;
 const TAG_UTF8_STRING = 0x0c;
-const TAG_UTC_TIME = 0x17;
-const TAG_GENERALIZED_TIME = 0x18;
 const TAG_RFC822_NAME = 0x81; // GeneralName [1] IMPLICIT IA5String
 const TAG_EXTENSIONS = 0xa3; // TBSCertificate [3] EXPLICIT
 
-function lengthOctets(length: number): number {
-  if (length < 0x80) return 1;
-  if (length < 0x100) return 2;
-  if (length < 0x10000) return 3;
-  if (length < 0x1000000) return 4;
-  throw new Error(`DER: length ${length} is too large`);
-}
-
 /** Size of a TLV with a single-octet tag and `contentLength` content octets. */
-function tlvSize(contentLength: number): number {
-  return 1 + lengthOctets(contentLength) + contentLength;
-}
-
-/** Writes tag and length at `offset`; returns the offset of the content. */
-function writeHeader(out: Uint8Array, offset: number, tag: number, length: number): number {
-  out[offset++] = tag;
-  if (length < 0x80) {
-    out[offset++] = length;
-    return offset;
-  }
-  const octets = lengthOctets(length) - 1;
-  out[offset++] = 0x80 | octets;
-  for (let i = octets - 1; i >= 0; i--) out[offset++] = (length >>> (8 * i)) & 0xff;
-  return offset;
-}
+const tlvSize = (contentLength: number): number => derHeaderSize(contentLength) + contentLength;
 
 function writeBytes(out: Uint8Array, offset: number, bytes: Uint8Array): number {
   out.set(bytes, offset);
@@ -89,37 +65,6 @@ function writeBytes(out: Uint8Array, offset: number, bytes: Uint8Array): number 
 /** Writes an ASCII string (callers checked it is ASCII) one octet per character. */
 function writeAscii(out: Uint8Array, offset: number, text: string): number {
   for (let i = 0; i < text.length; i++) out[offset++] = text.charCodeAt(i);
-  return offset;
-}
-
-function writeDigits(out: Uint8Array, offset: number, value: number, digits: number): number {
-  for (let i = digits - 1; i >= 0; i--) {
-    out[offset + i] = 0x30 + (value % 10);
-    value = Math.floor(value / 10);
-  }
-  return offset + digits;
-}
-
-/** RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ through 2049, GeneralizedTime YYYYMMDDHHMMSSZ from 2050. */
-function timeSize(date: Date): number {
-  return date.getUTCFullYear() >= 2050 ? 17 : 15;
-}
-
-function writeTime(out: Uint8Array, offset: number, date: Date): number {
-  const year = date.getUTCFullYear();
-  if (year >= 2050) {
-    offset = writeHeader(out, offset, TAG_GENERALIZED_TIME, 15);
-    offset = writeDigits(out, offset, year, 4);
-  } else {
-    offset = writeHeader(out, offset, TAG_UTC_TIME, 13);
-    offset = writeDigits(out, offset, year % 100, 2);
-  }
-  offset = writeDigits(out, offset, date.getUTCMonth() + 1, 2);
-  offset = writeDigits(out, offset, date.getUTCDate(), 2);
-  offset = writeDigits(out, offset, date.getUTCHours(), 2);
-  offset = writeDigits(out, offset, date.getUTCMinutes(), 2);
-  offset = writeDigits(out, offset, date.getUTCSeconds(), 2);
-  out[offset++] = 0x5a; // 'Z'
   return offset;
 }
 
@@ -192,7 +137,7 @@ export class LeafTemplate {
 
     // Sizes, innermost first. The address is ASCII (assertMailbox), one octet per character.
     const emailLength = email.length;
-    const validityContent = timeSize(notBefore) + timeSize(notAfter);
+    const validityContent = derTimeSize(notBefore) + derTimeSize(notAfter);
     const attributeContent = OID_COMMON_NAME.length + tlvSize(emailLength);
     const rdnContent = tlvSize(attributeContent);
     const subjectContent = tlvSize(rdnContent);
@@ -218,30 +163,30 @@ export class LeafTemplate {
       tlvSize(explicitExtensionsContent);
 
     const tbs = new Uint8Array(tlvSize(tbsContent));
-    let at = writeHeader(tbs, 0, TAG_SEQUENCE, tbsContent);
+    let at = writeDerHeader(tbs, 0, TAG_SEQUENCE, tbsContent);
     at = writeBytes(tbs, at, VERSION_V3);
     at = writeBytes(tbs, at, SERIAL_HEADER);
     at = writeBytes(tbs, at, serial);
     at = writeBytes(tbs, at, this.#signatureAlgorithm);
     at = writeBytes(tbs, at, ca.subjectDer);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, validityContent);
-    at = writeTime(tbs, at, notBefore);
-    at = writeTime(tbs, at, notAfter);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, subjectContent);
-    at = writeHeader(tbs, at, TAG_SET, rdnContent);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, attributeContent);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, validityContent);
+    at = writeDerTime(tbs, at, notBefore);
+    at = writeDerTime(tbs, at, notAfter);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, subjectContent);
+    at = writeDerHeader(tbs, at, TAG_SET, rdnContent);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, attributeContent);
     at = writeBytes(tbs, at, OID_COMMON_NAME);
-    at = writeHeader(tbs, at, TAG_UTF8_STRING, emailLength);
+    at = writeDerHeader(tbs, at, TAG_UTF8_STRING, emailLength);
     at = writeAscii(tbs, at, email);
     at = writeBytes(tbs, at, spki);
-    at = writeHeader(tbs, at, TAG_EXTENSIONS, explicitExtensionsContent);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, extensionsContent);
+    at = writeDerHeader(tbs, at, TAG_EXTENSIONS, explicitExtensionsContent);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, extensionsContent);
     at = writeBytes(tbs, at, leadingExtensions);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, subjectAltNameContent);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, subjectAltNameContent);
     at = writeBytes(tbs, at, OID_SUBJECT_ALT_NAME);
-    at = writeHeader(tbs, at, TAG_OCTET_STRING, subjectAltNameValue);
-    at = writeHeader(tbs, at, TAG_SEQUENCE, generalNamesContent);
-    at = writeHeader(tbs, at, TAG_RFC822_NAME, emailLength);
+    at = writeDerHeader(tbs, at, TAG_OCTET_STRING, subjectAltNameValue);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, generalNamesContent);
+    at = writeDerHeader(tbs, at, TAG_RFC822_NAME, emailLength);
     at = writeAscii(tbs, at, email);
     at = writeBytes(tbs, at, SUBJECT_KEY_IDENTIFIER_HEADER);
     at = writeBytes(tbs, at, keyIdentifier);
@@ -261,10 +206,10 @@ export class LeafTemplate {
     const signatureBits = 1 + signature.length;
     const certificateContent = tbs.length + this.#signatureAlgorithm.length + tlvSize(signatureBits);
     const der = new Uint8Array(tlvSize(certificateContent));
-    let at = writeHeader(der, 0, TAG_SEQUENCE, certificateContent);
+    let at = writeDerHeader(der, 0, TAG_SEQUENCE, certificateContent);
     at = writeBytes(der, at, tbs);
     at = writeBytes(der, at, this.#signatureAlgorithm);
-    at = writeHeader(der, at, TAG_BIT_STRING, signatureBits);
+    at = writeDerHeader(der, at, TAG_BIT_STRING, signatureBits);
     der[at++] = 0; // no unused bits
     writeBytes(der, at, signature);
     return {

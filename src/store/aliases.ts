@@ -62,11 +62,12 @@ export class AliasStore {
    * they may send as no longer matters, but their addresses stay reserved.
    */
   async sendersForUsers(userIds?: readonly number[]): Promise<Map<number, string[]>> {
-    const users: { id: number; email: string }[] = [];
-    const aliases: { user_id: number; address: string }[] = [];
+    let users: { id: number; email: string }[] = [];
+    let aliases: { user_id: number; address: string }[] = [];
     if (userIds === undefined) {
-      users.push(...(await this.db('users').select('id', 'email')));
-      aliases.push(...(await this.db('sender_aliases').select('user_id', 'address')));
+      // Assigned, not spread into push: a site may have more users than a call has room for arguments.
+      users = await this.db('users').select('id', 'email');
+      aliases = await this.db('sender_aliases').select('user_id', 'address');
     } else {
       const ids = [...new Set(userIds)];
       for (let i = 0; i < ids.length; i += CHUNK) {

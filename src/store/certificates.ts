@@ -311,7 +311,7 @@ export class CertificateStore {
     };
     if (!serials) return read();
     const out: RevokedForCrl[] = [];
-    for (let i = 0; i < serials.length; i += 500) out.push(...(await read(serials.slice(i, i + 500))));
+    for (let i = 0; i < serials.length; i += 500) for (const r of await read(serials.slice(i, i + 500))) out.push(r);
     return out;
   }
 

@@ -67,7 +67,7 @@ export class EnforcementStore {
   async facts(now: Date, userIds?: readonly number[]): Promise<UserEnforcementFacts[]> {
     if (userIds && userIds.length > 500) {
       const parts: UserEnforcementFacts[] = [];
-      for (let i = 0; i < userIds.length; i += 500) parts.push(...(await this.facts(now, userIds.slice(i, i + 500))));
+      for (let i = 0; i < userIds.length; i += 500) for (const f of await this.facts(now, userIds.slice(i, i + 500))) parts.push(f);
       return parts.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
     }
     const t = now.getTime();
