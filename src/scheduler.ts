@@ -12,7 +12,8 @@ const RETRY_MS = 60_000;
 export interface Scheduler {
   /** Runs the next tick no later than `at` (sooner than planned if a change moved a boundary closer). */
   wake(at: Date): void;
-  stop(): void;
+  /** Stops planning ticks; resolves when a tick under way has finished (so its queries are done). */
+  stop(): Promise<void>;
 }
 
 export function startScheduler(tick: () => Promise<Date | undefined>, log: Logger): Scheduler {
@@ -20,6 +21,7 @@ export function startScheduler(tick: () => Promise<Date | undefined>, log: Logge
   let plannedAt = Infinity;
   let running = false;
   let stopped = false;
+  let current: Promise<void> | undefined;
 
   const schedule = (ms: number) => {
     if (stopped) return;
@@ -29,7 +31,11 @@ export function startScheduler(tick: () => Promise<Date | undefined>, log: Logge
     timer = setTimeout(run, delay);
   };
 
-  async function run(): Promise<void> {
+  function run(): void {
+    current = runTick().finally(() => (current = undefined));
+  }
+
+  async function runTick(): Promise<void> {
     timer = undefined;
     plannedAt = Infinity;
     running = true;
@@ -45,16 +51,17 @@ export function startScheduler(tick: () => Promise<Date | undefined>, log: Logge
     }
   }
 
-  void run();
+  run();
   return {
     wake(at) {
       // While a tick runs it will plan the next one itself, from fresh state.
       if (stopped || running || at.getTime() >= plannedAt) return;
       schedule(at.getTime() - Date.now() + 1);
     },
-    stop() {
+    async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      await current;
     },
   };
 }
