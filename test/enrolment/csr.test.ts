@@ -9,6 +9,7 @@ import { derChildren, derSequence, derTlv } from '../../src/issuance/der.ts';
 import { derChildElements, readDerElement, type DerElement } from '../../src/issuance/der-reader.ts';
 import { makeTempDir, type TempDir } from '../issuance/helpers.ts';
 import { referenceCheckCsr } from './csr-reference.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -208,17 +209,6 @@ describe('checkCsr refusals', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Offsets of every element header in a DER encoding (to aim mutations at tags and lengths). */
 function headerOffsets(der: Uint8Array): DerElement[] {

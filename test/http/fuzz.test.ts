@@ -6,6 +6,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServer, type KeySpec } from '../helpers/mailca.ts';
+import { seededRandom as prng } from '../helpers/seeded-random.ts';
 
 // Bad input over HTTP, against a real server: seeded mutations of real CSRs, malformed DER, every
 // JSON endpoint with wrong types, bad paths, encodings, content types and headers. Whatever comes
@@ -14,17 +15,6 @@ import { addTestToken, addTestUser, HttpClient, opensslCsr, PASSWORD, startServe
 const SEED = Number(process.env.MAILCA_FUZZ_SEED ?? 0x6d61696c);
 const MUTATIONS_PER_KEY = 1_000;
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed with MAILCA_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let env: Awaited<ReturnType<typeof startServer>>;
 let tmp: string;

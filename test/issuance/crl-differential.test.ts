@@ -17,20 +17,10 @@ import {
 } from '../../src/issuance/index.ts';
 import { DAY_MS, makeTempDir, opensslAll, type TempDir } from './helpers.ts';
 import { referenceEntryDer, referenceTbsCertList, type ReferenceEntry } from './crl-reference.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 // The hand-written CRL DER against the @peculiar/asn1-x509 construction it replaced, over seeded random inputs.
 
-/** mulberry32: small, seedable, good enough to spread test inputs. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const int = (rng: Random, min: number, max: number): number => min + Math.floor(rng() * (max - min + 1));

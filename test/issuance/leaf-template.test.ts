@@ -17,6 +17,7 @@ import {
 import { keyIdentifierOf } from '../../src/issuance/extensions.ts';
 import { checkSubjectPublicKey, readSubjectPublicKey } from '../../src/issuance/subject-key.ts';
 import { makeTempDir, opensslAll, spkiOf, type TempDir } from './helpers.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 // The template must produce exactly the certificates of issueLeafCertificate (the reference). ECDSA signatures
 // are randomised, so both builders sign through one SignatureMemo: the second signing of identical
@@ -44,17 +45,6 @@ class SignatureMemo implements Signer {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAILBOX_CHARS = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => c !== '@');
 const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';

@@ -11,6 +11,7 @@ import { ALLOWLIST_FORMATS, CONSUMER_FORMATS } from '../../src/publishers/format
 import { PUBLISHED_FILES, Publisher } from '../../src/publishers/publish.ts';
 import type { CertificateRecord, User } from '../../src/store/index.ts';
 import { addTestUser, startMailca } from '../helpers/mailca.ts';
+import { seededRandom as prng } from '../helpers/seeded-random.ts';
 
 // The incremental publisher must write exactly what a publisher starting from nothing writes for
 // the same state: same bytes, same ETags, whatever sequence of changes led there.
@@ -19,17 +20,6 @@ type Env = Awaited<ReturnType<typeof startMailca>>;
 let env: Env;
 let users: User[];
 
-/** A seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   env = await startMailca({ publicUrl: 'https://mailca.example.test' });
