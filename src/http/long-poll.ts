@@ -12,7 +12,8 @@ function parseWait(v: unknown): number {
   return Math.min(n, MAX_WAIT_SECONDS);
 }
 
-const matches = (ifNoneMatch: string | undefined, etag: string) =>
+/** Whether an If-None-Match header names `etag` (strong or weak). */
+export const matches = (ifNoneMatch: string | undefined, etag: string): boolean =>
   !!ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`);
 
 /** Sends a published file with its ETag, or 304 when the client already has that version. */

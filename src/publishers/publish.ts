@@ -9,20 +9,20 @@ import type { CaKeyring } from '../issuance/authority.ts';
 import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
 import { RevokedSet } from './revoked-set.ts';
-import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
+import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
 import { AtomicFileWriter, PublishedFile, publishSmallFile } from './published-file.ts';
 
 /** Files in `<data dir>/publish/` besides the allow-lists and maps the formats name. */
 export const PUBLISHED_FILES = {
-  postfixAllowlist: CONSUMER_FORMATS.postfix.allowlistFile,
-  eximAllowlist: CONSUMER_FORMATS.exim.allowlistFile,
+  postfixAllowlist: POSTFIX_FILES.allowlist,
+  eximAllowlist: EXIM_FILES.allowlist,
   jsonAllowlist: CONSUMER_FORMATS.json.allowlistFile,
   caBundle: 'ca.pem',
   crlPem: 'crl.pem',
   crlDer: 'crl.der',
-  postfixEnforcement: 'enforcement.postfix',
-  eximEnforcement: 'enforcement.exim',
-  postfixSenderLogins: 'senders.postfix',
+  postfixEnforcement: POSTFIX_FILES.enforcement,
+  eximEnforcement: EXIM_FILES.enforcement,
+  postfixSenderLogins: POSTFIX_FILES.senderLogins,
 } as const;
 
 const PEM_TYPE = 'application/x-pem-file';
@@ -357,10 +357,6 @@ export class Publisher {
     }
     const cas = await this.trustedCas();
     return cas.map((ca) => this.#crls.get(ca.id)).filter((c): c is CrlRecord => c !== undefined);
-  }
-
-  async caBundlePem(): Promise<string> {
-    return (await this.file(PUBLISHED_FILES.caBundle)).text();
   }
 
   get activeCertificates(): number {

@@ -3,7 +3,7 @@ import type { Publisher } from '../../publishers/publish.ts';
 import { PUBLISHED_FILES, pemToDer } from '../../publishers/publish.ts';
 import { contentEtag } from '../../publishers/published-file.ts';
 import type { Store } from '../../store/index.ts';
-import { sendPublishedFile } from '../long-poll.ts';
+import { matches, sendPublishedFile } from '../long-poll.ts';
 import type { Request, Response } from 'express';
 
 /** Sends a body with a content-hash ETag, or 304 when the client already has it. */
@@ -11,8 +11,7 @@ export function sendWithEtag(req: Request, res: Response, body: string | Uint8Ar
   const etag = contentEtag(body);
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'no-cache');
-  const inm = req.get('if-none-match');
-  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+  if (matches(req.get('if-none-match'), etag)) {
     res.status(304).end();
     return;
   }

@@ -5,6 +5,8 @@ import type { AllowlistEntry, ConsumerFormat, ListContext } from './types.ts';
 
 export type * from './types.ts';
 export { enrolMessage } from './types.ts';
+export { EXIM_FILES } from './exim.ts';
+export { POSTFIX_FILES } from './postfix.ts';
 
 /** Every consumer format, by name: a new format is one module and one line here. */
 export const CONSUMER_FORMATS = {

@@ -5,16 +5,19 @@ import { enrolMessage, oneLine, type ConsumerFormat } from './types.ts';
  * Postfix: an access(5) table for check_ccert_access (`AB:CD:… OK`, sha256 fingerprints), a
  * check_sasl_access table of enforced logins, and an smtpd_sender_login_maps table (sender → logins).
  */
+/** The Postfix files in `<data dir>/publish/`. */
+export const POSTFIX_FILES = { allowlist: 'allowlist.postfix', enforcement: 'enforcement.postfix', senderLogins: 'senders.postfix' } as const;
+
 export const postfixFormat: ConsumerFormat = {
   name: 'postfix',
   contentType: 'text/plain; charset=utf-8',
-  allowlistFile: 'allowlist.postfix',
+  allowlistFile: POSTFIX_FILES.allowlist,
   separator: '',
   header: () => '# mailca: client certificates allowed to submit mail (check_ccert_access, sha256)\n',
   renderEntry: (e) => `# ${oneLine(e.owner)} serial ${e.serial} expires ${e.notAfter.toISOString()}\n${formatFingerprintColons(e.fingerprintSha256)} OK\n`,
   footer: () => '',
   enforcement: {
-    file: 'enforcement.postfix',
+    file: POSTFIX_FILES.enforcement,
     render(ctx) {
       const lines = ['# mailca: users who must present a client certificate (check_sasl_access, keyed by SASL login)'];
       for (const u of ctx.users) if (u.enforcement.state === 'enforced') lines.push(`${oneLine(u.email)} REJECT 5.7.1 ${enrolMessage(ctx.portalUrl)}`);
@@ -22,7 +25,7 @@ export const postfixFormat: ConsumerFormat = {
     },
   },
   senderLogins: {
-    file: 'senders.postfix',
+    file: POSTFIX_FILES.senderLogins,
     render(ctx) {
       // smtpd_sender_login_maps: MAIL FROM address → the SASL logins that may use it.
       const owners = new Map<string, string[]>();
