@@ -14,6 +14,7 @@ import { resolveCaPassphrase } from './issuance/passphrase.ts';
 import { Publisher } from './publishers/publish.ts';
 import { startScheduler } from './scheduler.ts';
 import { supersedeDue } from './enrolment/renew.ts';
+import { unfinishedIssuances } from './enrolment/enrol.ts';
 import { smtpMailer, type Mailer } from './notifications/mailer.ts';
 import { expiringCas, sendAdminDigest, sendExpiryReminders } from './notifications/reminders.ts';
 import { Store } from './store/index.ts';
@@ -245,6 +246,13 @@ export async function maintenanceTick(m: Mailca): Promise<Date | undefined> {
   const reminderDeps = { store: m.store, clock: m.ctx.clock, log: m.log, portalUrl: portalUrl(m.config), reminderDays: m.config.reminderDays, caExpiryWarnDays: m.config.caExpiryWarnDays };
   for (const ca of await expiringCas(reminderDeps)) {
     m.log.warn({ ca: ca.name, id: ca.id, notAfter: ca.notAfter.toISOString() }, 'the CA expires soon: run `mailca ca rotate`');
+  }
+  const unfinished = await unfinishedIssuances(m.ctx);
+  if (unfinished.length) {
+    m.log.warn(
+      { count: unfinished.length, serials: unfinished.slice(0, 10).map((p) => p.serial), failures: unfinished.slice(0, 3).map((p) => p.failure) },
+      'issuances were recorded but not completed (mailca_issuances_unfinished); their certificates were never handed out',
+    );
   }
   await syncDirectoryHourly(m);
   if (m.mailer) {

@@ -52,12 +52,15 @@ class GroupCommit {
   run<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
-      if (!this.#draining) void this.#drain();
+      if (this.#draining) return;
+      this.#draining = true;
+      // Requests read from the network in the same turn of the event loop reach this point one after
+      // another; starting the transaction after that turn lets them all share it.
+      setImmediate(() => void this.#drain());
     });
   }
 
   async #drain(): Promise<void> {
-    this.#draining = true;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, 64);
       const outcomes: Outcome[] = [];

@@ -4,7 +4,7 @@ import { toPem } from '../issuance/certificate.ts';
 import { leafTemplateFor } from '../issuance/leaf-template.ts';
 import { newSerial } from '../issuance/serial.ts';
 import { crlUrl } from '../issuance/crl-urls.ts';
-import type { CertificateRecord, User } from '../store/index.ts';
+import type { CertificateRecord, PendingIssuance, Store, User } from '../store/index.ts';
 import { audited, type Actor, type EnrolmentContext } from './context.ts';
 import { checkCsr, type CheckedCsr } from './csr.ts';
 import { normalizeDeviceLabel } from './identity.ts';
@@ -21,7 +21,8 @@ const BACKDATE_MS = 5 * MINUTE_MS;
 /**
  * Issues a certificate for `user` from a CSR. The certificate names the user's address and nothing
  * from the request except its public key.
- * Order: check → build → sign → store with its audit event → publish.
+ * Order: check → record (a pending issuance with its audit event) → build and sign → store with its
+ * audit event → publish.
  */
 export async function enrol(
   ctx: EnrolmentContext,
@@ -59,66 +60,109 @@ export async function issueCertificate(
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const wanted = now.getTime() + ctx.policy.certLifetimeDays * DAY_MS;
   const notAfter = new Date(Math.min(wanted, issuer.ca.notAfter.getTime()));
-  // The profile's fixed parts are encoded once per CA and policy (same bytes as issueLeafCertificate).
-  const template = leafTemplateFor({
-    signer: issuer.signer,
-    caCertificateDer: issuer.certificateDer,
-    crlDistributionUrl: ctx.policy.crlBaseUrl ? crlUrl(ctx.policy.crlBaseUrl, issuer.ca.id, 'der') : undefined,
-    emailProtection: ctx.policy.emailProtection,
-  });
-  const issued = await template.issue({
-    email: user.email,
-    subjectPublicKeySpki: csr.subjectPublicKeySpki,
-    serial: newSerial(),
-    notBefore,
-    notAfter,
-  });
-
-  const record: CertificateRecord = {
-    serial: issued.serial,
-    caId: issuer.ca.id,
-    userId: user.id,
-    email: user.email,
-    subject: issued.subject,
-    fingerprintSha256: issued.fingerprintSha256,
-    spkiSha256: issued.spkiSha256,
-    notBefore: issued.notBefore,
-    notAfter: issued.notAfter,
-    certificatePem: issued.pem,
-    deviceLabel,
-    createdAt: now,
-    revokedAt: null,
-    revocationReason: null,
-    renewalOf: req.renewal?.predecessor.serial ?? null,
-    renewedBy: null,
-    supersedeAt: null,
-  };
+  const serial = newSerial();
   const renewal = req.renewal;
+  // Under the audit lock, as disabling is: a user disabled meanwhile gets no certificate.
+  const refuseIfDisabled = async (tx: Store) => {
+    if ((await tx.users.findById(user.id))?.disabledAt) throw new Forbidden('user_disabled', `${user.email} is disabled`);
+  };
+
+  // Record, then sign: the serial, what will be signed and an audit event are committed first, so no
+  // signed certificate exists without a trace; a failure after this point stays visible.
   await audited(
     ctx,
     actor,
     {
-      action: renewal ? 'certificate.renew' : 'certificate.issue',
-      target: record.serial,
-      details: () => ({
-        email: user.email,
-        fingerprint_sha256: record.fingerprintSha256,
-        key: csr.keyDescription,
-        not_after: record.notAfter.toISOString(),
-        device_label: deviceLabel,
-        ...(renewal ? { renews: renewal.predecessor.serial, overlap_end: renewal.overlapEnd.toISOString() } : {}),
-      }),
+      action: 'certificate.sign',
+      target: serial,
+      details: () => ({ email: user.email, ca: issuer.ca.id, spki_sha256: csr.spkiSha256, key: csr.keyDescription, not_after: notAfter.toISOString() }),
     },
     async (tx) => {
-      // Under the audit lock, as disabling is: a user disabled meanwhile gets no certificate.
-      if ((await tx.users.findById(user.id))?.disabledAt) throw new Forbidden('user_disabled', `${user.email} is disabled`);
-      await tx.certificates.insert(record);
-      if (renewal && !(await tx.certificates.markRenewed(renewal.predecessor.serial, record.serial, renewal.overlapEnd))) {
-        throw new Conflict('already_renewed', `certificate ${renewal.predecessor.serial} was renewed or revoked meanwhile`);
-      }
+      await refuseIfDisabled(tx);
+      await tx.pendingIssuances.insert({ serial, caId: issuer.ca.id, userId: user.id, email: user.email, spkiSha256: csr.spkiSha256, notBefore, notAfter, requestedAt: now });
     },
   );
+
+  let record: CertificateRecord;
+  try {
+    // The profile's fixed parts are encoded once per CA and policy (same bytes as issueLeafCertificate).
+    const template = leafTemplateFor({
+      signer: issuer.signer,
+      caCertificateDer: issuer.certificateDer,
+      crlDistributionUrl: ctx.policy.crlBaseUrl ? crlUrl(ctx.policy.crlBaseUrl, issuer.ca.id, 'der') : undefined,
+      emailProtection: ctx.policy.emailProtection,
+    });
+    const issued = await template.issue({ email: user.email, subjectPublicKeySpki: csr.subjectPublicKeySpki, serial, notBefore, notAfter });
+    record = {
+      serial: issued.serial,
+      caId: issuer.ca.id,
+      userId: user.id,
+      email: user.email,
+      subject: issued.subject,
+      fingerprintSha256: issued.fingerprintSha256,
+      spkiSha256: issued.spkiSha256,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      certificatePem: issued.pem,
+      deviceLabel,
+      createdAt: now,
+      revokedAt: null,
+      revocationReason: null,
+      renewalOf: renewal?.predecessor.serial ?? null,
+      renewedBy: null,
+      supersedeAt: null,
+    };
+    const stored = record;
+    await audited(
+      ctx,
+      actor,
+      {
+        action: renewal ? 'certificate.renew' : 'certificate.issue',
+        target: stored.serial,
+        details: () => ({
+          email: user.email,
+          fingerprint_sha256: stored.fingerprintSha256,
+          key: csr.keyDescription,
+          not_after: stored.notAfter.toISOString(),
+          device_label: deviceLabel,
+          ...(renewal ? { renews: renewal.predecessor.serial, overlap_end: renewal.overlapEnd.toISOString() } : {}),
+        }),
+      },
+      async (tx) => {
+        // Disabling revokes the user's stored certificates; one signed meanwhile is not stored.
+        await refuseIfDisabled(tx);
+        await tx.certificates.insert(stored);
+        await tx.pendingIssuances.complete(stored.serial);
+        if (renewal && !(await tx.certificates.markRenewed(renewal.predecessor.serial, stored.serial, renewal.overlapEnd))) {
+          throw new Conflict('already_renewed', `certificate ${renewal.predecessor.serial} was renewed or revoked meanwhile`);
+        }
+      },
+    );
+  } catch (e) {
+    await recordFailure(ctx, actor, serial, e);
+    throw e;
+  }
   await ctx.publish();
   ctx.log.info({ serial: record.serial, email: user.email, actor: actor.id }, 'certificate issued');
   return { record, chainPem: [toPem(issuer.certificateDer, 'CERTIFICATE')] };
+}
+
+/** A recorded issuance that did not complete: marked failed, with an audit event, and never lost silently. */
+async function recordFailure(ctx: EnrolmentContext, actor: Actor, serial: string, error: unknown): Promise<void> {
+  const failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  try {
+    await audited(ctx, actor, { action: 'certificate.sign_failed', target: serial, details: () => ({ failure }) }, (tx) =>
+      tx.pendingIssuances.fail(serial, ctx.clock.now(), failure),
+    );
+  } catch (e) {
+    ctx.log.error({ err: e, serial, failure }, 'could not record the failure of an issuance; its pending record stays open');
+  }
+}
+
+/** An issuance still open this long after it was recorded was interrupted between its steps. */
+const UNFINISHED_AFTER_MS = MINUTE_MS;
+
+/** Recorded issuances that failed, or were interrupted (a crash between recording and storing). */
+export function unfinishedIssuances(ctx: Pick<EnrolmentContext, 'store' | 'clock'>): Promise<PendingIssuance[]> {
+  return ctx.store.pendingIssuances.listUnfinished(new Date(ctx.clock.now().getTime() - UNFINISHED_AFTER_MS));
 }

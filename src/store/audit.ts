@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { DirectSql } from './db.ts';
 import type { AuditEvent } from './types.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -47,10 +48,14 @@ export type AuditVerification = { ok: true; events: number } | { ok: false; even
 
 /** Appends must run inside a transaction holding Store.withLock('audit') so the chain stays linear. */
 export class AuditStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly direct: DirectSql,
+  ) {}
 
+  /** With every change: hand-written statements. */
   async append(e: NewAuditEvent): Promise<AuditEvent> {
-    const head = await this.db('audit_head').where({ id: 1 }).first<{ last_id: number; last_hash: string } | undefined>();
+    const head = await this.direct.get<{ last_hash: string }>('SELECT "last_hash" FROM "audit_head" WHERE "id" = 1');
     const prevHash = head?.last_hash ?? GENESIS_HASH;
     const fields = {
       at: e.at.getTime(),
@@ -61,9 +66,15 @@ export class AuditStore {
       details: e.details ? JSON.stringify(e.details) : null,
     };
     const hash = eventHash(prevHash, fields);
-    const [row] = await this.db<AuditRow>('audit_events').insert({ ...fields, prev_hash: prevHash, hash }).returning('*');
-    const inserted = row as AuditRow;
-    await this.db('audit_head').insert({ id: 1, last_id: inserted.id, last_hash: hash }).onConflict('id').merge();
+    const inserted = await this.direct.get<AuditRow>(
+      'INSERT INTO "audit_events" ("at", "actor", "action", "target", "source_ip", "details", "prev_hash", "hash") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      [fields.at, fields.actor, fields.action, fields.target, fields.source_ip, fields.details, prevHash, hash],
+    );
+    if (!inserted) throw new Error('the audit event was not stored');
+    await this.direct.run(
+      'INSERT INTO "audit_head" ("id", "last_id", "last_hash") VALUES (1, ?, ?) ON CONFLICT ("id") DO UPDATE SET "last_id" = excluded."last_id", "last_hash" = excluded."last_hash"',
+      [inserted.id, hash],
+    );
     return toEvent(inserted);
   }
 

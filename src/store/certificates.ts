@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ChangeStore } from './changes.ts';
-import type { Dialect } from './db.ts';
+import type { Dialect, DirectSql } from './db.ts';
 import type { ActiveCertificate, ActiveCertificateRow, TouchedCertificate, CertificateRecord, CertificateStatus, Page, RevokedEntry, RevokedForCrl, StoredCrlEntry } from './types.ts';
 
 interface CertificateRow {
@@ -71,6 +71,7 @@ export class CertificateStore {
     private readonly db: Knex,
     private readonly changes: ChangeStore,
     private readonly dialect: Dialect,
+    private readonly direct: DirectSql,
   ) {}
 
   /** The certificates table, read through the named index on SQLite (PostgreSQL's planner needs no hint). */
@@ -78,26 +79,12 @@ export class CertificateStore {
     return this.dialect === 'sqlite' ? this.db.raw(`certificates indexed by ${index}`) : 'certificates';
   }
 
+  /** Every issuance: a hand-written statement (revocation, renewal and supersession columns start empty). */
   async insert(c: CertificateRecord): Promise<void> {
-    await this.db<CertificateRow>('certificates').insert({
-      serial: c.serial,
-      ca_id: c.caId,
-      user_id: c.userId,
-      email: c.email,
-      subject: c.subject,
-      fingerprint_sha256: c.fingerprintSha256,
-      spki_sha256: c.spkiSha256,
-      not_before: c.notBefore.getTime(),
-      not_after: c.notAfter.getTime(),
-      certificate_pem: c.certificatePem,
-      device_label: c.deviceLabel,
-      created_at: c.createdAt.getTime(),
-      revoked_at: null,
-      revocation_reason: null,
-      renewal_of: c.renewalOf,
-      renewed_by: null,
-      supersede_at: null,
-    });
+    await this.direct.run(
+      'INSERT INTO "certificates" ("serial", "ca_id", "user_id", "email", "subject", "fingerprint_sha256", "spki_sha256", "not_before", "not_after", "certificate_pem", "device_label", "created_at", "renewal_of") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [c.serial, c.caId, c.userId, c.email, c.subject, c.fingerprintSha256, c.spkiSha256, c.notBefore.getTime(), c.notAfter.getTime(), c.certificatePem, c.deviceLabel, c.createdAt.getTime(), c.renewalOf],
+    );
     await this.changes.record('certificate', [c.serial]);
   }
 

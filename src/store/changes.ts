@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Dialect } from './db.ts';
+import type { Dialect, DirectSql } from './db.ts';
 
 export type ChangeKind = 'certificate' | 'user' | 'all';
 
@@ -20,16 +20,21 @@ export class ChangeStore {
   constructor(
     private readonly db: Knex,
     private readonly dialect: Dialect,
+    private readonly direct: DirectSql,
   ) {}
 
   async record(kind: ChangeKind, keys: readonly (string | number)[] = ['']): Promise<void> {
     if (keys.length === 0) return;
     const at = Date.now();
-    for (let i = 0; i < keys.length; i += 500) {
-      await this.db('changes').insert(keys.slice(i, i + 500).map((k) => ({ at, kind, key: String(k) })));
+    if (keys.length === 1) {
+      await this.direct.run('INSERT INTO "changes" ("at", "kind", "key") VALUES (?, ?, ?)', [at, kind, String(keys[0])]);
+    } else {
+      for (let i = 0; i < keys.length; i += 500) {
+        await this.db('changes').insert(keys.slice(i, i + 500).map((k) => ({ at, kind, key: String(k) })));
+      }
     }
     // Delivered at commit, to every instance listening.
-    if (this.dialect === 'postgres') await this.db.raw('select pg_notify(?, ?)', [CHANGES_CHANNEL, kind]);
+    if (this.dialect === 'postgres') await this.direct.run('SELECT pg_notify(?, ?)', [CHANGES_CHANNEL, kind]);
   }
 
   /** The newest change's sequence number (0 for none). */

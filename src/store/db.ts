@@ -15,9 +15,69 @@ export interface DatabaseOptions {
   sqliteFile: string;
 }
 
+interface SqliteStatement {
+  readonly reader: boolean;
+  run(...params: unknown[]): unknown;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
 interface SqliteConnection {
+  readonly open: boolean;
+  readonly inTransaction: boolean;
   pragma(s: string): unknown;
-  prepare(sql: string): unknown;
+  prepare(sql: string): SqliteStatement;
+}
+
+/** The SQLite pool's one connection, once it is open (set by the pool's afterCreate). */
+export interface SqliteConnectionSlot {
+  current?: SqliteConnection;
+}
+
+/** A value a statement parameter may take. */
+export type SqlValue = string | number | null | Buffer;
+
+/**
+ * Hand-written SQL for the statements on the issuance path, run without knex's query builder and
+ * runner (~40 µs a query, ~200 µs a transaction on this kind of machine, against ~4 µs for a
+ * prepared SQLite statement). On SQLite a statement runs directly on the pool's one connection when
+ * that is safe: inside this store's own transaction (which holds that connection), or outside any
+ * transaction. While another caller's transaction is open on it, the statement waits its turn
+ * through knex like any other query, so it never runs inside somebody else's transaction. On
+ * PostgreSQL statements go through knex.raw on this store's connection or transaction.
+ * Identifiers are double-quoted, which both dialects read; parameters are `?`.
+ */
+export class DirectSql {
+  constructor(
+    private readonly db: Knex,
+    private readonly sqlite: SqliteConnectionSlot | undefined,
+  ) {}
+
+  #connection(): SqliteConnection | undefined {
+    const c = this.sqlite?.current;
+    if (!c?.open) return undefined;
+    return this.db.isTransaction === true || !c.inTransaction ? c : undefined;
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    const c = this.#connection();
+    if (c) return c.prepare(sql).all(...params) as T[];
+    const result: unknown = await this.db.raw(sql, params);
+    return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as T[];
+  }
+
+  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    const c = this.#connection();
+    if (c) return c.prepare(sql).get(...params) as T | undefined;
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  /** A statement that returns no rows. */
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<void> {
+    const c = this.#connection();
+    if (c) c.prepare(sql).run(...params);
+    else await this.db.raw(sql, params);
+  }
 }
 
 /**
@@ -26,7 +86,7 @@ interface SqliteConnection {
  */
 function cachePreparedStatements(conn: SqliteConnection, max = 500): void {
   const prepare = conn.prepare.bind(conn);
-  const cache = new Map<string, unknown>();
+  const cache = new Map<string, SqliteStatement>();
   conn.prepare = (sql: string) => {
     let statement = cache.get(sql);
     if (statement !== undefined) {
@@ -41,7 +101,7 @@ function cachePreparedStatements(conn: SqliteConnection, max = 500): void {
   };
 }
 
-export function knexConfig(opts: DatabaseOptions): Knex.Config {
+export function knexConfig(opts: DatabaseOptions, sqliteSlot?: SqliteConnectionSlot): Knex.Config {
   if (opts.databaseUrl) {
     return { client: 'pg', connection: opts.databaseUrl, pool: { min: 0, max: 10 }, migrations: { migrationSource } };
   }
@@ -57,6 +117,7 @@ export function knexConfig(opts: DatabaseOptions): Knex.Config {
         conn.pragma('journal_mode = WAL');
         conn.pragma('foreign_keys = ON');
         conn.pragma('busy_timeout = 5000');
+        if (sqliteSlot) sqliteSlot.current = conn;
         done(null, conn);
       },
     },
@@ -77,9 +138,11 @@ function secureSqliteFile(file: string): void {
   }
 }
 
-export function openKnex(opts: DatabaseOptions): { knex: Knex; dialect: Dialect } {
-  if (!opts.databaseUrl) secureSqliteFile(opts.sqliteFile);
-  return { knex: knexFactory(knexConfig(opts)), dialect: opts.databaseUrl ? 'postgres' : 'sqlite' };
+export function openKnex(opts: DatabaseOptions): { knex: Knex; dialect: Dialect; sqliteSlot?: SqliteConnectionSlot } {
+  if (opts.databaseUrl) return { knex: knexFactory(knexConfig(opts)), dialect: 'postgres' };
+  secureSqliteFile(opts.sqliteFile);
+  const sqliteSlot: SqliteConnectionSlot = {};
+  return { knex: knexFactory(knexConfig(opts, sqliteSlot)), dialect: 'sqlite', sqliteSlot };
 }
 
 /**

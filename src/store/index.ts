@@ -6,8 +6,9 @@ import { CertificateStore } from './certificates.ts';
 import { ChangeStore, CHANGES_CHANNEL } from './changes.ts';
 import { EnforcementStore } from './enforcement.ts';
 import { MailLogStore } from './mail-log.ts';
+import { PendingIssuanceStore } from './pending-issuances.ts';
 import { SettingsStore } from './settings.ts';
-import { migrateToLatest, openKnex, type DatabaseOptions, type Dialect } from './db.ts';
+import { DirectSql, migrateToLatest, openKnex, type DatabaseOptions, type Dialect, type SqliteConnectionSlot } from './db.ts';
 import { BlockedKeyStore, SessionStore, TokenStore } from './tokens.ts';
 import { UserStore } from './users.ts';
 
@@ -15,6 +16,7 @@ export type * from './types.ts';
 export { certificateStatus } from './certificates.ts';
 export type { AuditVerification, NewAuditEvent } from './audit.ts';
 export type { Change, ChangeKind } from './changes.ts';
+export type { PendingIssuance } from './pending-issuances.ts';
 export type { EnforcementOverride, EnforcementPolicy, UserEnforcementFacts } from './enforcement.ts';
 
 /** Named critical sections; on PostgreSQL they hold across instances (advisory locks). */
@@ -36,47 +38,72 @@ export class Store {
   readonly mailLog: MailLogStore;
   readonly changes: ChangeStore;
   readonly settings: SettingsStore;
+  readonly pendingIssuances: PendingIssuanceStore;
+
+  /** The issuance path's hand-written statements on this store's connection or transaction. */
+  private readonly direct: DirectSql;
 
   private constructor(
     private readonly db: Knex,
     readonly dialect: Dialect,
     private readonly owned: boolean,
+    private readonly sqliteSlot: SqliteConnectionSlot | undefined,
   ) {
-    this.changes = new ChangeStore(db, dialect);
+    const direct = (this.direct = new DirectSql(db, sqliteSlot));
+    this.changes = new ChangeStore(db, dialect, direct);
     this.settings = new SettingsStore(db);
-    this.users = new UserStore(db, this.changes);
+    this.users = new UserStore(db, this.changes, direct);
     this.aliases = new AliasStore(db, this.changes);
-    this.certificates = new CertificateStore(db, this.changes, dialect);
+    this.certificates = new CertificateStore(db, this.changes, dialect, direct);
     this.tokens = new TokenStore(db);
-    this.blockedKeys = new BlockedKeyStore(db);
-    this.sessions = new SessionStore(db);
-    this.audit = new AuditStore(db);
+    this.blockedKeys = new BlockedKeyStore(db, direct);
+    this.sessions = new SessionStore(db, direct);
+    this.audit = new AuditStore(db, direct);
     this.cas = new CaStore(db, this.changes);
     this.crls = new CrlStore(db);
     this.enforcement = new EnforcementStore(db, this.changes);
     this.mailLog = new MailLogStore(db);
+    this.pendingIssuances = new PendingIssuanceStore(db, direct);
   }
 
   static async open(opts: DatabaseOptions): Promise<Store> {
-    const { knex, dialect } = openKnex(opts);
+    const { knex, dialect, sqliteSlot } = openKnex(opts);
     try {
       await migrateToLatest(knex);
     } catch (e) {
       await knex.destroy();
       throw e;
     }
-    return new Store(knex, dialect, true);
+    return new Store(knex, dialect, true, sqliteSlot);
   }
 
   /** Runs `fn` in one transaction; nested calls join the outer one. */
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
-    return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false)));
+    return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false, this.sqliteSlot)));
   }
 
-  /** Runs `fn` in a savepoint of the current transaction (its own transaction outside one): a failure undoes only its work. */
+  #savepoints = 0;
+
+  /**
+   * Runs `fn` in a savepoint of the current transaction (its own transaction outside one): a failure
+   * undoes only its work. Inside a transaction the savepoint is three plain statements, not a nested
+   * knex transaction (the group commit opens one per change).
+   */
   async savepoint<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => fn(new Store(trx, this.dialect, false)));
+    if (!this.inTransaction) return this.transaction(fn);
+    const name = `change_${++this.#savepoints}`;
+    await this.direct.run(`SAVEPOINT ${name}`);
+    let result: T;
+    try {
+      result = await fn(this);
+    } catch (e) {
+      await this.direct.run(`ROLLBACK TO SAVEPOINT ${name}`);
+      await this.direct.run(`RELEASE SAVEPOINT ${name}`);
+      throw e;
+    }
+    await this.direct.run(`RELEASE SAVEPOINT ${name}`);
+    return result;
   }
 
   /** True inside a transaction. */
@@ -92,7 +119,7 @@ export class Store {
   async withLock<T>(name: LockName, fn: (tx: Store) => Promise<T>): Promise<T> {
     return this.transaction(async (tx) => {
       if (tx.dialect === 'postgres') await tx.db.raw('select pg_advisory_xact_lock(?)', [LOCK_KEYS[name]]);
-      else await tx.db('locks').insert({ name, version: 1 }).onConflict('name').merge({ version: tx.db.raw('locks.version + 1') });
+      else await tx.direct.run('INSERT INTO "locks" ("name", "version") VALUES (?, 1) ON CONFLICT ("name") DO UPDATE SET "version" = "locks"."version" + 1', [name]);
       return fn(tx);
     });
   }

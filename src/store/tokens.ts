@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { DirectSql } from './db.ts';
 import type { ApiToken, TokenRole } from './types.ts';
 
 interface TokenRow {
@@ -50,7 +51,10 @@ export class TokenStore {
 }
 
 export class BlockedKeyStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly direct: DirectSql,
+  ) {}
 
   async block(spkiSha256: string, serial: string, at: Date): Promise<void> {
     await this.db('blocked_keys').insert({ spki_sha256: spkiSha256, serial, blocked_at: at.getTime() }).onConflict('spki_sha256').ignore();
@@ -58,16 +62,20 @@ export class BlockedKeyStore {
 
   /** The serial whose keyCompromise revocation blocked this key, if any. */
   async findBlockingSerial(spkiSha256: string): Promise<string | undefined> {
-    const row = await this.db('blocked_keys').where({ spki_sha256: spkiSha256 }).first<{ serial: string } | undefined>();
+    const row = await this.direct.get<{ serial: string }>('SELECT "serial" FROM "blocked_keys" WHERE "spki_sha256" = ? LIMIT 1', [spkiSha256]);
     return row?.serial;
   }
 }
 
 export class SessionStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly direct: DirectSql,
+  ) {}
 
+  /** On every request with a session cookie: a hand-written statement. */
   async get(sid: string, now: Date): Promise<string | undefined> {
-    const row = await this.db('sessions').where({ sid }).where('expires_at', '>', now.getTime()).first<{ data: string } | undefined>();
+    const row = await this.direct.get<{ data: string }>('SELECT "data" FROM "sessions" WHERE "sid" = ? AND "expires_at" > ? LIMIT 1', [sid, now.getTime()]);
     return row?.data;
   }
 

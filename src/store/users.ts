@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ChangeStore } from './changes.ts';
+import type { DirectSql } from './db.ts';
 import type { User } from './types.ts';
 
 interface UserRow {
@@ -30,6 +31,7 @@ export class UserStore {
   constructor(
     private readonly db: Knex,
     private readonly changes: ChangeStore,
+    private readonly direct: DirectSql,
   ) {}
 
   async insert(u: { email: string; displayName: string | null; isAdmin: boolean; passwordHash: string | null; createdAt: Date; identityProvider?: string | null; identitySubject?: string | null }): Promise<User> {
@@ -54,8 +56,9 @@ export class UserStore {
     return row && toUser(row);
   }
 
+  /** On every signed-in request: a hand-written statement. */
   async findById(id: number): Promise<User | undefined> {
-    const row = await this.db<UserRow>('users').where({ id }).first();
+    const row = await this.direct.get<UserRow>('SELECT * FROM "users" WHERE "id" = ? LIMIT 1', [id]);
     return row && toUser(row);
   }
 

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { Gauge, Registry } from 'prom-client';
 import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { caOverview } from '../../enrolment/ca-rollover.ts';
+import { unfinishedIssuances } from '../../enrolment/enrol.ts';
 import { readiness } from '../../enrolment/enforcement.ts';
 import { requireRole } from '../principal.ts';
 
@@ -12,6 +13,7 @@ export function metricsRoutes(ctx: EnrolmentContext): Router {
   const caLeft = new Gauge({ name: 'mailca_ca_certificates_left', help: 'valid certificates issued by each CA', labelNames: ['ca', 'state'], registers: [registry] });
   const active = new Gauge({ name: 'mailca_certificates_active', help: 'certificates on the allow-lists', registers: [registry] });
   const users = new Gauge({ name: 'mailca_users', help: 'enabled users by migration state', labelNames: ['state'], registers: [registry] });
+  const unfinished = new Gauge({ name: 'mailca_issuances_unfinished', help: 'issuances recorded but not completed (failed or interrupted)', registers: [registry] });
   const r = Router();
   r.get('/metrics', requireRole('mta'), async (_req, res) => {
     registry.resetMetrics();
@@ -25,6 +27,7 @@ export function metricsRoutes(ctx: EnrolmentContext): Router {
     users.set({ state: 'enrolled' }, x.enrolled);
     users.set({ state: 'enforced' }, x.enforced);
     users.set({ state: 'total' }, x.usersTotal);
+    unfinished.set((await unfinishedIssuances(ctx)).length);
     res.type(registry.contentType).send(await registry.metrics());
   });
   r.get('/cas', requireRole('admin'), async (_req, res) => {
