@@ -1,5 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +12,7 @@ import { revoke } from '../../src/enrolment/revoke.ts';
 import { rotateCa } from '../../src/issuance/authority.ts';
 import { serve } from '../../src/main.ts';
 import { createTestDatabase } from '../helpers/database.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 import { PASSWORD, addTestUser, opensslCsr, startServer, testActor, testConfig } from '../helpers/mailca.ts';
 
 const run = promisify(execFile);
@@ -84,6 +86,19 @@ function sClient(port: string, request: string, extra: string[] = [], waitForSer
     child.on('error', reject);
     child.on('close', () => resolve(out));
     child.stdin.end(request);
+  });
+}
+
+/** One request through node:https (trusting the test's server certificate): status and body. */
+function httpsRequest(pathname: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${srv.url}${pathname}`, { method: 'POST', headers, ca: readFileSync(tlsCert) }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
 
@@ -284,6 +299,33 @@ describe('EST over mailca\'s HTTPS listener', () => {
     const renewed = await pkcs7Certificates(responseBody);
     expect(renewed.subjects).toEqual(['CN = alice@example.test']);
     expect(renewed.issuers).toEqual(['CN = mailca client CA 2']);
+  });
+});
+
+describe('bad EST input never gets a 500', () => {
+  it('seeded mutations of a CSR, and broken Authorization headers', { timeout: 120_000 }, async () => {
+    const seed = Number(process.env.MAILCA_FUZZ_SEED ?? 7030);
+    const random = seededRandom(seed);
+    const der = Buffer.from(readFileSync(estCsr('fuzz').b64File, 'latin1'), 'base64');
+    const auth = `Basic ${Buffer.from(`alice@example.test:${PASSWORD}`).toString('base64')}`;
+    for (let i = 0; i < 30; i++) {
+      const mutated = Buffer.from(der);
+      for (let k = 0; k < 1 + Math.floor(random() * 4); k++) mutated[Math.floor(random() * mutated.length)] = Math.floor(random() * 256);
+      const cut = random() < 0.2 ? mutated.subarray(0, Math.floor(random() * mutated.length)) : mutated;
+      const res = await httpsRequest('/.well-known/est/simpleenroll', { authorization: auth, 'content-type': 'application/pkcs10' }, Buffer.from(cut.toString('base64')));
+      expect(res.status, `mutation #${i} (seed ${seed}): ${res.body}`).toBeLessThan(500);
+      expect([200, 400, 413]).toContain(res.status);
+    }
+    const csr = Buffer.from(der.toString('base64'));
+    for (const header of ['Basic', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`, 'Bearer abc', `Basic ${Buffer.from(':').toString('base64')}`, `Basic ${Buffer.from('\u0000:\u0000').toString('base64')}`]) {
+      const res = await httpsRequest('/.well-known/est/simpleenroll', { authorization: header, 'content-type': 'application/pkcs10' }, csr);
+      expect(res.status, header).toBe(401);
+    }
+    const huge = await httpsRequest('/.well-known/est/simpleenroll', { authorization: auth, 'content-type': 'application/pkcs10' }, Buffer.alloc(200_000, 0x41));
+    expect(huge.status).toBe(413);
+    const cte = await httpsRequest('/.well-known/est/simpleenroll', { authorization: auth, 'content-type': 'application/pkcs10', 'content-transfer-encoding': 'binary' }, der);
+    expect(cte.status).toBe(400);
+    expect(cte.body).toMatch(/Content-Transfer-Encoding "binary" is not supported/);
   });
 });
 
