@@ -73,6 +73,9 @@ export const configSchema = z.object({
     .regex(/^(postgres|postgresql):\/\//, 'only postgres:// URLs are supported; leave unset for SQLite')
     .optional(),
   listen: listenAddress.prefault('127.0.0.1:8080'),
+  // With both set, the listener serves HTTPS itself (and asks for, never requires, client certificates).
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
   publicUrl: publicUrl.optional(),
   caPassphrase: z.string().min(12, 'must be at least 12 characters').optional(),
   caName: z.string().min(1).max(64).default('mailca client CA'),
@@ -142,6 +145,10 @@ export const configSchema = z.object({
     message: 'must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS',
   })
   .superRefine((c, ctx) => {
+    if (c.tlsCert && !c.tlsKey) ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'required with MAILCA_TLS_CERT (the PEM private key of that certificate)' });
+    if (c.tlsKey && !c.tlsCert) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'required with MAILCA_TLS_KEY (the PEM certificate chain of that key)' });
+  })
+  .superRefine((c, ctx) => {
     if (!c.signIn.includes('ldap')) return;
     if (!c.ldapUrl) ctx.addIssue({ code: 'custom', path: ['ldapUrl'], message: 'required when MAILCA_SIGN_IN names ldap' });
     if (!c.ldapBaseDn) ctx.addIssue({ code: 'custom', path: ['ldapBaseDn'], message: 'required when MAILCA_SIGN_IN names ldap' });
@@ -157,6 +164,8 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_DATA_DIR: 'dataDir',
   DATABASE_URL: 'databaseUrl',
   MAILCA_LISTEN: 'listen',
+  MAILCA_TLS_CERT: 'tlsCert',
+  MAILCA_TLS_KEY: 'tlsKey',
   MAILCA_PUBLIC_URL: 'publicUrl',
   MAILCA_CA_PASSPHRASE: 'caPassphrase',
   MAILCA_CA_NAME: 'caName',

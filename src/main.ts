@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http, { type Server } from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -21,6 +22,7 @@ import { Store } from './store/index.ts';
 import { LdapDirectory, ldapSettingsFromConfig } from './directory/ldap-directory.ts';
 import { syncDirectory } from './enrolment/directory-sync.ts';
 import { buildSignInProviders } from './http/sign-in/registry.ts';
+import { loadTlsIdentity, type TlsIdentity } from './http/tls.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -202,7 +204,7 @@ export async function openMailca(
 
 /** Where users enrol: MAILCA_PUBLIC_URL, else the listen address. */
 export function portalUrl(config: Config): string {
-  return config.publicUrl ? `${config.publicUrl}/` : `http://${config.listen.host}:${config.listen.port}/`;
+  return config.publicUrl ? `${config.publicUrl}/` : `${config.tlsCert ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}/`;
 }
 
 function mailFrom(config: Config): string {
@@ -337,8 +339,33 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
+/**
+ * mailca's own HTTPS listener: client certificates are asked for (naming mailca's trusted CAs)
+ * but never required, so the portal and the API work without one and EST re-enrolment can read
+ * the one presented. The CA list follows the published trust bundle (CA rollover, retirement).
+ */
+async function httpsServer(mailca: Mailca, identity: TlsIdentity, timeouts: http.ServerOptions, app: http.RequestListener): Promise<https.Server> {
+  const trustedPems = async () => (await mailca.publisher.trustedCas()).map((ca) => ca.certificatePem);
+  let ca = await trustedPems();
+  const server = https.createServer({ ...timeouts, cert: identity.cert, key: identity.key, ca, requestCert: true, rejectUnauthorized: false }, app);
+  mailca.publisher.events.on('published', () => {
+    trustedPems().then(
+      (now) => {
+        if (now.join('') === ca.join('')) return;
+        ca = now;
+        server.setSecureContext({ cert: identity.cert, key: identity.key, ca });
+        mailca.log.info({ cas: ca.length }, 'the HTTPS listener asks for client certificates of the current CAs');
+      },
+      (e: unknown) => mailca.log.error({ err: e }, 'updating the HTTPS listener\'s CA list failed'),
+    );
+  });
+  return server;
+}
+
 /** `mailca serve`: migrate, create the CA on first run, publish, serve, and keep the lists current. */
 export async function serve(config: Config, opts: { clock?: Clock; log?: Logger; scheduler?: boolean; mailer?: Mailer } = {}): Promise<RunningServer> {
+  // Checked before anything starts: a bad file is one line naming MAILCA_TLS_CERT or MAILCA_TLS_KEY.
+  const tls = loadTlsIdentity(config);
   const mailca = await openMailca(config, { ...opts, createCaIfMissing: true, publishMode: 'coalesced' });
   // Everything started below is stopped again if a later step fails, so a failed start exits.
   const cleanups: (() => Promise<void> | void)[] = [() => mailca.close()];
@@ -377,19 +404,18 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     }
     // Slow clients cannot hold connections: the headers, then the whole request, must arrive in time
     // (408 and close). Long polls are not affected: their request is complete when they start waiting.
-    const server = http.createServer(
-      {
-        headersTimeout: config.httpHeadersTimeoutSeconds * 1000,
-        requestTimeout: config.httpRequestTimeoutSeconds * 1000,
-        connectionsCheckingInterval: Math.min(1_000, config.httpHeadersTimeoutSeconds * 500),
-      },
-      app,
-    );
+    const timeouts = {
+      headersTimeout: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeout: config.httpRequestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: Math.min(1_000, config.httpHeadersTimeoutSeconds * 500),
+    };
+    const server = tls ? await httpsServer(mailca, tls, timeouts, app) : http.createServer(timeouts, app);
     await listen(server, config.listen.host, config.listen.port);
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-    const url = `http://${host}:${port}`;
+    const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+    if (tls && tls.notAfter.getTime() < Date.now()) mailca.log.warn({ notAfter: tls.notAfter.toISOString() }, 'the HTTPS certificate in MAILCA_TLS_CERT has expired');
     mailca.log.info({ url, publicUrl: config.publicUrl }, 'mailca is serving');
     return {
       mailca,

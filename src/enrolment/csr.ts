@@ -121,6 +121,14 @@ const SIGNATURE_ALGORITHMS: ReadonlyMap<string, { keyType: SignatureKeyType; has
   ['1.2.840.113549.1.1.13', { keyType: 'rsa', hash: 'sha512', name: 'sha512WithRSAEncryption' }],
 ]);
 
+/** What checkCsr accepts, as OIDs (the EST csrattrs answer): key types, EC curves, signature algorithms. */
+export const ACCEPTED_CSR_ALGORITHMS = {
+  ecPublicKey: '1.2.840.10045.2.1',
+  ecCurves: ['1.2.840.10045.3.1.7', '1.3.132.0.34'], // P-256 (prime256v1), P-384 (secp384r1): describeKey
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  signatures: [...SIGNATURE_ALGORITHMS.keys()],
+} as const;
+
 const MIN_RSA_BITS = 2048;
 const MAX_RSA_BITS = 8192;
 const MAX_RSA_PUBLIC_EXPONENT = 0xffffffffn;

@@ -12,6 +12,7 @@ import { identify } from './principal.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { allowlistRoutes } from './routes/allowlist.ts';
 import { enforcementRoutes } from './routes/enforcement.ts';
+import { estRoutes } from './routes/est.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { meRoutes } from './routes/me.ts';
 import { overviewRoutes } from './routes/overview.ts';
@@ -89,7 +90,12 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   app.use(publicRoutes({ store: ctx.store, publisher }));
 
-  const auth = configurePassport(ctx.store, passwordSignIn(ctx, opts.signInProviders ? passwordCheckFor({ ctx }, opts.signInProviders) : undefined));
+  // One password path for the portal's sign-in and EST's basic authentication: the same
+  // providers, the same attempt counting and limits, the same audit events.
+  const signIn = passwordSignIn(ctx, opts.signInProviders ? passwordCheckFor({ ctx }, opts.signInProviders) : undefined);
+  app.use('/.well-known/est', estRoutes(ctx, { publisher, signIn }));
+
+  const auth = configurePassport(ctx.store, signIn);
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));

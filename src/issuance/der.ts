@@ -156,3 +156,32 @@ export function writeDerTime(out: Uint8Array, offset: number, date: Date): numbe
   out[offset++] = 0x5a; // 'Z'
   return offset;
 }
+
+const TAG_OID = 0x06;
+const TAG_SET = 0x31;
+
+/** OBJECT IDENTIFIER from its dotted form ("1.2.840.113549.1.7.2"). */
+export function derOid(dotted: string): Uint8Array {
+  const arcs = dotted.split('.').map((a) => {
+    if (!/^\d{1,15}$/.test(a)) throw new Error(`DER: bad OID ${dotted}`);
+    return Number(a);
+  });
+  const [first = 0, second = 0, ...rest] = arcs;
+  if (arcs.length < 2 || first > 2 || (first < 2 && second > 39)) throw new Error(`DER: bad OID ${dotted}`);
+  const octets: number[] = [];
+  for (const arc of [first * 40 + second, ...rest]) {
+    const base128: number[] = [];
+    for (let v = arc; ; v = Math.floor(v / 128)) {
+      base128.unshift((v % 128) | (base128.length ? 0x80 : 0));
+      if (v < 128) break;
+    }
+    octets.push(...base128);
+  }
+  return derTlv(TAG_OID, Uint8Array.from(octets));
+}
+
+/** SET OF, its elements sorted as DER requires (by their encodings). */
+export function derSetOf(...elements: Uint8Array[]): Uint8Array {
+  const sorted = [...elements].sort((a, b) => Buffer.compare(a, b));
+  return derTlv(TAG_SET, concatBytes(sorted));
+}

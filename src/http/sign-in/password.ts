@@ -8,14 +8,18 @@ import type { Store, User } from '../../store/index.ts';
  * Sign-in with an address and password (POST /login, the portal form): attempts are counted and
  * audited once (src/enrolment/login.ts), and `check` tries the configured password providers in order.
  */
-export function passwordSignIn(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, check: PasswordCheck = localPasswordCheck(ctx)) {
+export interface PasswordSignIn {
+  signIn(c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User>;
+}
+
+export function passwordSignIn(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, check: PasswordCheck = localPasswordCheck(ctx)): PasswordSignIn {
   return {
     signIn: (c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User> => passwordLogin(ctx, { email: c.email, password: c.password, sourceIp }, check),
   };
 }
 
 /** passport with a local strategy (JSON {email, password}) and sessions holding the user id. */
-export function configurePassport(store: Store, signIn: ReturnType<typeof passwordSignIn>): passport.PassportStatic {
+export function configurePassport(store: Store, signIn: PasswordSignIn): passport.PassportStatic {
   const p = new passport.Passport();
   p.use(
     'local',
