@@ -19,8 +19,9 @@ import { publicRoutes } from './routes/public.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { configurePassport, passwordSignIn } from './sign-in/password.ts';
-import type { PasswordSignInProvider } from './sign-in/provider.ts';
-import { passwordCheckFor } from './sign-in/registry.ts';
+import { signInRoutes } from './routes/sign-in.ts';
+import type { SignInProvider } from './sign-in/provider.ts';
+import { passwordCheckFor, passwordProviders, redirectProviders } from './sign-in/registry.ts';
 
 export interface HttpOptions {
   /** Origin of MAILCA_PUBLIC_URL; state-changing requests from any other origin are refused. */
@@ -36,8 +37,8 @@ export interface HttpOptions {
   webDir: string;
   /** Cap on requests held by allow-list long polls (MAILCA_MAX_LONG_POLLS). */
   maxLongPolls: number;
-  /** Password sign-in providers in MAILCA_SIGN_IN order (src/http/sign-in/registry.ts); default local accounts only. */
-  signInProviders?: readonly PasswordSignInProvider[];
+  /** Sign-in providers in MAILCA_SIGN_IN order (src/http/sign-in/registry.ts); default local accounts only. */
+  signInProviders?: readonly SignInProvider[];
 }
 
 export const SESSION_COOKIE = 'mailca.sid';
@@ -89,7 +90,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   app.use(publicRoutes({ store: ctx.store, publisher }));
 
-  const auth = configurePassport(ctx.store, passwordSignIn(ctx, opts.signInProviders ? passwordCheckFor({ ctx }, opts.signInProviders) : undefined));
+  const passwords = opts.signInProviders ? passwordProviders(opts.signInProviders) : undefined;
+  const auth = configurePassport(ctx.store, passwordSignIn(ctx, passwords ? passwordCheckFor({ ctx }, passwords) : undefined));
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));
@@ -110,7 +112,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(auth.initialize());
   api.use(auth.session());
   api.use(identify(ctx.store));
-  api.use(sessionRoutes(ctx, auth));
+  api.use(signInRoutes(ctx, { password: passwords === undefined || passwords.length > 0, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
+  api.use(sessionRoutes(ctx, auth, { password: passwords === undefined || passwords.length > 0 }));
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
   api.use(allowlistRoutes({ publisher, longPolls: new LongPollLimit(opts.maxLongPolls) }));
