@@ -36,12 +36,17 @@ export function isLoopbackHost(hostname: string): boolean {
 /** The OpenID provider's issuer URL: https, or http on a loopback host only. */
 const oidcIssuer = z
   .url({ protocol: /^https?$/, error: 'expected the issuer URL, e.g. https://login.example.org/realms/mail' })
-  .refine((u) => {
-    const url = new URL(u);
-    return url.protocol === 'https:' || isLoopbackHost(url.hostname);
-  }, 'must be https:// (plain http:// only for a provider on this machine: localhost, 127.0.0.1, ::1)')
-  .refine((u) => !new URL(u).search && !new URL(u).hash, 'the issuer URL has no query or fragment')
-  .refine((u) => !new URL(u).username && !new URL(u).password, 'the issuer URL has no user name or password (use MAILCA_OIDC_CLIENT_SECRET)');
+  .superRefine((u, c) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      return; // reported by z.url
+    }
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) c.addIssue({ code: 'custom', message: 'must be https:// (plain http:// only for a provider on this machine: localhost, 127.0.0.1, ::1)' });
+    if (url.search || url.hash) c.addIssue({ code: 'custom', message: 'the issuer URL has no query or fragment' });
+    if (url.username || url.password) c.addIssue({ code: 'custom', message: 'the issuer URL has no user name or password (use MAILCA_OIDC_CLIENT_SECRET)' });
+  });
 
 /** MAILCA_OIDC_ADMIN_CLAIM: "claim=value"; the claim may be a string or an array of strings. */
 const oidcAdminClaim = z
