@@ -20,6 +20,7 @@ const ACCOUNTS = new Map<string, Record<string, unknown>>([
   ['vera', { email: 'vera@example.test', email_verified: false }],
   ['nomail', { name: 'No Mail' }],
   ['alice', { email: 'alice@example.test', email_verified: true }],
+  ['mallory', { email: '"><img src=x onerror=alert(1)>@example.test', email_verified: true }],
 ]);
 const FILE_PASSWORD = 'file password for the test';
 
@@ -88,6 +89,11 @@ describe('OpenID Connect sign-in', () => {
     const res = await new HttpClient(portal.env.url).get('/api/v1/sign-in');
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ password: true, providers: [{ name: 'oidc', label: 'Example Login', start: '/api/v1/sign-in/oidc' }] });
+    // A sign-in is started from the portal, not by a link on another site (that would sign this browser out).
+    const foreign = await new HttpClient(portal.env.url).get('/api/v1/sign-in/oidc', { 'sec-fetch-site': 'cross-site' });
+    expect(foreign.status).toBe(303);
+    expect(foreign.headers.get('location')).toBe('/');
+    expect(foreign.headers.get('set-cookie')).toBeNull();
   });
 
   it('signs in from the portal button, creates the user and issues for the verified address', async () => {
@@ -203,6 +209,14 @@ describe('OpenID Connect sign-in', () => {
       expect(await page.getByRole('alert').textContent()).toMatch(/belongs to a mailca account that signs in another way/);
     });
     expect(await user('alice@example.test')).toMatchObject({ identityProvider: null, disabledAt: null });
+  });
+
+  it('shows what the provider sent as text, never as markup', async () => {
+    await withPortalPage(async (page) => {
+      expect((await signInWithProvider(page, 'mallory')).status()).toBe(403);
+      expect(await page.getByRole('alert').textContent()).toContain('gives an address mailca cannot certify: "\"><img src=x onerror=alert(1)>@example.test"');
+      expect(await page.locator('img[src="x"]').count()).toBe(0);
+    });
   });
 
   it('signing out ends the mailca session', async () => {
