@@ -31,6 +31,7 @@ export class TestOpenIdProvider {
           redirect_uris: [o.redirectUri],
           response_types: ['code'],
           grant_types: ['authorization_code'],
+          token_endpoint_auth_method: 'client_secret_basic',
         },
       ],
       findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, ...(o.accounts.get(sub) ?? {}) }) }),

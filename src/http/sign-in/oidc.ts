@@ -90,7 +90,8 @@ export const oidcSignIn: SignInProviderFactory<RedirectSignInProvider> = ({ ctx,
   let discovered: Promise<client.Configuration> | undefined;
   const discover = async (): Promise<client.Configuration> => {
     try {
-      const c = await client.discovery(issuerUrl, clientId, { client_secret: clientSecret, redirect_uris: [redirectUri], response_types: ['code'] }, undefined, {
+      // client_secret_basic: the default a provider registers a confidential client with.
+      const c = await client.discovery(issuerUrl, clientId, { redirect_uris: [redirectUri], response_types: ['code'] }, client.ClientSecretBasic(clientSecret), {
         execute: insecure ? [client.allowInsecureRequests] : [],
         timeout: TIMEOUT_SECONDS,
       });
