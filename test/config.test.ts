@@ -10,6 +10,16 @@ const file = (content: unknown) => {
   return f;
 };
 
+/** The message loadConfig refuses `env` with, or '' if it takes it. */
+const problem = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+};
+
 describe('configuration', () => {
   it('has defaults, reads the environment and a JSON file, and the environment wins', () => {
     const d = loadConfig({});
@@ -56,14 +66,6 @@ describe('configuration', () => {
     expect(c).toMatchObject({ signIn: ['ldap', 'local'], ldapUserFilter: '(mail={email})', ldapAliasAttribute: 'mail', ldapStartTls: false });
     expect(loadConfig({ MAILCA_CONFIG: file({ signIn: ['local', 'ldap'], ldapUrl: 'ldaps://dir.example.org', ldapBaseDn: 'dc=example,dc=org' }) }).signIn).toEqual(['local', 'ldap']);
 
-    const problem = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return '';
-    };
     expect(problem({ MAILCA_SIGN_IN: 'kerberos' })).toMatch(/^  MAILCA_SIGN_IN: unknown sign-in provider "kerberos"/m);
     expect(problem({ MAILCA_SIGN_IN: 'local,local' })).toMatch(/^  MAILCA_SIGN_IN: a sign-in provider is named twice/m);
     expect(problem({ MAILCA_SIGN_IN: 'ldap' })).toMatch(/^  MAILCA_LDAP_URL .*required when MAILCA_SIGN_IN names ldap/m);
@@ -74,14 +76,6 @@ describe('configuration', () => {
   });
 
   it('requires the OpenID provider, its client and the public URL for oidc, and checks them', () => {
-    const problem = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return '';
-    };
     const oidc = { MAILCA_SIGN_IN: 'local,oidc', MAILCA_PUBLIC_URL: 'https://ca.example.org', MAILCA_OIDC_ISSUER: 'https://login.example.org/realms/mail', MAILCA_OIDC_CLIENT_ID: 'mailca', MAILCA_OIDC_CLIENT_SECRET: 'secret' };
     expect(loadConfig(oidc)).toMatchObject({ signIn: ['local', 'oidc'], oidcScopes: 'openid email profile' });
     expect(loadConfig({ ...oidc, MAILCA_OIDC_ADMIN_CLAIM: 'groups=mail admins' }).oidcAdminClaim).toEqual({ claim: 'groups', value: 'mail admins' });
