@@ -183,6 +183,13 @@ describe('OpenID Connect sign-in', () => {
     expect(forged.json.error).toBe('oidc_rejected');
     // The started sign-in was used up: its state does not work twice.
     expect((await c.get(`/api/v1/sign-in/oidc/callback?${new URLSearchParams({ code: 'x', state })}`)).json.error).toBe('oidc_no_sign_in');
+
+    // The person cancelled at the provider: its error, in words.
+    const again = new URL((await c.get('/api/v1/sign-in/oidc')).headers.get('location')!).searchParams.get('state')!;
+    const cancelled = await c.get(`/api/v1/sign-in/oidc/callback?${new URLSearchParams({ error: 'access_denied', error_description: 'the user cancelled', state: again, iss: idp.issuer })}`);
+    expect(cancelled.status, cancelled.text).toBe(401);
+    expect(cancelled.json).toEqual({ error: 'oidc_refused', message: 'Example Login did not sign you in (access_denied: the user cancelled)' });
+    expect((await lastEvent('login.failure'))?.details).toEqual({ provider: 'oidc', reason: 'oidc_refused' });
   });
 
   it('makes admins of the accounts with the admin claim, and follows the claim at each sign-in', async () => {
