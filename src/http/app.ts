@@ -92,6 +92,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   const passwords = opts.signInProviders ? passwordProviders(opts.signInProviders) : undefined;
   const auth = configurePassport(ctx.store, passwordSignIn(ctx, passwords ? passwordCheckFor({ ctx }, passwords) : undefined));
+  const takesPasswords = passwords === undefined || passwords.length > 0;
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));
@@ -112,8 +113,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(auth.initialize());
   api.use(auth.session());
   api.use(identify(ctx.store));
-  api.use(signInRoutes(ctx, { password: passwords === undefined || passwords.length > 0, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
-  api.use(sessionRoutes(ctx, auth, { password: passwords === undefined || passwords.length > 0 }));
+  api.use(signInRoutes(ctx, { password: takesPasswords, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
+  api.use(sessionRoutes(ctx, auth, { password: takesPasswords }));
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
   api.use(allowlistRoutes({ publisher, longPolls: new LongPollLimit(opts.maxLongPolls) }));
