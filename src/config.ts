@@ -27,6 +27,36 @@ const publicUrl = z
   .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.org' })
   .transform((u) => u.replace(/\/+$/, ''));
 
+/** Loopback hosts, where a plain-http OpenID provider is accepted (a provider on this machine, e.g. for tests). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}
+
+/** The OpenID provider's issuer URL: https, or http on a loopback host only. */
+const oidcIssuer = z
+  .url({ protocol: /^https?$/, error: 'expected the issuer URL, e.g. https://login.example.org/realms/mail' })
+  .superRefine((u, c) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      return; // reported by z.url
+    }
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) c.addIssue({ code: 'custom', message: 'must be https:// (plain http:// only for a provider on this machine: localhost, 127.0.0.1, ::1)' });
+    if (url.search || url.hash) c.addIssue({ code: 'custom', message: 'the issuer URL has no query or fragment' });
+    if (url.username || url.password) c.addIssue({ code: 'custom', message: 'the issuer URL has no user name or password (use MAILCA_OIDC_CLIENT_SECRET)' });
+  });
+
+/** MAILCA_OIDC_ADMIN_CLAIM: "claim=value"; the claim may be a string or an array of strings. */
+const oidcAdminClaim = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:/-]{1,100}=[^=\s][^\n]{0,199}$/, 'expected CLAIM=VALUE, e.g. groups=mail-admins')
+  .transform((s) => {
+    const i = s.indexOf('=');
+    return { claim: s.slice(0, i), value: s.slice(i + 1) };
+  });
+
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /** express's "trust proxy" list: names, addresses, address/prefix or address/netmask, comma-separated. */
@@ -47,10 +77,8 @@ function isTrustedProxyList(v: string): boolean {
  * Sign-in providers this build has, by the name MAILCA_SIGN_IN uses. Each has one module in
  * src/http/sign-in and one line in its registry (src/http/sign-in/registry.ts).
  */
-export const SIGN_IN_PROVIDERS = ['local', 'ldap'] as const;
+export const SIGN_IN_PROVIDERS = ['local', 'ldap', 'oidc'] as const;
 export type SignInProviderName = (typeof SIGN_IN_PROVIDERS)[number];
-/** Named by the product but not in this build: configuring one is an error that says so. */
-const PLANNED_SIGN_IN_PROVIDERS: readonly string[] = ['oidc'];
 
 const signInList = z
   .union([z.string(), z.array(z.string())])
@@ -58,8 +86,7 @@ const signInList = z
     const names = (Array.isArray(v) ? v : v.split(',')).map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
     const known = SIGN_IN_PROVIDERS as readonly string[];
     for (const n of names) {
-      if (PLANNED_SIGN_IN_PROVIDERS.includes(n)) c.addIssue({ code: 'custom', message: `the "${n}" sign-in provider is not available in this build (available: ${known.join(', ')})` });
-      else if (!known.includes(n)) c.addIssue({ code: 'custom', message: `unknown sign-in provider "${n}" (available: ${known.join(', ')})` });
+      if (!known.includes(n)) c.addIssue({ code: 'custom', message: `unknown sign-in provider "${n}" (available: ${known.join(', ')})` });
     }
     if (names.length === 0) c.addIssue({ code: 'custom', message: `name at least one sign-in provider (${known.join(', ')})` });
     if (new Set(names).size !== names.length) c.addIssue({ code: 'custom', message: 'a sign-in provider is named twice' });
@@ -122,7 +149,7 @@ export const configSchema = z.object({
   // connection is closed (408): slow clients cannot hold connections open.
   httpHeadersTimeoutSeconds: positiveInt(1, 3600).default(10),
   httpRequestTimeoutSeconds: positiveInt(1, 3600).default(30),
-  // Password sign-in providers, tried in this order.
+  // Sign-in providers: the password ones are tried in this order; oidc is a button in the portal.
   signIn: signInList.prefault('local'),
   // The LDAP directory (sign-in provider "ldap").
   ldapUrl: z.string().regex(/^ldaps?:\/\/[^/\s]+\/?$/, 'expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]').optional(),
@@ -139,6 +166,17 @@ export const configSchema = z.object({
   ldapAliasAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'expected an attribute name such as mail').default('mail'),
   ldapCaFile: z.string().min(1).optional(),
   ldapStartTls: boolish.default(false),
+  // The OpenID provider (sign-in provider "oidc").
+  oidcIssuer: oidcIssuer.optional(),
+  oidcClientId: z.string().min(1).max(1024).optional(),
+  oidcClientSecret: z.string().min(1).max(4096).optional(),
+  oidcAdminClaim: oidcAdminClaim.optional(),
+  oidcName: z.string().trim().min(1).max(60).optional(),
+  oidcScopes: z
+    .string()
+    .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'expected scopes separated by single spaces, e.g. "openid email profile"')
+    .refine((s) => s.split(' ').includes('openid') && s.split(' ').includes('email'), 'must include openid and email')
+    .default('openid email profile'),
 }).strict() // an unknown key in the config file is a mistake worth reporting, not ignoring
   .refine((c) => c.httpHeadersTimeoutSeconds <= c.httpRequestTimeoutSeconds, {
     path: ['httpHeadersTimeoutSeconds'],
@@ -154,6 +192,16 @@ export const configSchema = z.object({
     if (!c.ldapBaseDn) ctx.addIssue({ code: 'custom', path: ['ldapBaseDn'], message: 'required when MAILCA_SIGN_IN names ldap' });
     if (c.ldapBindDn && !c.ldapBindPassword) ctx.addIssue({ code: 'custom', path: ['ldapBindPassword'], message: 'required with MAILCA_LDAP_BIND_DN' });
     if (c.ldapStartTls && c.ldapUrl?.startsWith('ldaps:')) ctx.addIssue({ code: 'custom', path: ['ldapStartTls'], message: 'StartTLS is for ldap:// URLs; ldaps:// is TLS already' });
+  })
+  .superRefine((c, ctx) => {
+    if (!c.signIn.includes('oidc')) return;
+    const required = (key: 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret', what = 'required when MAILCA_SIGN_IN names oidc') => {
+      if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: what });
+    };
+    required('oidcIssuer');
+    required('oidcClientId');
+    required('oidcClientSecret');
+    if (!c.publicUrl) ctx.addIssue({ code: 'custom', path: ['publicUrl'], message: 'required when MAILCA_SIGN_IN names oidc: the redirect URI registered at the OpenID provider is <MAILCA_PUBLIC_URL>/api/v1/sign-in/oidc/callback' });
   });
 
 export type Config = z.infer<typeof configSchema>;
@@ -201,6 +249,12 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_LDAP_ALIAS_ATTRIBUTE: 'ldapAliasAttribute',
   MAILCA_LDAP_CA_FILE: 'ldapCaFile',
   MAILCA_LDAP_STARTTLS: 'ldapStartTls',
+  MAILCA_OIDC_ISSUER: 'oidcIssuer',
+  MAILCA_OIDC_CLIENT_ID: 'oidcClientId',
+  MAILCA_OIDC_CLIENT_SECRET: 'oidcClientSecret',
+  MAILCA_OIDC_ADMIN_CLAIM: 'oidcAdminClaim',
+  MAILCA_OIDC_NAME: 'oidcName',
+  MAILCA_OIDC_SCOPES: 'oidcScopes',
 };
 
 const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));

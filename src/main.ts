@@ -21,7 +21,7 @@ import { expiringCas, sendAdminDigest, sendExpiryReminders } from './notificatio
 import { Store } from './store/index.ts';
 import { LdapDirectory, ldapSettingsFromConfig } from './directory/ldap-directory.ts';
 import { syncDirectory } from './enrolment/directory-sync.ts';
-import { buildSignInProviders } from './http/sign-in/registry.ts';
+import { buildSignInProviders, prepareSignInProviders } from './http/sign-in/registry.ts';
 import { loadTlsIdentity, type TlsIdentity } from './http/tls.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +42,7 @@ export interface Mailca {
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token', 'ldapBindPassword'] });
+  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token', 'ldapBindPassword', 'oidcClientSecret'] });
 }
 
 export function sqliteFile(config: Pick<Config, 'dataDir'>): string {
@@ -377,6 +377,8 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     await mailca.publisher.publish();
     // Changes made by other instances, or by the CLI next to this server, reach this one's files too.
     cleanups.push(await mailca.publisher.follow({ pollMs: mailca.store.dialect === 'postgres' ? 1_000 : 100 }));
+    const signInProviders = buildSignInProviders({ ctx: mailca.ctx, config, directory: mailca.directory });
+    await prepareSignInProviders(signInProviders);
     const app = createApp(mailca.ctx, mailca.publisher, {
       publicUrl: config.publicUrl,
       sessionSecret: await sessionSecret(config, mailca.store),
@@ -386,7 +388,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
       portalUrl: portalUrl(config),
       submission: { smtpHost: config.submissionHost, smtpTlsPort: config.submissionTlsPort, smtpStarttlsPort: config.submissionStarttlsPort, smtpAuth: config.submissionAuth },
       webDir: path.join(PROJECT_ROOT, 'web', 'dist'),
-      signInProviders: buildSignInProviders({ ctx: mailca.ctx, config, directory: mailca.directory }),
+      signInProviders,
     });
     if (!config.publicUrl) {
       mailca.log.warn(`MAILCA_PUBLIC_URL is not set: users are told to enrol at ${portalUrl(config)}, certificates carry no CRL distribution point, and any Origin naming this host is accepted. Set it to the URL people and MTAs use`);

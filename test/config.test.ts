@@ -10,6 +10,16 @@ const file = (content: unknown) => {
   return f;
 };
 
+/** The message loadConfig refuses `env` with, or '' if it takes it. */
+const problem = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+};
+
 describe('configuration', () => {
   it('has defaults, reads the environment and a JSON file, and the environment wins', () => {
     const d = loadConfig({});
@@ -56,15 +66,6 @@ describe('configuration', () => {
     expect(c).toMatchObject({ signIn: ['ldap', 'local'], ldapUserFilter: '(mail={email})', ldapAliasAttribute: 'mail', ldapStartTls: false });
     expect(loadConfig({ MAILCA_CONFIG: file({ signIn: ['local', 'ldap'], ldapUrl: 'ldaps://dir.example.org', ldapBaseDn: 'dc=example,dc=org' }) }).signIn).toEqual(['local', 'ldap']);
 
-    const problem = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return '';
-    };
-    expect(problem({ MAILCA_SIGN_IN: 'local,oidc' })).toMatch(/^  MAILCA_SIGN_IN: the "oidc" sign-in provider is not available in this build/m);
     expect(problem({ MAILCA_SIGN_IN: 'kerberos' })).toMatch(/^  MAILCA_SIGN_IN: unknown sign-in provider "kerberos"/m);
     expect(problem({ MAILCA_SIGN_IN: 'local,local' })).toMatch(/^  MAILCA_SIGN_IN: a sign-in provider is named twice/m);
     expect(problem({ MAILCA_SIGN_IN: 'ldap' })).toMatch(/^  MAILCA_LDAP_URL .*required when MAILCA_SIGN_IN names ldap/m);
@@ -72,5 +73,26 @@ describe('configuration', () => {
     expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_BIND_DN: 'cn=mailca,dc=example,dc=org' })).toMatch(/MAILCA_LDAP_BIND_PASSWORD .*required with MAILCA_LDAP_BIND_DN/);
     expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_USER_FILTER: '(uid=alice)' })).toMatch(/^  MAILCA_LDAP_USER_FILTER: the filter must contain \{email\}/m);
     expect(problem({ MAILCA_SIGN_IN: 'ldap', ...ldap, MAILCA_LDAP_URL: 'http://dir' })).toMatch(/^  MAILCA_LDAP_URL: expected ldap:/m);
+  });
+
+  it('requires the OpenID provider, its client and the public URL for oidc, and checks them', () => {
+    const oidc = { MAILCA_SIGN_IN: 'local,oidc', MAILCA_PUBLIC_URL: 'https://ca.example.org', MAILCA_OIDC_ISSUER: 'https://login.example.org/realms/mail', MAILCA_OIDC_CLIENT_ID: 'mailca', MAILCA_OIDC_CLIENT_SECRET: 'secret' };
+    expect(loadConfig(oidc)).toMatchObject({ signIn: ['local', 'oidc'], oidcScopes: 'openid email profile' });
+    expect(loadConfig({ ...oidc, MAILCA_OIDC_ADMIN_CLAIM: 'groups=mail admins' }).oidcAdminClaim).toEqual({ claim: 'groups', value: 'mail admins' });
+    expect(loadConfig({ ...oidc, MAILCA_OIDC_ADMIN_CLAIM: 'https://example.org/roles=a=b' }).oidcAdminClaim).toEqual({ claim: 'https://example.org/roles', value: 'a=b' });
+    // Plain http only on this machine.
+    for (const ok of ['http://127.0.0.1:8081', 'http://localhost:8081/idp', 'http://[::1]:8081']) expect(() => loadConfig({ ...oidc, MAILCA_OIDC_ISSUER: ok }), ok).not.toThrow();
+
+    const missing = problem({ MAILCA_SIGN_IN: 'oidc' });
+    for (const v of ['MAILCA_OIDC_ISSUER', 'MAILCA_OIDC_CLIENT_ID', 'MAILCA_OIDC_CLIENT_SECRET']) expect(missing).toMatch(new RegExp(`^  ${v} .*required when MAILCA_SIGN_IN names oidc`, 'm'));
+    expect(missing).toMatch(/^  MAILCA_PUBLIC_URL .*required when MAILCA_SIGN_IN names oidc: the redirect URI registered at the OpenID provider is <MAILCA_PUBLIC_URL>\/api\/v1\/sign-in\/oidc\/callback/m);
+    expect(problem({ ...oidc, MAILCA_OIDC_ISSUER: 'http://login.example.org' })).toMatch(/^  MAILCA_OIDC_ISSUER: must be https:\/\//m);
+    expect(problem({ ...oidc, MAILCA_OIDC_ISSUER: 'login.example.org' })).toMatch(/^  MAILCA_OIDC_ISSUER: expected the issuer URL/m);
+    expect(problem({ ...oidc, MAILCA_OIDC_ISSUER: 'https://u:p@login.example.org' })).toMatch(/^  MAILCA_OIDC_ISSUER: the issuer URL has no user name/m);
+    for (const bad of ['groups', 'groups=', '=admins', 'a b=c']) expect(problem({ ...oidc, MAILCA_OIDC_ADMIN_CLAIM: bad }), bad).toMatch(/^  MAILCA_OIDC_ADMIN_CLAIM: expected CLAIM=VALUE/m);
+    expect(problem({ ...oidc, MAILCA_OIDC_SCOPES: 'email profile' })).toMatch(/^  MAILCA_OIDC_SCOPES: must include openid and email/m);
+    expect(problem({ ...oidc, MAILCA_OIDC_SCOPES: 'openid  email' })).toMatch(/^  MAILCA_OIDC_SCOPES: expected scopes separated by single spaces/m);
+    // Not needed without oidc.
+    expect(() => loadConfig({ MAILCA_SIGN_IN: 'local' })).not.toThrow();
   });
 });

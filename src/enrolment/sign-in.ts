@@ -1,7 +1,7 @@
-import { Conflict, NotFound } from '../errors.ts';
+import { Conflict, Forbidden, MailcaError, NotFound } from '../errors.ts';
 import type { User } from '../store/index.ts';
 import { addAlias, removeAlias } from './aliases.ts';
-import { audited, type Actor, type EnrolmentContext } from './context.ts';
+import { audit, audited, type Actor, type EnrolmentContext } from './context.ts';
 import { normalizeEmail } from './identity.ts';
 import { addUser, disableUser } from './users.ts';
 
@@ -57,6 +57,43 @@ export async function admitIdentity(ctx: EnrolmentContext, identity: VerifiedIde
   }
   if (user.identityProvider !== identity.provider || user.disabledAt) return undefined;
   return syncFromProvider(ctx, actor, user, identity);
+}
+
+/**
+ * A sign-in through a provider the browser was sent to (OpenID Connect): the identity it verified
+ * becomes (or finds) the mailca user. Audited like a password sign-in: `login.success` (with its
+ * `login.attempt`, so the sign-in limits' counts stay balanced) names the provider; a refusal is
+ * `login.failure` with the reason, and is not counted against the address's password sign-ins.
+ */
+export async function redirectSignIn(
+  ctx: EnrolmentContext,
+  provider: string,
+  verified: { identity: VerifiedIdentity } | { error: MailcaError },
+  sourceIp: string | null,
+): Promise<User> {
+  if ('error' in verified) {
+    await audit(ctx, providerActor(provider, sourceIp), 'login.failure', null, { provider, reason: verified.error.code });
+    throw verified.error;
+  }
+  const { identity } = verified;
+  const user = await admitIdentity(ctx, identity, sourceIp);
+  const address = normalizeEmail(identity.address);
+  const actor = { id: `user:${address}`, sourceIp };
+  if (!user) {
+    const existing = await ctx.store.users.findByEmail(address);
+    const refusal =
+      existing && existing.identityProvider !== provider
+        ? new Forbidden('address_taken', `${address} belongs to a mailca account that signs in another way (${existing.identityProvider ?? 'a mailca password'}), so it cannot sign in with this provider`)
+        : existing?.disabledAt
+          ? new Forbidden('account_disabled', `the account ${address} is disabled; ask an administrator`)
+          : new Forbidden('sign_in_refused', `${address} cannot sign in here; ask an administrator`);
+    await audit(ctx, actor, 'login.failure', address, { provider, reason: refusal.code });
+    throw refusal;
+  }
+  await audited(ctx, actor, { action: 'login.success', target: address, details: () => ({ provider }) }, (tx) =>
+    tx.audit.append({ at: ctx.clock.now(), actor: actor.id, action: 'login.attempt', target: address, sourceIp }),
+  );
+  return user;
 }
 
 /** Brings a provider user's admin flag, name, subject and aliases in line with what the provider says. */

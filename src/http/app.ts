@@ -20,8 +20,9 @@ import { publicRoutes } from './routes/public.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { configurePassport, passwordSignIn } from './sign-in/password.ts';
-import type { PasswordSignInProvider } from './sign-in/provider.ts';
-import { passwordCheckFor } from './sign-in/registry.ts';
+import { signInRoutes } from './routes/sign-in.ts';
+import type { SignInProvider } from './sign-in/provider.ts';
+import { passwordCheckFor, passwordProviders, redirectProviders } from './sign-in/registry.ts';
 
 export interface HttpOptions {
   /** Origin of MAILCA_PUBLIC_URL; state-changing requests from any other origin are refused. */
@@ -37,8 +38,8 @@ export interface HttpOptions {
   webDir: string;
   /** Cap on requests held by allow-list long polls (MAILCA_MAX_LONG_POLLS). */
   maxLongPolls: number;
-  /** Password sign-in providers in MAILCA_SIGN_IN order (src/http/sign-in/registry.ts); default local accounts only. */
-  signInProviders?: readonly PasswordSignInProvider[];
+  /** Sign-in providers in MAILCA_SIGN_IN order (src/http/sign-in/registry.ts); default local accounts only. */
+  signInProviders?: readonly SignInProvider[];
 }
 
 export const SESSION_COOKIE = 'mailca.sid';
@@ -90,9 +91,11 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
 
   app.use(publicRoutes({ store: ctx.store, publisher }));
 
+  const passwords = opts.signInProviders ? passwordProviders(opts.signInProviders) : undefined;
+  const takesPasswords = passwords === undefined || passwords.length > 0;
   // One password path for the portal's sign-in and EST's basic authentication: the same
   // providers, the same attempt counting and limits, the same audit events.
-  const signIn = passwordSignIn(ctx, opts.signInProviders ? passwordCheckFor({ ctx }, opts.signInProviders) : undefined);
+  const signIn = passwordSignIn(ctx, passwords ? passwordCheckFor({ ctx }, passwords) : undefined);
   app.use('/.well-known/est', estRoutes(ctx, { publisher, signIn }));
 
   const auth = configurePassport(ctx.store, signIn);
@@ -116,7 +119,8 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   api.use(auth.initialize());
   api.use(auth.session());
   api.use(identify(ctx.store));
-  api.use(sessionRoutes(ctx, auth));
+  api.use(signInRoutes(ctx, { password: takesPasswords, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
+  api.use(sessionRoutes(ctx, auth, { password: takesPasswords }));
   api.use(meRoutes(ctx));
   api.use(adminRoutes(ctx));
   api.use(allowlistRoutes({ publisher, longPolls: new LongPollLimit(opts.maxLongPolls) }));

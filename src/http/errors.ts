@@ -19,7 +19,8 @@ export function sendError(res: Response, status: number, error: string, message:
 /** How an error reaches the client: JSON `{error, message}` for the API; EST answers in plain text. */
 export type ErrorSender = typeof sendError;
 
-function statusOf(e: MailcaError): number {
+/** The HTTP status of a domain error; the one mapping of errors.ts to HTTP. */
+export function statusOf(e: MailcaError): number {
   if (e instanceof InvalidCsr) return e.code === 'csr_too_large' ? 413 : 400;
   if (e instanceof BadRequest) return 400;
   if (e instanceof Unauthenticated) return 401;

@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './net.ts';
 
 /**
  * A private OpenLDAP (Debian slapd) for one test file: its own slapd.conf, database and free port
@@ -26,17 +26,6 @@ const ROOT_DN = `cn=admin,${BASE_DN}`;
 const ROOT_PASSWORD = 'root-secret-for-the-test-directory'; // slapd.conf: no spaces
 
 export const personDn = (uid: string) => `uid=${uid},${PEOPLE_DN}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], input?: string, env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {

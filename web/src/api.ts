@@ -109,6 +109,12 @@ export interface CertificatePage {
   offset: number;
 }
 
+/** GET /sign-in: whether the server takes passwords, and the providers the browser is sent to ("Sign in with <label>"). */
+export interface SignInOptions {
+  password: boolean;
+  providers: { name: string; label: string; start: string }[];
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -184,6 +190,7 @@ export function alsoRevokedSentence(r: Revocation): string {
 
 export const api = {
   me: () => request<{ user: User }>('GET', '/me'),
+  signInOptions: () => request<SignInOptions>('GET', '/sign-in'),
   login: (email: string, password: string) => request<{ user: User }>('POST', '/login', { email, password }),
   logout: () => request<{ signed_out: true }>('POST', '/logout', {}),
   myCertificates: () => request<{ certificates: Certificate[] }>('GET', '/me/certificates'),

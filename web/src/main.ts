@@ -57,6 +57,13 @@ let user: User | null = null;
 let idleMinutes: number | null = null;
 let flashMessage: { text: string; kind: 'ok' | 'error' } | undefined;
 let signInNotice: string | undefined;
+/**
+ * A failed sign-in at a provider the browser was sent to: the server answers the callback with this
+ * page and the reason in a meta element. The address goes back to the portal's own, so a reload
+ * does not replay the provider's answer.
+ */
+let signInError = document.querySelector<HTMLMetaElement>('meta[name="mailca-sign-in-error"]')?.content;
+if (location.pathname !== '/') history.replaceState(null, '', '/');
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 let firstRender = true;
 
@@ -117,8 +124,10 @@ async function route(): Promise<void> {
   if (!user) {
     drawNav(hash);
     document.title = 'Sign in – Mail certificates';
-    signInView(main, { notice: signInNotice, onSignedIn });
+    const shown = { notice: signInNotice, error: signInError };
     signInNotice = undefined;
+    signInError = undefined;
+    await signInView(main, { ...shown, onSignedIn });
     firstRender = false;
     return;
   }

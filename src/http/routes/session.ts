@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type passport from 'passport';
-import { BadRequest } from '../../errors.ts';
+import { BadRequest, Forbidden } from '../../errors.ts';
 import type { User } from '../../store/index.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
 import { userView } from '../views.ts';
@@ -8,9 +8,11 @@ import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { audit } from '../../enrolment/context.ts';
 
 /** Sign-in and sign-out for people; the session cookie carries the rest. */
-export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStatic): Router {
+export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStatic, opts: { password: boolean } = { password: true }): Router {
   const r = Router();
   r.post('/login', (req, res, next) => {
+    // MAILCA_SIGN_IN names no password provider (e.g. oidc alone): GET /sign-in says how to sign in.
+    if (!opts.password) return next(new Forbidden('password_sign_in_off', 'this server takes no passwords; sign in through the provider GET /api/v1/sign-in names'));
     // Credentials only in the JSON body: a query string ends up in access logs.
     if ('password' in req.query || 'email' in req.query) {
       return next(new BadRequest('credentials_in_url', 'send the email and password in the JSON body, not in the URL'));

@@ -9,7 +9,7 @@ import type { PasswordSignInProvider, SignInProviderFactory } from './provider.t
  * A directory user whom the directory no longer has is disabled (certificates revoked) at this
  * attempt. A directory that cannot be reached makes the attempt fail (503); nobody is disabled.
  */
-export const ldapSignIn: SignInProviderFactory = ({ ctx, directory }): PasswordSignInProvider => {
+export const ldapSignIn: SignInProviderFactory<PasswordSignInProvider> = ({ ctx, directory }): PasswordSignInProvider => {
   if (!directory) throw new ConfigError('config_invalid', 'MAILCA_SIGN_IN names ldap but no directory is configured (MAILCA_LDAP_URL, MAILCA_LDAP_BASE_DN)');
   return {
     name: LDAP_PROVIDER,

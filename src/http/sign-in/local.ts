@@ -2,7 +2,7 @@ import { dummyPasswordHash, verifyPassword } from '../../enrolment/passwords.ts'
 import type { PasswordSignInProvider, SignInProviderFactory } from './provider.ts';
 
 /** Local accounts: the scrypt password hash in mailca's own user table. */
-export const localSignIn: SignInProviderFactory = ({ ctx }): PasswordSignInProvider => ({
+export const localSignIn: SignInProviderFactory<PasswordSignInProvider> = ({ ctx }): PasswordSignInProvider => ({
   name: 'local',
   kind: 'password',
   async verifyPassword(email, password) {

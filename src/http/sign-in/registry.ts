@@ -4,22 +4,31 @@ import { admitIdentity } from '../../enrolment/sign-in.ts';
 import { ServiceUnavailable } from '../../errors.ts';
 import { ldapSignIn } from './ldap.ts';
 import { localSignIn } from './local.ts';
-import type { PasswordSignInProvider, SignInDependencies, SignInProviderFactory } from './provider.ts';
+import { oidcSignIn } from './oidc.ts';
+import type { PasswordSignInProvider, RedirectSignInProvider, SignInDependencies, SignInProvider, SignInProviderFactory } from './provider.ts';
 
 /**
  * Every sign-in provider of this build, by its name in MAILCA_SIGN_IN. Adding one is a module
  * beside this file, its name in SIGN_IN_PROVIDERS (src/config.ts) and one line here.
- * (oidc: not in this build; configuring it is refused by src/config.ts.)
  */
 export const SIGN_IN_REGISTRY: Record<SignInProviderName, SignInProviderFactory> = {
   local: localSignIn,
   ldap: ldapSignIn,
+  oidc: oidcSignIn,
 };
 
 /** The configured providers, in MAILCA_SIGN_IN order. */
-export function buildSignInProviders(deps: SignInDependencies): PasswordSignInProvider[] {
+export function buildSignInProviders(deps: SignInDependencies): SignInProvider[] {
   return deps.config.signIn.map((name) => SIGN_IN_REGISTRY[name](deps));
 }
+
+/** The providers' start-up checks (OpenID discovery); a configuration error stops the start. */
+export async function prepareSignInProviders(providers: readonly SignInProvider[]): Promise<void> {
+  await Promise.all(providers.map((p) => p.prepare?.()));
+}
+
+export const passwordProviders = (providers: readonly SignInProvider[]): PasswordSignInProvider[] => providers.filter((p): p is PasswordSignInProvider => p.kind === 'password');
+export const redirectProviders = (providers: readonly SignInProvider[]): RedirectSignInProvider[] => providers.filter((p): p is RedirectSignInProvider => p.kind === 'redirect');
 
 /**
  * Tries the password providers in order; the first that verifies the address and password wins,
