@@ -148,6 +148,27 @@ describe('mailca-pull against a real mailca server', () => {
     expect(JSON.parse(readFileSync(path.join(work, 'allow.json'), 'utf8')).certificates.length).toBeGreaterThan(0);
   });
 
+  it('dovecot: the passwd-file keyed by serial, the enforcement passwd-file and the CA file with CRLs, via `mailca pull`', async () => {
+    const cert = await enrolAlice();
+    await setUserEnforcement(srv.m.ctx, testActor, { email: 'alice@example.test', state: 'enforced' });
+    const work = mkdtempSync(path.join(dir, 'dovecot-'));
+    const args = ['pull', '--url', srv.url, '--token-file', tokenFile, '--format', 'dovecot', '--out', 'allow.dovecot', '--enforcement-out', 'enforce.dovecot', '--ca-crl-out', 'ca-crl.pem'];
+    const r = await run(args, { cwd: work, script: BIN, env: { MAILCA_LOG_LEVEL: 'warn' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^updated ca-crl\.pem \(2 PEM blocks\), allow\.dovecot \(\d+ entr(y|ies)\), enforce\.dovecot \(1 entry\)\n$/);
+    expect(entries(readFileSync(path.join(work, 'allow.dovecot'), 'utf8'))).toContain(`${cert.serial}:::::::nopassword=yes user=alice@example.test`);
+    expect(entries(readFileSync(path.join(work, 'enforce.dovecot'), 'utf8'))).toEqual(['alice@example.test:']);
+    const bundle = readFileSync(path.join(work, 'ca-crl.pem'), 'utf8');
+    expect(bundle.indexOf('-----BEGIN CERTIFICATE-----')).toBe(0);
+    expect(bundle).toContain('-----BEGIN X509 CRL-----');
+
+    await revoke(srv.m.ctx, testActor, { serial: cert.serial, reason: 'keyCompromise' });
+    const again = await run(args, { cwd: work, script: BIN, env: { MAILCA_LOG_LEVEL: 'warn' } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(path.join(work, 'allow.dovecot'), 'utf8')).not.toContain(cert.serial);
+    expect(readFileSync(path.join(work, 'ca-crl.pem'), 'utf8')).not.toBe(bundle); // the new CRL
+  });
+
   it('a refused token: exit 1, a clear message without the token, nothing written', async () => {
     const work = mkdtempSync(path.join(dir, 'badtoken-'));
     const bad = 'mca_' + 'x'.repeat(43);
@@ -344,12 +365,12 @@ describe('usage', () => {
   const cases: [string[], RegExp][] = [
     [[], /^mailca-pull: --url is required/],
     [['--url', 'http://x', '--format', 'postfix'], /^mailca-pull: --out is required/],
-    [['--url', 'http://x', '--format', 'sendmail', '--out', 'f', '--token', 't'], /--format must be postfix, exim or json/],
+    [['--url', 'http://x', '--format', 'sendmail', '--out', 'f', '--token', 't'], /--format must be postfix, exim, json or dovecot/],
     [['--url', 'ftp://x', '--format', 'postfix', '--out', 'f', '--token', 't'], /--url must be http\(s\)/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f'], /no token: give --token-file FILE, --token TOKEN or MAILCA_PULL_TOKEN/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--token-file', 'x'], /not both/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token-file', '/nonexistent/token'], /cannot read --token-file \/nonexistent\/token: ENOENT/],
-    [['--url', 'http://x', '--format', 'json', '--out', 'f', '--token', 't', '--enforcement-out', 'e'], /--enforcement-out needs --format postfix or exim/],
+    [['--url', 'http://x', '--format', 'json', '--out', 'f', '--token', 't', '--enforcement-out', 'e'], /--enforcement-out needs --format postfix, exim or dovecot/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--ca-out', 'f'], /is given for two outputs/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', 'extra'], /Unexpected argument 'extra'/],
