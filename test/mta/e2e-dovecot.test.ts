@@ -6,7 +6,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AttributeTypeAndValue, AttributeValue, Certificate, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toPem } from '../../src/issuance/encoding.ts';
+import { signAndWrap } from '../../src/issuance/signed-object.ts';
+import { pemToDer } from '../../src/publishers/publish.ts';
 import { E2eMailca, MAILCA_CLI, runAsync, type CommandResult, type IssuedClientCertificate, type PullDirectory } from './e2e-harness.ts';
 import { DOVECOT_SKIP_REASON, DovecotInstance } from './dovecot-instance.ts';
 import { imapsPort } from './ports.ts';
@@ -123,6 +128,26 @@ describe.skipIf(DOVECOT_SKIP_REASON !== undefined)('mailca → pull → Dovecot 
     // Without a certificate, typing a certificate's login name (its serial) opens nothing.
     expectRefused(await imapList({ user: aliceCert.serial, password: 'anything' }));
     expectRefused(await imapList({ user: aliceCert.serial, password: '', mechanism: 'PLAIN' }));
+  });
+
+  it('a CA-valid certificate without a serialNumber (the profile before it had one) cannot log in by typing a serial', async () => {
+    // Signed by mailca's CA key, subject CN=alice only: Dovecot finds no login name in it and keeps the typed one.
+    const unrecorded = await mailca.unrecordedCertificate(ALICE.login);
+    const certificate = AsnConvert.parse(pemToDer(readFileSync(unrecorded.certFile, 'utf8')), Certificate);
+    const tbs = certificate.tbsCertificate;
+    tbs.subject = new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: '2.5.4.3', value: new AttributeValue({ utf8String: ALICE.login }) })])]);
+    const der = await signAndWrap((await mailca.srv.m.keyring.active()).signer, new Uint8Array(AsnConvert.serialize(tbs)));
+    const cnOnly: IssuedClientCertificate = { ...unrecorded, certFile: join(mailca.dir, 'cn-only.pem') };
+    writeFileSync(cnOnly.certFile, toPem(der, 'CERTIFICATE'));
+    const subject = await runAsync('openssl', ['x509', '-in', cnOnly.certFile, '-noout', '-subject', '-nameopt', 'RFC2253']);
+    expect(subject.stdout.trim()).toBe(`subject=CN=${ALICE.login}`);
+    const verified = await runAsync('openssl', ['verify', '-CAfile', files.caCrl, '-crl_check', '-purpose', 'sslclient', cnOnly.certFile]);
+    expect(verified.stdout, verified.stderr).toContain(': OK');
+
+    // bob's certificate is listed under its serial; typing that serial with this certificate opens nothing.
+    expectRefused(await imapList({ certificate: cnOnly, user: bobCert.serial, password: 'anything' }));
+    expectRefused(await imapList({ certificate: cnOnly, user: bobCert.serial.toUpperCase(), password: 'anything' }));
+    expectRefused(await imapList({ certificate: cnOnly, user: '', password: '', mechanism: 'EXTERNAL' }));
   });
 
   it('password login keeps working for a user in grace; an enforced user needs the certificate', async () => {

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -396,5 +396,43 @@ describe('usage', () => {
     const usage = await run(['pull', '--format', 'x'], { cwd: work, script: BIN });
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim()).toBe('mailca-pull: --url is required (see --help)');
+  });
+});
+
+describe('mailca-pull checks the CA and CRL file', () => {
+  it('refuses a CRL before the CA certificates, or a file without CRLs, and keeps the old file', async () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'mailca-pull-cacrl-'));
+    const ca = execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(work, 'ca.key'), '-subj', '/CN=pull test CA', '-days', '2'], { encoding: 'utf8' });
+    writeFileSync(path.join(work, 'index.txt'), '');
+    writeFileSync(path.join(work, 'crlnumber'), '01\n');
+    writeFileSync(path.join(work, 'ca.pem'), ca);
+    writeFileSync(path.join(work, 'ca.cnf'), `[ca]\ndefault_ca=c\n[c]\ndatabase=${work}/index.txt\ncrlnumber=${work}/crlnumber\ncertificate=${work}/ca.pem\nprivate_key=${work}/ca.key\ndefault_md=sha256\ndefault_crl_days=2\n`);
+    const crl = execFileSync('openssl', ['ca', '-config', path.join(work, 'ca.cnf'), '-gencrl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    let bundle = ca + crl;
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/allowlist')) return void res.writeHead(200).end(`# list\n${'1'.repeat(32)}:::::::nopassword=yes user=a@example.test\n`);
+      res.writeHead(200).end(bundle);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const args = ['--url', url, '--token', 't', '--format', 'dovecot', '--out', 'allow.dovecot', '--ca-crl-out', 'ca-crl.pem'];
+      const ok = await run(args, { cwd: work });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toBe('updated ca-crl.pem (2 PEM blocks), allow.dovecot (1 entry)\n');
+      for (const [bad, message] of [
+        [crl + ca, /ca-crl\.pem: the body .* is not a valid CA and CRL file: a CERTIFICATE block after a X509 CRL block/],
+        [ca, /is not a valid CA and CRL file: no -----BEGIN X509 CRL----- block/],
+      ] as const) {
+        bundle = bad;
+        const r = await run(args, { cwd: work });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(readFileSync(path.join(work, 'ca-crl.pem'), 'utf8')).toBe(ca + crl);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
