@@ -8,6 +8,7 @@ import * as senderAliases from './20261201_006_sender_aliases.ts';
 import * as changeFeed from './20261201_007_change_feed.ts';
 import * as sessionOwner from './20261201_008_session_owner.ts';
 import * as directoryUsers from './20261201_009_directory_users.ts';
+import * as keyReference from './20261201_010_key_reference.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
@@ -20,6 +21,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261201_007_change_feed', ...changeFeed },
   { name: '20261201_008_session_owner', ...sessionOwner },
   { name: '20261201_009_directory_users', ...directoryUsers },
+  { name: '20261201_010_key_reference', ...keyReference },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

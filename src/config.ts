@@ -136,11 +136,18 @@ export const configSchema = z.object({
   ldapAliasAttribute: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, 'expected an attribute name such as mail').default('mail'),
   ldapCaFile: z.string().min(1).optional(),
   ldapStartTls: boolish.default(false),
+  // The CA key in a PKCS#11 token (used by `mailca init --pkcs11`, `mailca ca rotate --pkcs11` and any CA whose key is there).
+  pkcs11Module: z.string().min(1).optional(),
+  pkcs11TokenLabel: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
+  pkcs11Pin: z.string().min(1).optional(),
+  pkcs11PinFile: z.string().min(1).optional(),
+  pkcs11KeyLabel: z.string().min(1).max(128).optional(),
 }).strict() // an unknown key in the config file is a mistake worth reporting, not ignoring
   .refine((c) => c.httpHeadersTimeoutSeconds <= c.httpRequestTimeoutSeconds, {
     path: ['httpHeadersTimeoutSeconds'],
     message: 'must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS',
   })
+  .refine((c) => !(c.pkcs11Pin && c.pkcs11PinFile), { path: ['pkcs11PinFile'], message: 'set the PIN or the PIN file (MAILCA_PKCS11_PIN), not both' })
   .superRefine((c, ctx) => {
     if (!c.signIn.includes('ldap')) return;
     if (!c.ldapUrl) ctx.addIssue({ code: 'custom', path: ['ldapUrl'], message: 'required when MAILCA_SIGN_IN names ldap' });
@@ -192,6 +199,11 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_LDAP_ALIAS_ATTRIBUTE: 'ldapAliasAttribute',
   MAILCA_LDAP_CA_FILE: 'ldapCaFile',
   MAILCA_LDAP_STARTTLS: 'ldapStartTls',
+  MAILCA_PKCS11_MODULE: 'pkcs11Module',
+  MAILCA_PKCS11_TOKEN_LABEL: 'pkcs11TokenLabel',
+  MAILCA_PKCS11_PIN: 'pkcs11Pin',
+  MAILCA_PKCS11_PIN_FILE: 'pkcs11PinFile',
+  MAILCA_PKCS11_KEY_LABEL: 'pkcs11KeyLabel',
 };
 
 const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));
