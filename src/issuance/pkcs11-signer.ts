@@ -29,6 +29,9 @@ const EC_CURVES = {
   'P-384': { oid: Buffer.from('06052b81040022', 'hex'), size: 48, hash: 'sha384' },
 } as const;
 const RSA_BITS = 3072;
+// Session states (PKCS#11 2.40 §5.7) in which the user is logged in; pkcs11js does not name them.
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
 
 function isPkcs11Error(e: unknown, code: number): boolean {
   return e instanceof pkcs11js.Pkcs11Error && e.code === code;
@@ -159,9 +162,14 @@ export class Pkcs11Token {
     }
   }
 
-  /** Runs a token operation; if the login was lost (another session logged out), logs in again once. */
+  /**
+   * Runs a token operation logged in: the login is per process and token, so another session's
+   * C_Logout (or a token reset) ends it for this one too; then this logs in again first.
+   */
   #loggedIn<T>(fn: () => T): T {
     if (this.#closed) throw new Error(`PKCS#11 token "${this.label}" is closed`);
+    const { state } = this.#lib.C_GetSessionInfo(this.#session);
+    if (state !== CKS_RO_USER_FUNCTIONS && state !== CKS_RW_USER_FUNCTIONS) this.#login();
     try {
       return fn();
     } catch (e) {
@@ -291,12 +299,15 @@ export class Pkcs11Signer implements Signer {
   readonly publicKeySpki: Uint8Array;
   readonly reference: Pkcs11KeyReference;
 
+  #privateKey: Handle;
+
   private constructor(
     private readonly token: Pkcs11Token,
-    private readonly privateKey: Handle,
+    privateKey: Handle,
     key: { keyAlgorithm: KeyAlgorithm; spki: Uint8Array },
     reference: Pkcs11KeyReference,
   ) {
+    this.#privateKey = privateKey;
     this.keyAlgorithm = key.keyAlgorithm;
     this.publicKeySpki = key.spki;
     this.reference = reference;
@@ -322,18 +333,32 @@ export class Pkcs11Signer implements Signer {
     return { signer: new Pkcs11Signer(token, pair.privateKey, key, { tokenLabel: token.label, keyLabel, keyId: pair.keyId }), generated: !existing };
   }
 
+  /** Object handles may not outlive a login (SoftHSM drops them at logout): the key is then found again by its label and id. */
+  #sign(mechanism: number, input: Buffer, outputLength: number): Buffer {
+    try {
+      return this.token.sign(this.#privateKey, mechanism, input, outputLength);
+    } catch (e) {
+      if (!isPkcs11Error(e, pkcs11js.CKR_OBJECT_HANDLE_INVALID) && !isPkcs11Error(e, pkcs11js.CKR_KEY_HANDLE_INVALID)) throw e;
+      const { keyLabel, keyId } = this.reference;
+      const pair = this.token.findKeyPair(keyLabel, keyId || undefined);
+      if (!pair) throw new ConfigError('pkcs11_key', `the key "${keyLabel}" is gone from PKCS#11 token "${this.token.label}"`);
+      this.#privateKey = pair.privateKey;
+      return this.token.sign(this.#privateKey, mechanism, input, outputLength);
+    }
+  }
+
   async sign(data: Uint8Array): Promise<Uint8Array> {
     switch (this.keyAlgorithm) {
       case 'P-256':
       case 'P-384': {
         // CKM_ECDSA signs a digest we compute and returns raw r‖s; X.509 wants ECDSA-Sig-Value (DER).
         const { hash, size } = EC_CURVES[this.keyAlgorithm];
-        const raw = this.token.sign(this.privateKey, pkcs11js.CKM_ECDSA, createHash(hash).update(data).digest(), 2 * size);
+        const raw = this.#sign(pkcs11js.CKM_ECDSA, createHash(hash).update(data).digest(), 2 * size);
         const int = (b: Buffer) => derUnsignedInteger(BigInt(`0x${b.toString('hex') || '0'}`));
         return derSequence(int(raw.subarray(0, size)), int(raw.subarray(size)));
       }
       case 'RSA-3072':
-        return new Uint8Array(this.token.sign(this.privateKey, pkcs11js.CKM_SHA256_RSA_PKCS, Buffer.from(data), RSA_BITS / 8));
+        return new Uint8Array(this.#sign(pkcs11js.CKM_SHA256_RSA_PKCS, Buffer.from(data), RSA_BITS / 8));
     }
   }
 }
