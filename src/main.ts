@@ -126,7 +126,7 @@ export async function openMailca(
   try {
     const hasCa = Boolean(await store.cas.findActive());
     const newCaKey = opts.newCaKey ?? 'file';
-    // The passphrase is needed only for file keys: resolved (or, for a first file CA, generated) when one is used.
+    // The passphrase is needed only for file keys: resolved (or, for a first file key, generated) when one is used.
     let passphrase: string | undefined;
     const caPassphrase = (allowGenerate: boolean): string => {
       if (passphrase !== undefined) return passphrase;
@@ -140,9 +140,11 @@ export async function openMailca(
       return passphrase;
     };
     // Before the first CA exists, commands that need no key (user add, token create…) run without one.
-    // With a CA whose key is a file, a missing passphrase is reported at once, as it always was.
-    if (hasCa && (await store.cas.listTrusted()).some((ca) => ca.key.kind === 'file')) caPassphrase(false);
-    keyring = new CaKeyring(store, { passphrase: () => caPassphrase(!hasCa && Boolean(opts.createCaIfMissing)), pkcs11: pkcs11SettingsOf(config) });
+    // With a CA whose key is a file, a missing passphrase is reported at once, as it always was; with
+    // none (no CA yet, or token keys only), the first file key gets a generated one.
+    const hasFileKey = (await store.cas.listTrusted()).some((ca) => ca.key.kind === 'file');
+    if (hasFileKey) caPassphrase(false);
+    keyring = new CaKeyring(store, { passphrase: () => caPassphrase(!hasFileKey), pkcs11: pkcs11SettingsOf(config) });
     if (!hasCa && opts.createCaIfMissing) {
       const { ca, created } = await ensureCa(store, keyring, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, clock, keyStorage: newCaKey });
       if (created) log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm, key: ca.key.kind }, 'created the CA');

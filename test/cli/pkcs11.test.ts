@@ -28,7 +28,7 @@ const bundleOf = (db: TestDatabase) => path.join(db.dataDir, 'publish', 'ca.pem'
 const verify = (db: TestDatabase, certFile: string) => opensslAll(['verify', '-CAfile', bundleOf(db), '-purpose', 'sslclient', certFile]);
 
 describe('mailca CLI with the CA key in a PKCS#11 token', () => {
-  it('init --pkcs11 makes the key in the token (PIN from a file); issued certificates and the CRL verify', async () => {
+  it('init --pkcs11 makes the key in the token (PIN from a file); issued certificates and the CRL verify', { timeout: 240_000 }, async () => {
     const db = await freshDatabase();
     const pinFile = writeText(path.join(db.dataDir, 'pin'), `${token.pin}\n`);
     const { MAILCA_PKCS11_PIN: _pin, ...withoutPin } = token.env;
@@ -57,7 +57,7 @@ describe('mailca CLI with the CA key in a PKCS#11 token', () => {
     expect(both.stderr).toContain('MAILCA_PKCS11_PIN_FILE');
   });
 
-  it('ca rotate --pkcs11 moves a file CA to a token key; old and new certificates stay trusted', async () => {
+  it('ca rotate --pkcs11 moves a file CA to a token key; old and new certificates stay trusted', { timeout: 240_000 }, async () => {
     const db = await freshDatabase();
     const env: Record<string, string> = { ...token.env, MAILCA_PKCS11_KEY_LABEL: 'rotated-ca' };
     expect((await runMailca(db, ['init'])).code).toBe(0); // a file key, as before

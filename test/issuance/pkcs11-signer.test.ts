@@ -64,7 +64,7 @@ function expectVerifies(m: Mailca, name: string, certificatePem: string): void {
   expect(opensslAll(['verify', '-CAfile', bundle, '-purpose', 'sslclient', tmp.write(`${name}.pem`, certificatePem)])).toContain(': OK');
 }
 
-describe('the CA key in a PKCS#11 token (SoftHSM2)', () => {
+describe('the CA key in a PKCS#11 token (SoftHSM2)', { timeout: 180_000 }, () => {
   for (const alg of ['P-256', 'P-384', 'RSA-3072'] as KeyAlgorithm[]) {
     it(`${alg}: makes the key in the token, issues and signs CRLs with it, and keeps nothing of it in the database`, async () => {
       const keyLabel = `ca-${alg}`;
@@ -133,6 +133,23 @@ describe('the CA key in a PKCS#11 token (SoftHSM2)', () => {
     expect(expectCrlsVerify(env.m, 'rot')).toBe(2);
     const cross = tmp.write('rot-cross.pem', fresh.crossCertificatePem!);
     expect(opensslAll(['verify', '-CAfile', tmp.write('rot-old.pem', old.certificatePem), cross])).toContain(': OK');
+  });
+
+  it('rotates from a token key back to a file key, generating the passphrase as a first start does', async () => {
+    const { m, db } = await pkcs11Mailca('back-to-file');
+    const passFile = path.join(db.dataDir, 'ca-passphrase');
+    expect(existsSync(passFile)).toBe(false);
+    const gina = await addTestUser(m, 'gina@example.test');
+    const before = await enrol(m.ctx, testActor, { user: gina, csr: opensslCsr(tmp.path, 'gina1').csrPem });
+    const { ca: fresh } = await rotateCa(m.store, m.keyring, { name: 'file CA again', keyAlgorithm: 'P-256', lifetimeDays: 3650, clock: m.ctx.clock, crossSign: true });
+    expect(fresh.key.kind).toBe('file');
+    expect(existsSync(passFile)).toBe(true);
+    const after = await enrol(m.ctx, testActor, { user: gina, csr: opensslCsr(tmp.path, 'gina2').csrPem });
+    expect(after.record.caId).toBe(fresh.id);
+    await m.publisher.publish();
+    expectVerifies(m, 'back-to-file-old', before.record.certificatePem);
+    expectVerifies(m, 'back-to-file-new', after.record.certificatePem);
+    expect(expectCrlsVerify(m, 'back-to-file')).toBe(2); // the token CA still signs its own CRL
   });
 
   it('uses an existing key pair with the label (made by pkcs11-tool) instead of making another', async () => {
