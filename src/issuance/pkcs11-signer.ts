@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type { Mechanism, PKCS11, Template } from 'pkcs11js';
 import { ConfigError } from '../errors.ts';
 import { derSequence, derUnsignedInteger } from './der.ts';
 import type { KeyAlgorithm, Signer } from './signer.ts';
@@ -24,6 +25,10 @@ export interface Pkcs11KeyReference {
 
 type Handle = Buffer;
 
+// The native binding is loaded on first use: without a CA key in a token it is never loaded.
+let binding: typeof import('pkcs11js') | undefined;
+const pkcs11js = (): typeof import('pkcs11js') => (binding ??= createRequire(import.meta.url)('pkcs11js') as typeof import('pkcs11js'));
+
 const EC_CURVES = {
   'P-256': { oid: Buffer.from('06082a8648ce3d030107', 'hex'), size: 32, hash: 'sha256' },
   'P-384': { oid: Buffer.from('06052b81040022', 'hex'), size: 48, hash: 'sha384' },
@@ -34,7 +39,7 @@ const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
 
 function isPkcs11Error(e: unknown, code: number): boolean {
-  return e instanceof pkcs11js.Pkcs11Error && e.code === code;
+  return e instanceof pkcs11js().Pkcs11Error && e.code === code;
 }
 
 /** The PIN: MAILCA_PKCS11_PIN, or the first line of MAILCA_PKCS11_PIN_FILE (one trailing newline dropped). */
@@ -56,15 +61,15 @@ function resolvePin(settings: Pkcs11Settings): { pin: string; source: string } {
 
 // C_Initialize may be called once per process and module; C_Finalize ends every session of it. So
 // each module is initialised on first use and finalised when its last token is closed.
-const modules = new Map<string, { lib: pkcs11js.PKCS11; users: number }>();
+const modules = new Map<string, { lib: PKCS11; users: number }>();
 
-function acquireModule(path: string): pkcs11js.PKCS11 {
+function acquireModule(path: string): PKCS11 {
   const known = modules.get(path);
   if (known) {
     known.users++;
     return known.lib;
   }
-  const lib = new pkcs11js.PKCS11();
+  const lib = new (pkcs11js().PKCS11)();
   try {
     lib.load(path);
   } catch (e) {
@@ -73,7 +78,7 @@ function acquireModule(path: string): pkcs11js.PKCS11 {
   try {
     lib.C_Initialize();
   } catch (e) {
-    if (!isPkcs11Error(e, pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+    if (!isPkcs11Error(e, pkcs11js().CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
       lib.close();
       throw new ConfigError('pkcs11_module', `the PKCS#11 module ${path} (MAILCA_PKCS11_MODULE) failed to start: ${(e as Error).message}`);
     }
@@ -106,7 +111,7 @@ function uncompressedPoint(ecPoint: Buffer, size: number): Buffer {
 
 /** A session with one token, logged in as the user. One per token and process; closed at shutdown. */
 export class Pkcs11Token {
-  readonly #lib: pkcs11js.PKCS11;
+  readonly #lib: PKCS11;
   readonly #session: Handle;
   readonly #pin: { pin: string; source: string };
   #closed = false;
@@ -114,7 +119,7 @@ export class Pkcs11Token {
   private constructor(
     readonly modulePath: string,
     readonly label: string,
-    lib: pkcs11js.PKCS11,
+    lib: PKCS11,
     session: Handle,
     pin: { pin: string; source: string },
   ) {
@@ -138,7 +143,7 @@ export class Pkcs11Token {
         throw new ConfigError('pkcs11_token', `no PKCS#11 token labelled "${tokenLabel}" in ${settings.module} (MAILCA_PKCS11_TOKEN_LABEL); tokens there: ${seen.join(', ') || 'none'}`);
       }
       if (match.length > 1) throw new ConfigError('pkcs11_token', `${match.length} PKCS#11 tokens are labelled "${tokenLabel}" in ${settings.module}: give them distinct labels`);
-      session = lib.C_OpenSession(match[0]!.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      session = lib.C_OpenSession(match[0]!.slot, pkcs11js().CKF_SERIAL_SESSION | pkcs11js().CKF_RW_SESSION);
       const token = new Pkcs11Token(settings.module, tokenLabel, lib, session, pin);
       token.#login();
       return token;
@@ -151,13 +156,13 @@ export class Pkcs11Token {
 
   #login(): void {
     try {
-      this.#lib.C_Login(this.#session, pkcs11js.CKU_USER, this.#pin.pin);
+      this.#lib.C_Login(this.#session, pkcs11js().CKU_USER, this.#pin.pin);
     } catch (e) {
-      if (isPkcs11Error(e, pkcs11js.CKR_USER_ALREADY_LOGGED_IN)) return; // another session of this process did
-      if (isPkcs11Error(e, pkcs11js.CKR_PIN_INCORRECT) || isPkcs11Error(e, pkcs11js.CKR_PIN_LEN_RANGE)) {
+      if (isPkcs11Error(e, pkcs11js().CKR_USER_ALREADY_LOGGED_IN)) return; // another session of this process did
+      if (isPkcs11Error(e, pkcs11js().CKR_PIN_INCORRECT) || isPkcs11Error(e, pkcs11js().CKR_PIN_LEN_RANGE)) {
         throw new ConfigError('pkcs11_pin', `wrong PIN for PKCS#11 token "${this.label}" (${this.#pin.source})`);
       }
-      if (isPkcs11Error(e, pkcs11js.CKR_PIN_LOCKED)) throw new ConfigError('pkcs11_pin', `the user PIN of PKCS#11 token "${this.label}" is locked: unlock it with the SO PIN`);
+      if (isPkcs11Error(e, pkcs11js().CKR_PIN_LOCKED)) throw new ConfigError('pkcs11_pin', `the user PIN of PKCS#11 token "${this.label}" is locked: unlock it with the SO PIN`);
       throw new ConfigError('pkcs11_login', `cannot log in to PKCS#11 token "${this.label}": ${(e as Error).message}`);
     }
   }
@@ -173,13 +178,13 @@ export class Pkcs11Token {
     try {
       return fn();
     } catch (e) {
-      if (!isPkcs11Error(e, pkcs11js.CKR_USER_NOT_LOGGED_IN)) throw e;
+      if (!isPkcs11Error(e, pkcs11js().CKR_USER_NOT_LOGGED_IN)) throw e;
       this.#login();
       return fn();
     }
   }
 
-  #find(template: pkcs11js.Template): Handle[] {
+  #find(template: Template): Handle[] {
     return this.#loggedIn(() => {
       this.#lib.C_FindObjectsInit(this.#session, template);
       try {
@@ -197,17 +202,17 @@ export class Pkcs11Token {
 
   /** The key pair with this label (and CKA_ID, if given), or undefined; several with the label is an error. */
   findKeyPair(keyLabel: string, keyId?: string): { privateKey: Handle; publicKey: Handle; keyId: string } | undefined {
-    const named = (cls: number): pkcs11js.Template => [
-      { type: pkcs11js.CKA_CLASS, value: cls },
-      { type: pkcs11js.CKA_LABEL, value: keyLabel },
-      ...(keyId ? [{ type: pkcs11js.CKA_ID, value: Buffer.from(keyId, 'hex') }] : []),
+    const named = (cls: number): Template => [
+      { type: pkcs11js().CKA_CLASS, value: cls },
+      { type: pkcs11js().CKA_LABEL, value: keyLabel },
+      ...(keyId ? [{ type: pkcs11js().CKA_ID, value: Buffer.from(keyId, 'hex') }] : []),
     ];
-    const privateKeys = this.#find(named(pkcs11js.CKO_PRIVATE_KEY));
+    const privateKeys = this.#find(named(pkcs11js().CKO_PRIVATE_KEY));
     if (privateKeys.length === 0) return undefined;
     if (privateKeys.length > 1) throw new ConfigError('pkcs11_key', `${privateKeys.length} private keys are labelled "${keyLabel}" in PKCS#11 token "${this.label}": choose another MAILCA_PKCS11_KEY_LABEL`);
     const privateKey = privateKeys[0]!;
-    const id = (this.#attributes(privateKey, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID) ?? Buffer.alloc(0)).toString('hex');
-    const publicKeys = this.#find([{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_LABEL, value: keyLabel }, ...(id ? [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }] : [])]);
+    const id = (this.#attributes(privateKey, [pkcs11js().CKA_ID]).get(pkcs11js().CKA_ID) ?? Buffer.alloc(0)).toString('hex');
+    const publicKeys = this.#find([{ type: pkcs11js().CKA_CLASS, value: pkcs11js().CKO_PUBLIC_KEY }, { type: pkcs11js().CKA_LABEL, value: keyLabel }, ...(id ? [{ type: pkcs11js().CKA_ID, value: Buffer.from(id, 'hex') }] : [])]);
     if (publicKeys.length !== 1) throw new ConfigError('pkcs11_key', `PKCS#11 token "${this.label}" has a private key labelled "${keyLabel}" but ${publicKeys.length === 0 ? 'no' : 'more than one'} public key with that label and id`);
     return { privateKey, publicKey: publicKeys[0]!, keyId: id };
   }
@@ -216,33 +221,33 @@ export class Pkcs11Token {
   generateKeyPair(keyLabel: string, alg: KeyAlgorithm): { privateKey: Handle; publicKey: Handle; keyId: string } {
     const id = randomBytes(16);
     const common = [
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_LABEL, value: keyLabel },
-      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js().CKA_TOKEN, value: true },
+      { type: pkcs11js().CKA_LABEL, value: keyLabel },
+      { type: pkcs11js().CKA_ID, value: id },
     ];
-    const privateTemplate: pkcs11js.Template = [
+    const privateTemplate: Template = [
       ...common,
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: true },
-      { type: pkcs11js.CKA_DECRYPT, value: false },
-      { type: pkcs11js.CKA_DERIVE, value: false },
+      { type: pkcs11js().CKA_CLASS, value: pkcs11js().CKO_PRIVATE_KEY },
+      { type: pkcs11js().CKA_PRIVATE, value: true },
+      { type: pkcs11js().CKA_SENSITIVE, value: true },
+      { type: pkcs11js().CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js().CKA_SIGN, value: true },
+      { type: pkcs11js().CKA_DECRYPT, value: false },
+      { type: pkcs11js().CKA_DERIVE, value: false },
     ];
-    const publicTemplate: pkcs11js.Template = [...common, { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_PRIVATE, value: false }];
-    let mechanism: pkcs11js.Mechanism;
+    const publicTemplate: Template = [...common, { type: pkcs11js().CKA_CLASS, value: pkcs11js().CKO_PUBLIC_KEY }, { type: pkcs11js().CKA_VERIFY, value: true }, { type: pkcs11js().CKA_PRIVATE, value: false }];
+    let mechanism: Mechanism;
     switch (alg) {
       case 'P-256':
       case 'P-384':
-        mechanism = { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN };
-        publicTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }, { type: pkcs11js.CKA_EC_PARAMS, value: EC_CURVES[alg].oid });
-        privateTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC });
+        mechanism = { mechanism: pkcs11js().CKM_EC_KEY_PAIR_GEN };
+        publicTemplate.push({ type: pkcs11js().CKA_KEY_TYPE, value: pkcs11js().CKK_EC }, { type: pkcs11js().CKA_EC_PARAMS, value: EC_CURVES[alg].oid });
+        privateTemplate.push({ type: pkcs11js().CKA_KEY_TYPE, value: pkcs11js().CKK_EC });
         break;
       case 'RSA-3072':
-        mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };
-        publicTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA }, { type: pkcs11js.CKA_MODULUS_BITS, value: RSA_BITS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
-        privateTemplate.push({ type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA });
+        mechanism = { mechanism: pkcs11js().CKM_RSA_PKCS_KEY_PAIR_GEN };
+        publicTemplate.push({ type: pkcs11js().CKA_KEY_TYPE, value: pkcs11js().CKK_RSA }, { type: pkcs11js().CKA_MODULUS_BITS, value: RSA_BITS }, { type: pkcs11js().CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
+        privateTemplate.push({ type: pkcs11js().CKA_KEY_TYPE, value: pkcs11js().CKK_RSA });
         break;
     }
     const pair = this.#loggedIn(() => this.#lib.C_GenerateKeyPair(this.#session, mechanism, publicTemplate, privateTemplate));
@@ -251,22 +256,22 @@ export class Pkcs11Token {
 
   /** The key algorithm and DER SubjectPublicKeyInfo of a public key object; other kinds and sizes are refused. */
   publicKeyOf(publicKey: Handle, keyLabel: string): { keyAlgorithm: KeyAlgorithm; spki: Uint8Array } {
-    const keyType = ulong(this.#attributes(publicKey, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE));
+    const keyType = ulong(this.#attributes(publicKey, [pkcs11js().CKA_KEY_TYPE]).get(pkcs11js().CKA_KEY_TYPE));
     const unsupported = (what: string) => new ConfigError('pkcs11_key', `the key "${keyLabel}" in PKCS#11 token "${this.label}" is ${what}; mailca signs with P-256, P-384 or RSA-3072`);
-    if (keyType === pkcs11js.CKK_EC) {
-      const a = this.#attributes(publicKey, [pkcs11js.CKA_EC_PARAMS, pkcs11js.CKA_EC_POINT]);
-      const params = a.get(pkcs11js.CKA_EC_PARAMS) ?? Buffer.alloc(0);
+    if (keyType === pkcs11js().CKK_EC) {
+      const a = this.#attributes(publicKey, [pkcs11js().CKA_EC_PARAMS, pkcs11js().CKA_EC_POINT]);
+      const params = a.get(pkcs11js().CKA_EC_PARAMS) ?? Buffer.alloc(0);
       const curve = (Object.keys(EC_CURVES) as (keyof typeof EC_CURVES)[]).find((c) => EC_CURVES[c].oid.equals(params));
       if (!curve) throw unsupported(`an EC key on another curve (${params.toString('hex')})`);
       const size = EC_CURVES[curve].size;
-      const point = uncompressedPoint(a.get(pkcs11js.CKA_EC_POINT) ?? Buffer.alloc(0), size);
+      const point = uncompressedPoint(a.get(pkcs11js().CKA_EC_POINT) ?? Buffer.alloc(0), size);
       const key = createPublicKey({ key: { kty: 'EC', crv: curve, x: b64url(point.subarray(1, 1 + size)), y: b64url(point.subarray(1 + size)) }, format: 'jwk' });
       return { keyAlgorithm: curve, spki: new Uint8Array(key.export({ type: 'spki', format: 'der' })) };
     }
-    if (keyType === pkcs11js.CKK_RSA) {
-      const a = this.#attributes(publicKey, [pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT]);
-      const n = a.get(pkcs11js.CKA_MODULUS) ?? Buffer.alloc(0);
-      const key = createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(a.get(pkcs11js.CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0)) }, format: 'jwk' });
+    if (keyType === pkcs11js().CKK_RSA) {
+      const a = this.#attributes(publicKey, [pkcs11js().CKA_MODULUS, pkcs11js().CKA_PUBLIC_EXPONENT]);
+      const n = a.get(pkcs11js().CKA_MODULUS) ?? Buffer.alloc(0);
+      const key = createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(a.get(pkcs11js().CKA_PUBLIC_EXPONENT) ?? Buffer.alloc(0)) }, format: 'jwk' });
       const bits = key.asymmetricKeyDetails?.modulusLength;
       if (bits !== RSA_BITS) throw unsupported(`an RSA-${bits ?? '?'} key`);
       return { keyAlgorithm: 'RSA-3072', spki: new Uint8Array(key.export({ type: 'spki', format: 'der' })) };
@@ -338,7 +343,7 @@ export class Pkcs11Signer implements Signer {
     try {
       return this.token.sign(this.#privateKey, mechanism, input, outputLength);
     } catch (e) {
-      if (!isPkcs11Error(e, pkcs11js.CKR_OBJECT_HANDLE_INVALID) && !isPkcs11Error(e, pkcs11js.CKR_KEY_HANDLE_INVALID)) throw e;
+      if (!isPkcs11Error(e, pkcs11js().CKR_OBJECT_HANDLE_INVALID) && !isPkcs11Error(e, pkcs11js().CKR_KEY_HANDLE_INVALID)) throw e;
       const { keyLabel, keyId } = this.reference;
       const pair = this.token.findKeyPair(keyLabel, keyId || undefined);
       if (!pair) throw new ConfigError('pkcs11_key', `the key "${keyLabel}" is gone from PKCS#11 token "${this.token.label}"`);
@@ -353,12 +358,12 @@ export class Pkcs11Signer implements Signer {
       case 'P-384': {
         // CKM_ECDSA signs a digest we compute and returns raw r‖s; X.509 wants ECDSA-Sig-Value (DER).
         const { hash, size } = EC_CURVES[this.keyAlgorithm];
-        const raw = this.#sign(pkcs11js.CKM_ECDSA, createHash(hash).update(data).digest(), 2 * size);
+        const raw = this.#sign(pkcs11js().CKM_ECDSA, createHash(hash).update(data).digest(), 2 * size);
         const int = (b: Buffer) => derUnsignedInteger(BigInt(`0x${b.toString('hex') || '0'}`));
         return derSequence(int(raw.subarray(0, size)), int(raw.subarray(size)));
       }
       case 'RSA-3072':
-        return new Uint8Array(this.#sign(pkcs11js.CKM_SHA256_RSA_PKCS, Buffer.from(data), RSA_BITS / 8));
+        return new Uint8Array(this.#sign(pkcs11js().CKM_SHA256_RSA_PKCS, Buffer.from(data), RSA_BITS / 8));
     }
   }
 }
