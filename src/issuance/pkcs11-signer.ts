@@ -328,14 +328,14 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** The key pair with this label if the token has one (it must be of `alg`), else a new one. */
-  static findOrGenerate(token: Pkcs11Token, keyLabel: string, alg: KeyAlgorithm): { signer: Pkcs11Signer; generated: boolean } {
+  static findOrGenerate(token: Pkcs11Token, keyLabel: string, alg: KeyAlgorithm): Pkcs11Signer {
     const existing = token.findKeyPair(keyLabel);
     const pair = existing ?? token.generateKeyPair(keyLabel, alg);
     const key = token.publicKeyOf(pair.publicKey, keyLabel);
     if (key.keyAlgorithm !== alg) {
       throw new ConfigError('pkcs11_key', `the existing key "${keyLabel}" in PKCS#11 token "${token.label}" is ${key.keyAlgorithm}, not ${alg}: choose --key-alg ${key.keyAlgorithm} or another MAILCA_PKCS11_KEY_LABEL`);
     }
-    return { signer: new Pkcs11Signer(token, pair.privateKey, key, { tokenLabel: token.label, keyLabel, keyId: pair.keyId }), generated: !existing };
+    return new Pkcs11Signer(token, pair.privateKey, key, { tokenLabel: token.label, keyLabel, keyId: pair.keyId });
   }
 
   /** Object handles may not outlive a login (SoftHSM drops them at logout): the key is then found again by its label and id. */

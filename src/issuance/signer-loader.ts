@@ -53,19 +53,19 @@ export function loadSigner(ca: Pick<CaRecord, 'id' | 'name' | 'key' | 'certifica
 }
 
 /** A key for a new CA, and where it lives (what the database records). */
-export function createCaKey(storage: KeyStorage, alg: KeyAlgorithm, sources: KeySources): { signer: Signer; key: CaKeyLocation; generated: boolean } {
+export function createCaKey(storage: KeyStorage, alg: KeyAlgorithm, sources: KeySources): { signer: Signer; key: CaKeyLocation } {
   switch (storage) {
     case 'file': {
       const passphrase = sources.passphrase();
       const encryptedKeyPem = encryptPrivateKey(generateCaKeyPair(alg).privateKey, passphrase);
-      return { signer: FileSigner.fromEncryptedPem(encryptedKeyPem, passphrase), key: { kind: 'file', encryptedKeyPem }, generated: true };
+      return { signer: FileSigner.fromEncryptedPem(encryptedKeyPem, passphrase), key: { kind: 'file', encryptedKeyPem } };
     }
     case 'pkcs11': {
       const { tokenLabel, keyLabel } = sources.pkcs11.settings;
       if (!tokenLabel) throw new ConfigError('pkcs11_token', 'MAILCA_PKCS11_TOKEN_LABEL is not set: it names the PKCS#11 token that holds the CA key');
       if (!keyLabel) throw new ConfigError('pkcs11_key', 'MAILCA_PKCS11_KEY_LABEL is not set: it names the CA key pair in the token (made if missing)');
-      const { signer, generated } = Pkcs11Signer.findOrGenerate(sources.pkcs11.get(tokenLabel), keyLabel, alg);
-      return { signer, key: { kind: 'pkcs11', ...signer.reference }, generated };
+      const signer = Pkcs11Signer.findOrGenerate(sources.pkcs11.get(tokenLabel), keyLabel, alg);
+      return { signer, key: { kind: 'pkcs11', ...signer.reference } };
     }
   }
 }
