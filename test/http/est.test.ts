@@ -276,7 +276,7 @@ describe('EST over mailca\'s HTTPS listener', () => {
     const csr = estCsr('before-rotation');
     const enrolled = await est('simpleenroll', enrolArgs('alice@example.test', PASSWORD, csr.b64File));
     const { pemFile: oldCert } = await pkcs7Certificates(enrolled.bodyFile);
-    await rotateCa(srv.m.store, srv.m.keyring, { name: 'mailca client CA 2', keyAlgorithm: 'P-256', lifetimeDays: 3650, passphrase: 'test passphrase for the CA key', clock: srv.clock, crossSign: true });
+    await rotateCa(srv.m.store, srv.m.keyring, { name: 'mailca client CA 2', keyAlgorithm: 'P-256', lifetimeDays: 3650, clock: srv.clock, crossSign: true });
     await srv.m.publisher.publish();
     const port = new URL(srv.url).port;
     // The CertificateRequest names the current CAs once the publish has updated the listener.
