@@ -55,7 +55,7 @@ export class Store {
     this.users = new UserStore(db, this.changes, direct);
     this.aliases = new AliasStore(db, this.changes);
     this.certificates = new CertificateStore(db, this.changes, dialect, direct);
-    this.tokens = new TokenStore(db);
+    this.tokens = new TokenStore(db, direct);
     this.blockedKeys = new BlockedKeyStore(db, direct);
     this.sessions = new SessionStore(db, direct);
     this.audit = new AuditStore(db, dialect, direct);

@@ -20,7 +20,10 @@ const toToken = (r: TokenRow): ApiToken => ({
 });
 
 export class TokenStore {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly direct: DirectSql,
+  ) {}
 
   async insert(t: { name: string; role: TokenRole; tokenSha256: string; createdAt: Date }): Promise<ApiToken> {
     const [row] = await this.db<TokenRow>('api_tokens')
@@ -44,8 +47,9 @@ export class TokenStore {
     return byId.update({ revoked_at: at.getTime() });
   }
 
+  /** On every request with a bearer token (MTAs re-check their lists often): a hand-written statement. */
   async findActiveByHash(tokenSha256: string): Promise<ApiToken | undefined> {
-    const row = await this.db<TokenRow>('api_tokens').where({ token_sha256: tokenSha256 }).whereNull('revoked_at').first();
+    const row = await this.direct.get<TokenRow>('SELECT * FROM "api_tokens" WHERE "token_sha256" = ? AND "revoked_at" IS NULL LIMIT 1', [tokenSha256]);
     return row && toToken(row);
   }
 }
