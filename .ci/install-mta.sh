@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what test/mta needs on a Debian 12 machine, as root, non-interactively and idempotently:
 #   - Postfix (package), swaks, openssl, Cyrus SASL (sasldb auxprop + saslpasswd2) for password auth;
+#   - Dovecot (dovecot-core, dovecot-imapd) for the IMAP certificate-login tests (private instances only);
 #   - Exim 4 heavy UNPACKED beside Postfix in /opt/mailca-exim (the exim4 and postfix packages conflict),
 #     plus Exim's runtime libraries and the Debian-exim system user.
 # No system MTA is left listening: our tests run private instances on high ports.
@@ -34,6 +35,7 @@ fi
 # checked with ldd on the unpacked binary.
 PACKAGES=(
   postfix postfix-cdb swaks msmtp curl openssl ca-certificates
+  dovecot-core dovecot-imapd
   libsasl2-2 libsasl2-modules libsasl2-modules-db sasl2-bin
   libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libldap-2.5-0 libmariadb3
   libnsl2 libpam0g libpcre2-8-0 libperl5.36 libpq5 libspf2-2 libsqlite3-0 perl
@@ -46,7 +48,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_update_once
-  # policy-rc.d 101 keeps the package scripts from starting a system Postfix on port 25.
+  # policy-rc.d 101 keeps the package scripts from starting a system Postfix on port 25 (or Dovecot on 143/993).
   policy_rc_created=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
@@ -64,6 +66,15 @@ fi
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl stop postfix >/dev/null 2>&1 || true
   systemctl disable postfix >/dev/null 2>&1 || true
+fi
+
+# Nor a system Dovecot on 143/993: the tests run private instances (dovecot -c FILE) on high ports.
+if [ -x /usr/sbin/dovecot ] && doveadm -c /etc/dovecot/dovecot.conf stop >/dev/null 2>&1; then
+  echo "install-mta.sh: stopped a running system Dovecot"
+fi
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl stop dovecot.service dovecot.socket >/dev/null 2>&1 || true
+  systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
 fi
 
 # Exim: download the .debs into a cache and unpack them beside Postfix.
@@ -103,3 +114,4 @@ echo "postfix: $(command -v postfix) ($(postconf -d -h mail_version 2>/dev/null 
 echo "swaks: $(command -v swaks)"
 echo "saslpasswd2: $(command -v saslpasswd2)"
 echo "exim binary: $EXIM_BIN"
+echo "dovecot: $(command -v dovecot) ($(dovecot --version 2>/dev/null || echo unknown version))"

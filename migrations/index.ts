@@ -8,6 +8,7 @@ import * as senderAliases from './20261201_006_sender_aliases.ts';
 import * as changeFeed from './20261201_007_change_feed.ts';
 import * as sessionOwner from './20261201_008_session_owner.ts';
 import * as directoryUsers from './20261201_009_directory_users.ts';
+import * as keyReference from './20261201_010_key_reference.ts';
 import * as pendingIssuances from './20261201_012_pending_issuances.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
@@ -21,6 +22,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261201_007_change_feed', ...changeFeed },
   { name: '20261201_008_session_owner', ...sessionOwner },
   { name: '20261201_009_directory_users', ...directoryUsers },
+  { name: '20261201_010_key_reference', ...keyReference },
   { name: '20261201_012_pending_issuances', ...pendingIssuances },
 ];
 

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format postfix|exim|json --out FILE [options]
+export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format postfix|exim|json|dovecot --out FILE [options]
        mailca-pull --url URL --token-file FILE --format json --out FILE --watch
                    --policy-listen inet:HOST:PORT|unix:PATH [--senders-out FILE] [options]
        (the same as: mailca pull …)
@@ -31,12 +31,16 @@ requested format. On any error the old file is kept.
   --token-file FILE       read the bearer token (role mta) from FILE (recommended)
   --token TOKEN           the token itself; other local users can read it with ps(1),
                           so prefer --token-file or the MAILCA_PULL_TOKEN variable
-  --format FORMAT         postfix (check_ccert_access), exim (lsearch) or json
+  --format FORMAT         postfix (check_ccert_access), exim (lsearch), json or
+                          dovecot (passwd-file keyed by the certificate's serialNumber)
   --out FILE              the allow-list file to maintain
   --ca-out FILE           also maintain the CA bundle (URL/ca.pem)
   --crl-out FILE          also maintain the CRL(s) (URL/crl.pem)
+  --ca-crl-out FILE       also maintain the CA bundle followed by the CRL(s) in one file
+                          (URL/ca-crl.pem; Dovecot's ssl_ca)
   --enforcement-out FILE  also maintain the enforcement table (postfix: check_sasl_access,
-                          exim: lsearch; needs --format postfix or exim)
+                          exim: lsearch, dovecot: passwd-file for a deny passdb;
+                          needs --format postfix, exim or dovecot)
   --senders-out FILE      also maintain the Postfix smtpd_sender_login_maps table
                           ("sender login" lines; URL/api/v1/senders?format=postfix)
   --then COMMAND          run COMMAND with /bin/sh -c after a file changed, e.g.
@@ -129,25 +133,38 @@ function derIsComplete(der) {
   return off + len === der.length;
 }
 
-/** A file of PEM blocks with `label` and nothing else but whitespace; returns the number of blocks. */
-function pemEntries(text, label, check) {
+/**
+ * A file of PEM blocks with the labels in `labels` (in that order: all blocks of the first label, then of the
+ * next…) and nothing else but whitespace; `check(der, i, label)` vets each. Returns the number of blocks.
+ */
+function pemEntries(text, labels, check) {
   if (!text.endsWith('\n')) throw new PullError('the body does not end with a newline (truncated?)');
   const block = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END \1-----\r?\n?/g;
+  const expected = labels.join(' and ');
   let n = 0;
+  let at = 0;
+  const seen = labels.map(() => 0);
   const rest = text.replace(block, (_all, got, b64) => {
-    if (got !== label) throw new PullError(`contains a ${got} block; expected only ${label}`);
+    const i = labels.indexOf(got);
+    if (i < 0) throw new PullError(`contains a ${got} block; expected only ${expected}`);
+    if (i < at) throw new PullError(`a ${got} block after a ${labels[at]} block; expected ${expected} in that order`);
+    at = i;
     const der = Buffer.from(b64.replace(/\s+/g, ''), 'base64');
-    if (!derIsComplete(der)) throw new PullError(`${label} block ${n + 1} is not complete DER`);
-    if (check) check(der, n);
+    if (!derIsComplete(der)) throw new PullError(`${got} block ${seen[i] + 1} is not complete DER`);
+    if (check) check(der, seen[i], got);
+    seen[i]++;
     n++;
     return '';
   });
   if (rest.trim() !== '') throw new PullError(`contains something other than PEM blocks: ${show(rest.trim().split('\n')[0])}`);
-  if (n === 0) throw new PullError(`no -----BEGIN ${label}----- block`);
+  labels.forEach((label, i) => {
+    if (seen[i] === 0) throw new PullError(`no -----BEGIN ${label}----- block`);
+  });
   return n;
 }
 
-function checkCertificate(der, i) {
+function checkCertificate(der, i, label = 'CERTIFICATE') {
+  if (label !== 'CERTIFICATE') return;
   try {
     new X509Certificate(der);
   } catch (e) {
@@ -163,8 +180,11 @@ const FORMATS = {
   'enforcement-postfix': { what: 'postfix enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ (REJECT|OK|DUNNO)( .*)?$/, '"user@domain REJECT …"') },
   'enforcement-exim': { what: 'exim enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: .+$/, '"user@domain: value"') },
   'senders-postfix': { what: 'postfix senders table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ \S+$/, '"sender@domain login,…"') },
-  ca: { what: 'CA bundle', unit: ['certificate', 'certificates'], count: (t) => pemEntries(t, 'CERTIFICATE', checkCertificate) },
-  crl: { what: 'CRL file', unit: ['CRL', 'CRLs'], count: (t) => pemEntries(t, 'X509 CRL') },
+  dovecot: { what: 'dovecot allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9a-f]{32}:{7}nopassword=yes user=\S+$/, '"<serial>:::::::nopassword=yes user=owner"') },
+  'enforcement-dovecot': { what: 'dovecot enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[^\s:]+@[^\s:]+:$/, '"user@domain:"') },
+  ca: { what: 'CA bundle', unit: ['certificate', 'certificates'], count: (t) => pemEntries(t, ['CERTIFICATE'], checkCertificate) },
+  crl: { what: 'CRL file', unit: ['CRL', 'CRLs'], count: (t) => pemEntries(t, ['X509 CRL']) },
+  'ca-crl': { what: 'CA and CRL file', unit: ['PEM block', 'PEM blocks'], count: (t) => pemEntries(t, ['CERTIFICATE', 'X509 CRL'], checkCertificate) },
 };
 
 /** Entries in the file as it is now, leniently (a file that no longer parses counts what it can). */
@@ -201,6 +221,7 @@ export function parseCommandLine(argv, env = process.env) {
         out: { type: 'string' },
         'ca-out': { type: 'string' },
         'crl-out': { type: 'string' },
+        'ca-crl-out': { type: 'string' },
         'enforcement-out': { type: 'string' },
         'senders-out': { type: 'string' },
         'policy-listen': { type: 'string' },
@@ -231,8 +252,8 @@ export function parseCommandLine(argv, env = process.env) {
   if (base.username || base.password) throw new UsageError('--url must not contain credentials; use --token-file');
   const baseUrl = base.href.replace(/\/+$/, '');
 
-  if (!['postfix', 'exim', 'json'].includes(o.format)) throw new UsageError(`--format must be postfix, exim or json, not ${JSON.stringify(o.format)}`);
-  if (o['enforcement-out'] && o.format === 'json') throw new UsageError('--enforcement-out needs --format postfix or exim');
+  if (!['postfix', 'exim', 'json', 'dovecot'].includes(o.format)) throw new UsageError(`--format must be postfix, exim, json or dovecot, not ${JSON.stringify(o.format)}`);
+  if (o['enforcement-out'] && o.format === 'json') throw new UsageError('--enforcement-out needs --format postfix, exim or dovecot');
 
   if (o.token && o['token-file']) throw new UsageError('give --token or --token-file, not both');
   let token = o.token ?? env.MAILCA_PULL_TOKEN;
@@ -261,6 +282,7 @@ export function parseCommandLine(argv, env = process.env) {
   }
   if (o['ca-out']) targets.push({ key: 'ca', file: o['ca-out'], url: `${baseUrl}/ca.pem`, format: 'ca', auth: false, longPoll: false, emptyCheck: false });
   if (o['crl-out']) targets.push({ key: 'crl', file: o['crl-out'], url: `${baseUrl}/crl.pem`, format: 'crl', auth: false, longPoll: false, emptyCheck: false });
+  if (o['ca-crl-out']) targets.push({ key: 'ca-crl', file: o['ca-crl-out'], url: `${baseUrl}/ca-crl.pem`, format: 'ca-crl', auth: false, longPoll: false, emptyCheck: false });
 
   const seen = new Set();
   for (const t of targets) {
@@ -550,7 +572,7 @@ async function runRound(cfg, io, state, { wait, signal }) {
 
   // Write: CA and CRL first, then the allow-list, then the enforcement table (which may refuse
   // password-only logins, so it goes after the certificates that replace them are listed).
-  const order = ['ca', 'crl', 'allowlist', 'senders', 'enforcement'];
+  const order = ['ca', 'crl', 'ca-crl', 'allowlist', 'senders', 'enforcement'];
   const errors = [];
   const changed = [];
   const notes = [];

@@ -177,11 +177,18 @@ export const configSchema = z.object({
     .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'expected scopes separated by single spaces, e.g. "openid email profile"')
     .refine((s) => s.split(' ').includes('openid') && s.split(' ').includes('email'), 'must include openid and email')
     .default('openid email profile'),
+  // The CA key in a PKCS#11 token (used by `mailca init --pkcs11`, `mailca ca rotate --pkcs11` and any CA whose key is there).
+  pkcs11Module: z.string().min(1).optional(),
+  pkcs11TokenLabel: z.string().min(1).max(32, 'a PKCS#11 token label has at most 32 characters').optional(),
+  pkcs11Pin: z.string().min(1).optional(),
+  pkcs11PinFile: z.string().min(1).optional(),
+  pkcs11KeyLabel: z.string().min(1).max(128).optional(),
 }).strict() // an unknown key in the config file is a mistake worth reporting, not ignoring
   .refine((c) => c.httpHeadersTimeoutSeconds <= c.httpRequestTimeoutSeconds, {
     path: ['httpHeadersTimeoutSeconds'],
     message: 'must not be longer than MAILCA_HTTP_REQUEST_TIMEOUT_SECONDS',
   })
+  .refine((c) => !(c.pkcs11Pin && c.pkcs11PinFile), { path: ['pkcs11PinFile'], message: 'set the PIN or the PIN file (MAILCA_PKCS11_PIN), not both' })
   .superRefine((c, ctx) => {
     if (c.tlsCert && !c.tlsKey) ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'required with MAILCA_TLS_CERT (the PEM private key of that certificate)' });
     if (c.tlsKey && !c.tlsCert) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'required with MAILCA_TLS_KEY (the PEM certificate chain of that key)' });
@@ -255,6 +262,11 @@ const ENV_KEYS: Record<string, keyof Config> = {
   MAILCA_OIDC_ADMIN_CLAIM: 'oidcAdminClaim',
   MAILCA_OIDC_NAME: 'oidcName',
   MAILCA_OIDC_SCOPES: 'oidcScopes',
+  MAILCA_PKCS11_MODULE: 'pkcs11Module',
+  MAILCA_PKCS11_TOKEN_LABEL: 'pkcs11TokenLabel',
+  MAILCA_PKCS11_PIN: 'pkcs11Pin',
+  MAILCA_PKCS11_PIN_FILE: 'pkcs11PinFile',
+  MAILCA_PKCS11_KEY_LABEL: 'pkcs11KeyLabel',
 };
 
 const keyToEnv = new Map(Object.entries(ENV_KEYS).map(([env, key]) => [key, env]));

@@ -13,6 +13,8 @@ import { createApp } from './http/app.ts';
 import type { HttpCapabilities } from './http/capabilities.ts';
 import { bindEnrolment } from './enrolment/service.ts';
 import { CaKeyring, ensureCa } from './issuance/authority.ts';
+import type { Pkcs11Settings } from './issuance/pkcs11-signer.ts';
+import type { KeyStorage } from './issuance/signer-loader.ts';
 import { resolveCaPassphrase } from './issuance/passphrase.ts';
 import { Publisher, publishedReads } from './publishers/publish.ts';
 import { startScheduler } from './scheduler.ts';
@@ -45,7 +47,7 @@ export interface Mailca {
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token', 'ldapBindPassword', 'oidcClientSecret'] });
+  return pino({ level: config.logLevel, redact: ['caPassphrase', 'sessionSecret', 'passphrase', 'password', 'token', 'ldapBindPassword', 'oidcClientSecret', 'pkcs11Pin', 'pin'] });
 }
 
 export function sqliteFile(config: Pick<Config, 'dataDir'>): string {
@@ -121,28 +123,38 @@ export async function openStore(config: Config): Promise<Store> {
  */
 export async function openMailca(
   config: Config,
-  opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean; mailer?: Mailer; publishMode?: 'wait' | 'coalesced' } = {},
+  opts: { clock?: Clock; log?: Logger; createCaIfMissing?: boolean; newCaKey?: KeyStorage; mailer?: Mailer; publishMode?: 'wait' | 'coalesced' } = {},
 ): Promise<Mailca> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config);
   const store = await openStore(config);
+  let keyring: CaKeyring | undefined;
   try {
     const hasCa = Boolean(await store.cas.findActive());
+    const newCaKey = opts.newCaKey ?? 'file';
+    // The passphrase is needed only for file keys: resolved (or, for a first file key, generated) when one is used.
+    let passphrase: string | undefined;
+    const caPassphrase = (allowGenerate: boolean): string => {
+      if (passphrase !== undefined) return passphrase;
+      const source = resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate });
+      if (source.generatedFile) {
+        const warning = `generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`;
+        log.warn(warning);
+        process.stderr.write(`\n*** mailca: ${warning}\n\n`);
+      }
+      passphrase = source.passphrase;
+      return passphrase;
+    };
     // Before the first CA exists, commands that need no key (user add, token create…) run without one.
-    const source =
-      !hasCa && !opts.createCaIfMissing
-        ? { passphrase: config.caPassphrase ?? '', generatedFile: undefined }
-        : resolveCaPassphrase({ configured: config.caPassphrase, dataDir: config.dataDir, allowGenerate: !hasCa });
-    if (source.generatedFile) {
-      const warning = `generated a CA key passphrase into ${source.generatedFile} (mode 0600). BACK IT UP and keep it apart from database backups: without it the CA key cannot be used. Set MAILCA_CA_PASSPHRASE to manage it yourself.`;
-      log.warn(warning);
-      process.stderr.write(`\n*** mailca: ${warning}\n\n`);
-    }
+    // With a CA whose key is a file, a missing passphrase is reported at once, as it always was; with
+    // none (no CA yet, or token keys only), the first file key gets a generated one.
+    const hasFileKey = (await store.cas.listTrusted()).some((ca) => ca.key.kind === 'file');
+    if (hasFileKey) caPassphrase(false);
+    keyring = new CaKeyring(store, { passphrase: () => caPassphrase(!hasFileKey), pkcs11: pkcs11SettingsOf(config) });
     if (!hasCa && opts.createCaIfMissing) {
-      const { ca, created } = await ensureCa(store, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, passphrase: source.passphrase, clock });
-      if (created) log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm }, 'created the CA');
+      const { ca, created } = await ensureCa(store, keyring, { name: config.caName, keyAlgorithm: config.caKeyAlgorithm, lifetimeDays: config.caLifetimeDays, clock, keyStorage: newCaKey });
+      if (created) log.info({ ca: ca.name, fingerprint: ca.fingerprintSha256, keyAlgorithm: ca.keyAlgorithm, key: ca.key.kind }, 'created the CA');
     }
-    const keyring = new CaKeyring(store, source.passphrase);
     const publisher = new Publisher({
       store,
       keyring,
@@ -196,13 +208,20 @@ export async function openMailca(
       mailer,
       async close() {
         await publisher.close();
+        keyring?.close();
         await store.close();
       },
     };
   } catch (e) {
+    keyring?.close();
     await store.close();
     throw e;
   }
+}
+
+/** The MAILCA_PKCS11_* settings (used only when a CA key is, or is to be made, in a token). */
+export function pkcs11SettingsOf(config: Config): Pkcs11Settings {
+  return { module: config.pkcs11Module, tokenLabel: config.pkcs11TokenLabel, pin: config.pkcs11Pin, pinFile: config.pkcs11PinFile, keyLabel: config.pkcs11KeyLabel };
 }
 
 /**
@@ -395,6 +414,8 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
+    // The issuing CA's key is opened before anything is served: a wrong passphrase or PIN stops the start.
+    await mailca.keyring.active();
     removeStaleTempFiles(publishDir(config), mailca.log);
     await mailca.publisher.publish();
     // Changes made by other instances, or by the CLI next to this server, reach this one's files too.

@@ -17,7 +17,7 @@ const [sqliteFile, passphrase] = process.argv.slice(2) as [string, string];
 const store = await Store.open({ sqliteFile });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-bench-publish-'));
 try {
-  const publisher = new Publisher({ store, keyring: new CaKeyring(store, passphrase), clock: systemClock, log: pino({ level: 'silent' }), dir, crlLifetimeMs: 168 * HOUR_MS, portalUrl: 'https://mailca.example/' });
+  const publisher = new Publisher({ store, keyring: new CaKeyring(store, { passphrase }), clock: systemClock, log: pino({ level: 'silent' }), dir, crlLifetimeMs: 168 * HOUR_MS, portalUrl: 'https://mailca.example/' });
   const t0 = performance.now();
   await publisher.publish();
   const ms = performance.now() - t0;

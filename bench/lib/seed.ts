@@ -206,7 +206,7 @@ export function seedSqlite(
           // Expiries spread from 30 days ahead to a full lifetime ahead.
           const notAfter = now + 30 * 86_400_000 + Math.floor(((i * 7919) % total) / total * Math.max(0, lifetime - 30 * 86_400_000));
           const notBefore = notAfter - lifetime;
-          const row: Row = { ...template, serial, user_id: userId, email, subject: `CN=${email}`, fingerprint_sha256: fp, spki_sha256: spki, not_before: notBefore, not_after: notAfter, created_at: notBefore + 300_000 };
+          const row: Row = { ...template, serial, user_id: userId, email, subject: `CN=${email},serialNumber=${serial}`, fingerprint_sha256: fp, spki_sha256: spki, not_before: notBefore, not_after: notAfter, created_at: notBefore + 300_000 };
           (isRevoked ? revokedCloner : activeCloner).clone(row, { serial, fp, email });
           insertCert.run(row);
           for (const d of dependentInserts) {

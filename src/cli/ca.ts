@@ -1,12 +1,11 @@
 import { Command, Option } from 'commander';
 import { caOverview, retireCa } from '../enrolment/ca-rollover.ts';
 import { audit } from '../enrolment/context.ts';
-import { CaKeyring, rotateCa } from '../issuance/authority.ts';
-import { resolveCaPassphrase } from '../issuance/passphrase.ts';
+import { rotateCa } from '../issuance/authority.ts';
 import { portalUrl } from '../main.ts';
 import { sendRenewalPrompts } from '../notifications/reminders.ts';
 import { formatFingerprintColons } from '../issuance/encoding.ts';
-import { CliError, cliActor, withMailca } from './common.ts';
+import { CliError, cliActor, describeCaKey, keyStorageFlag, PKCS11_FLAG_HELP, withMailca } from './common.ts';
 
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '-');
 
@@ -25,22 +24,22 @@ export function caCommand(): Command {
     .addOption(new Option('--key-alg <alg>', 'key algorithm of the new CA').choices(['P-256', 'P-384', 'RSA-3072']))
     .option('--name <name>', 'subject CN of the new CA (default: MAILCA_CA_NAME and the date)')
     .option('--cross-sign', 'also certify the new CA key with the old CA', false)
-    .action(async (o: { keyAlg?: 'P-256' | 'P-384' | 'RSA-3072'; name?: string; crossSign: boolean }) => {
+    .option('--pkcs11', PKCS11_FLAG_HELP, false)
+    .action(async (o: { keyAlg?: 'P-256' | 'P-384' | 'RSA-3072'; name?: string; crossSign: boolean; pkcs11: boolean }) => {
       await withMailca(async (m) => {
         if (!(await m.store.cas.findActive())) throw new CliError('there is no CA yet: run `mailca init` first');
-        const { passphrase } = resolveCaPassphrase({ configured: m.config.caPassphrase, dataDir: m.config.dataDir, allowGenerate: false });
         const now = m.ctx.clock.now();
-        const { ca: fresh, previous } = await rotateCa(m.store, new CaKeyring(m.store, passphrase), {
+        const { ca: fresh, previous } = await rotateCa(m.store, m.keyring, {
           name: o.name ?? `${m.config.caName} ${now.toISOString().slice(0, 10)}`,
           keyAlgorithm: o.keyAlg ?? m.config.caKeyAlgorithm,
           lifetimeDays: m.config.caLifetimeDays,
-          passphrase,
           clock: m.ctx.clock,
           crossSign: o.crossSign,
+          keyStorage: keyStorageFlag(o.pkcs11),
         });
-        await audit(m.ctx, cliActor(), 'ca.rotate', String(fresh.id), { name: fresh.name, key: fresh.keyAlgorithm, previous: previous?.id ?? null, cross_signed: Boolean(fresh.crossCertificatePem) });
+        await audit(m.ctx, cliActor(), 'ca.rotate', String(fresh.id), { name: fresh.name, key: fresh.keyAlgorithm, key_location: fresh.key.kind, previous: previous?.id ?? null, cross_signed: Boolean(fresh.crossCertificatePem) });
         await m.publisher.publish();
-        console.log(`new CA ${fresh.id} "${fresh.name}" (${fresh.keyAlgorithm}) issues from now on; SHA-256 ${formatFingerprintColons(fresh.fingerprintSha256)}`);
+        console.log(`new CA ${fresh.id} "${fresh.name}" (${fresh.keyAlgorithm}${describeCaKey(fresh)}) issues from now on; SHA-256 ${formatFingerprintColons(fresh.fingerprintSha256)}`);
         if (previous) console.log(`CA ${previous.id} "${previous.name}" is retiring: trusted until its certificates are renewed or expire (mailca ca list)`);
         if (fresh.crossCertificatePem) process.stdout.write(`cross-certificate (new CA key signed by CA ${previous?.id}):\n${fresh.crossCertificatePem}`);
       });

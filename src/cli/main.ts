@@ -14,7 +14,7 @@ import { MailcaError } from '../errors.ts';
 import { ACCEPTED_REVOCATION_REASONS } from '../issuance/revocation-reasons.ts';
 import { openStore, serve } from '../main.ts';
 import { caCommand } from './ca.ts';
-import { choice, CliError, cliActor, config, isNewDatabase, readStdin, sayCreatedDatabase, withMailca } from './common.ts';
+import { choice, CliError, cliActor, config, describeCaKey, isNewDatabase, keyStorageFlag, PKCS11_FLAG_HELP, readStdin, sayCreatedDatabase, withMailca } from './common.ts';
 import { directoryCommand } from './directory.ts';
 import { mtaConfigCommand } from './mta-config.ts';
 import { pullCommand } from './pull.ts';
@@ -42,7 +42,8 @@ export function buildProgram(): Command {
     .description('create the CA (once; a second run says it exists)')
     .option('--name <name>', 'CA subject common name (default from MAILCA_CA_NAME)')
     .addOption(new Option('--key-alg <alg>', 'CA key algorithm').choices(['P-256', 'P-384', 'RSA-3072']))
-    .action(async (o: { name?: string; keyAlg?: 'P-256' | 'P-384' | 'RSA-3072' }) => {
+    .option('--pkcs11', PKCS11_FLAG_HELP, false)
+    .action(async (o: { name?: string; keyAlg?: 'P-256' | 'P-384' | 'RSA-3072'; pkcs11: boolean }) => {
       const cfg = config({ ...(o.name ? { caName: o.name } : {}), ...(o.keyAlg ? { caKeyAlgorithm: o.keyAlg } : {}) });
       if (isNewDatabase(cfg)) sayCreatedDatabase(cfg);
       const store = await openStore(cfg);
@@ -55,9 +56,9 @@ export function buildProgram(): Command {
         async (m) => {
           await m.publisher.publish();
           const ca = await m.store.cas.findActive();
-          if (ca) console.log(`created CA "${ca.name}" (${ca.keyAlgorithm}), SHA-256 ${formatFingerprintColons(ca.fingerprintSha256)}`);
+          if (ca) console.log(`created CA "${ca.name}" (${ca.keyAlgorithm}${describeCaKey(ca)}), SHA-256 ${formatFingerprintColons(ca.fingerprintSha256)}`);
         },
-        { createCaIfMissing: true, cfg },
+        { createCaIfMissing: true, newCaKey: keyStorageFlag(o.pkcs11), cfg },
       );
     });
 

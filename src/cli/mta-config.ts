@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { publishDir } from '../config.ts';
 import { portalUrl } from '../main.ts';
 import { PUBLISHED_FILES } from '../publishers/publish.ts';
-import { DEFAULT_POLICY_SERVICE, POLICIES, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
+import { DEFAULT_POLICY_SERVICE, POLICIES, renderDovecotConfig, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
 import { choice, CliError, config } from './common.ts';
 
 function port(v: string): number {
@@ -35,15 +35,44 @@ function policyService(v: string): string {
   return v;
 }
 
-/** `mailca mta-config`: ready-to-paste Postfix or Exim configuration for one of the eight policies. */
+const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
+
+function printFilesDirNote(dir: string): void {
+  // The data dir is 0700: only mailca's own user can read publish/ there.
+  console.log(
+    comment(
+      `\nThe paths below are this mailca's ${dir}, inside its data dir (mode 0700): an MTA running as another user cannot\n` +
+        'read them. Run `mailca pull` on the MTA host into a directory the MTA can read (the pulled files are 0644) and\n' +
+        'give that directory as --files-dir.',
+    ),
+  );
+}
+
+/** `--mta dovecot`: IMAP logins with mailca certificates (no submission policy). */
+function printDovecotConfig(o: Record<string, string | undefined>, dir: string): void {
+  if (o.policy !== undefined) throw new CliError('--policy is for --mta postfix or exim (submission); --mta dovecot configures IMAP logins');
+  const file = (name: string) => path.join(dir, name);
+  const rendered = renderDovecotConfig({
+    paths: { allowlist: file(PUBLISHED_FILES.dovecotAllowlist), enforcement: file(PUBLISHED_FILES.dovecotEnforcement), caCrl: file(PUBLISHED_FILES.caCrlBundle) },
+    tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' },
+    imapsPort: port(o.portImaps ?? '993'),
+    listenAddress: o.listen,
+    passwordFile: path.resolve(o.dovecotPasswords ?? '/etc/dovecot/users'),
+  });
+  console.log(comment('mailca: IMAP login with a client certificate (Dovecot 2.3), e.g. as conf.d/99-mailca.conf'));
+  if (o.filesDir === undefined) printFilesDirNote(dir);
+  console.log(`\n${rendered.dovecotConf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
+}
+
+/** `mailca mta-config`: ready-to-paste Postfix or Exim configuration for one of the eight policies, or Dovecot's. */
 export function mtaConfigCommand(): Command {
   const list = Object.entries(POLICIES)
     .map(([n, p]) => `  ${n}. ${p.title}`)
     .join('\n');
   return new Command('mta-config')
     .description(`print MTA configuration for a submission policy that uses mailca's published files:\n${list}`)
-    .requiredOption('--mta <mta>', 'postfix or exim', choice('--mta', ['postfix', 'exim']))
-    .requiredOption('--policy <n>', 'policy 1-8 (see above)', choice('--policy', ['1', '2', '3', '4', '5', '6', '7', '8']))
+    .requiredOption('--mta <mta>', 'postfix, exim (submission, with --policy) or dovecot (IMAP certificate login)', choice('--mta', ['postfix', 'exim', 'dovecot']))
+    .option('--policy <n>', 'policy 1-8 (see above; postfix and exim)', choice('--policy', ['1', '2', '3', '4', '5', '6', '7', '8']))
     .option('--files-dir <dir>', 'where the MTA host keeps the pulled files (default: this mailca\'s publish dir)')
     .option('--hostname <name>', 'the mail server host name', os.hostname())
     .option('--tls-cert <file>', "the server's TLS certificate chain", '/etc/ssl/certs/mail-server.pem')
@@ -56,9 +85,13 @@ export function mtaConfigCommand(): Command {
     .option('--policy-service <address>', `where the pull client's policy service listens (mailca pull --policy-listen)`, DEFAULT_POLICY_SERVICE)
     .option('--exim-lookup <kind>', "how Exim finds a certificate's senders: lsearch (the pulled file; a revocation applies from the next connection) or policy-service (asks the pull client per RCPT: the next RCPT of an open session)", choice('--exim-lookup', ['lsearch', 'policy-service']), 'lsearch')
     .option('--exim-sasl <driver:arg>', 'Exim password check: dovecot:/run/dovecot/auth-client or lsearch:/etc/exim4/passwd')
+    .option('--port-imaps <port>', 'Dovecot: IMAP over TLS port', '993')
+    .option('--dovecot-passwords <file>', 'Dovecot: the passwd-file of password logins for users in grace', '/etc/dovecot/users')
     .action((o: Record<string, string | undefined>) => {
       const cfg = config();
       const dir = path.resolve(o.filesDir ?? publishDir(cfg));
+      if (o.mta === 'dovecot') return printDovecotConfig(o, dir);
+      if (o.policy === undefined) throw new CliError(`--policy is required with --mta ${o.mta} (1-8, see mailca mta-config --help)`);
       const file = (name: string) => path.join(dir, name);
       const rendered = renderMtaConfig({
         mta: o.mta as MtaKind,
@@ -84,19 +117,9 @@ export function mtaConfigCommand(): Command {
           postfixSenders: file(PUBLISHED_FILES.postfixSenderLogins),
         },
       });
-      const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
       const policy = POLICIES[Number(o.policy) as PolicyNumber];
       console.log(comment(`mailca policy ${o.policy}: ${policy.title}\nWithout a certificate: ${policy.withoutCertificate}`));
-      if (o.filesDir === undefined) {
-        // The data dir is 0700: only mailca's own user can read publish/ there.
-        console.log(
-          comment(
-            `\nThe paths below are this mailca's ${dir}, inside its data dir (mode 0700): an MTA running as another user cannot\n` +
-              'read them. Run `mailca pull` on the MTA host into a directory the MTA can read (the pulled files are 0644) and\n' +
-              'give that directory as --files-dir.',
-          ),
-        );
-      }
+      if (o.filesDir === undefined) printFilesDirNote(dir);
       if (rendered.mta === 'postfix') {
         console.log(`\n# ---- main.cf ----\n${rendered.mainCf.trimEnd()}\n\n# ---- master.cf ----\n${rendered.masterCf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
       } else {

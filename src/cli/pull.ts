@@ -12,7 +12,7 @@ interface PullModule {
 export function pullCommand(): Command {
   return new Command('pull')
     .description('keep an MTA allow-list (and CA bundle, CRL, enforcement table) in step with a mailca server; see mailca pull --help')
-    .usage('--url URL --token-file FILE --format postfix|exim|json --out FILE [options]')
+    .usage('--url URL --token-file FILE --format postfix|exim|json|dovecot --out FILE [options]')
     .helpOption(false)
     .allowUnknownOption(true)
     .allowExcessArguments(true)

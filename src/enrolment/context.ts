@@ -66,6 +66,11 @@ class GroupCommit {
       const outcomes: Outcome[] = [];
       try {
         await this.store.withLock('audit', async (tx) => {
+          // A change alone in its transaction needs no savepoint: if it fails, the whole transaction is its own.
+          if (batch.length === 1) {
+            outcomes.push({ ok: true, value: await batch[0]!.work(tx) });
+            return;
+          }
           for (const p of batch) {
             try {
               outcomes.push({ ok: true, value: await tx.savepoint(p.work) });

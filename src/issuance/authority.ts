@@ -1,11 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { DAY_MS, MINUTE_MS } from '../clock.ts';
-import { Conflict, ConfigError, NotFound } from '../errors.ts';
+import { Conflict, NotFound } from '../errors.ts';
 import type { CaRecord, Store } from '../store/index.ts';
 import { createCaCertificate, createCrossCertificate, fingerprintSha256Hex } from './certificate.ts';
 import { newSerial } from './serial.ts';
-import { encryptPrivateKey, FileSigner, generateCaKeyPair, type KeyAlgorithm, type Signer } from './signer.ts';
+import { Pkcs11Tokens, type Pkcs11Settings } from './pkcs11-signer.ts';
+import type { KeyAlgorithm, Signer } from './signer.ts';
+import { createCaKey, loadSigner, type KeySources, type KeyStorage } from './signer-loader.ts';
 
 /** A CA ready to sign: its record, its certificate and a signer for its key. */
 export interface Issuer {
@@ -18,19 +20,18 @@ export interface CreateCaOptions {
   name: string;
   keyAlgorithm: KeyAlgorithm;
   lifetimeDays: number;
-  passphrase: string;
   clock: Clock;
+  /** Where the new key is made: 'file' (default; encrypted under the CA passphrase) or 'pkcs11' (the configured token; an existing key with the label is used). */
+  keyStorage?: KeyStorage;
 }
 
-/** Creates a self-signed CA and stores it with its key encrypted under the passphrase. */
-export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaRecord> {
+/** Creates a self-signed CA and stores it with its key (encrypted) or a reference to its key in a token. */
+export async function createCa(store: Store, keyring: CaKeyring, opts: CreateCaOptions): Promise<CaRecord> {
   // Distinct subjects keep path building and CRL matching unambiguous during a rollover.
   const clash = (await store.cas.list()).find((ca) => ca.status !== 'retired' && ca.name === opts.name);
   if (clash) throw new Conflict('ca_name_taken', `CA ${clash.id} is already named "${opts.name}"; choose another name (--name)`);
   const now = opts.clock.now();
-  const { privateKey } = generateCaKeyPair(opts.keyAlgorithm);
-  const encryptedKeyPem = encryptPrivateKey(privateKey, opts.passphrase);
-  const signer = FileSigner.fromEncryptedPem(encryptedKeyPem, opts.passphrase);
+  const { signer, key } = keyring.createKey(opts.keyStorage ?? 'file', opts.keyAlgorithm);
   const notBefore = new Date(now.getTime() - 5 * MINUTE_MS);
   const notAfter = new Date(now.getTime() + opts.lifetimeDays * DAY_MS);
   const cert = await createCaCertificate({ signer, commonName: opts.name, serial: newSerial(), notBefore, notAfter });
@@ -38,7 +39,7 @@ export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaR
     name: opts.name,
     keyAlgorithm: opts.keyAlgorithm,
     certificatePem: cert.pem,
-    encryptedKeyPem,
+    key,
     fingerprintSha256: fingerprintSha256Hex(cert.der),
     notBefore,
     notAfter,
@@ -48,10 +49,10 @@ export async function createCa(store: Store, opts: CreateCaOptions): Promise<CaR
 }
 
 /** Creates the first CA unless one exists (checked under the issuance lock, so two instances starting together make one). */
-export async function ensureCa(store: Store, opts: CreateCaOptions): Promise<{ ca: CaRecord; created: boolean }> {
+export async function ensureCa(store: Store, keyring: CaKeyring, opts: CreateCaOptions): Promise<{ ca: CaRecord; created: boolean }> {
   return store.withLock('issuance', async (tx) => {
     const existing = await tx.cas.findActive();
-    return existing ? { ca: existing, created: false } : { ca: await createCa(tx, opts), created: true };
+    return existing ? { ca: existing, created: false } : { ca: await createCa(tx, keyring, opts), created: true };
   });
 }
 
@@ -65,7 +66,7 @@ export async function rotateCa(store: Store, keyring: CaKeyring, opts: CreateCaO
   // happen together or not at all, and two rotations cannot interleave.
   return store.withLock('issuance', async (tx) => {
     const previous = await tx.cas.findActive();
-    const fresh = await createCa(tx, opts);
+    const fresh = await createCa(tx, keyring, opts);
     const now = opts.clock.now();
     for (const ca of await tx.cas.list()) if (ca.id !== fresh.id && ca.status === 'active') await tx.cas.setStatus(ca.id, 'retiring', now);
     if (opts.crossSign && previous) {
@@ -88,22 +89,26 @@ export function certificateDerOf(pem: string): Uint8Array {
   return new Uint8Array(new X509Certificate(pem).raw);
 }
 
-/** Decrypts CA keys on first use and keeps their signers; the passphrase never leaves this object. */
+/**
+ * Opens CA keys on first use (decrypts file keys, finds token keys) and keeps their signers; the
+ * passphrase and the PIN never leave this object. Close it to end the PKCS#11 sessions.
+ */
 export class CaKeyring {
   readonly #signers = new Map<number, Issuer>();
-  readonly #passphrase: string;
+  readonly #sources: KeySources;
 
   constructor(
     private readonly store: Store,
-    passphrase: string,
+    opts: { passphrase: string | (() => string); pkcs11?: Pkcs11Settings },
   ) {
-    this.#passphrase = passphrase;
+    const passphrase = opts.passphrase;
+    this.#sources = { passphrase: typeof passphrase === 'string' ? () => passphrase : passphrase, pkcs11: new Pkcs11Tokens(opts.pkcs11 ?? {}) };
   }
 
-  /** The issuer of new certificates. */
   /** The issuing CA is looked up at most once a second (a rotation made elsewhere is seen within that). */
   #active: { issuer: Issuer; until: number } | undefined;
 
+  /** The issuer of new certificates. */
   async active(): Promise<Issuer> {
     if (this.#active && Date.now() < this.#active.until) return this.#active.issuer;
     const ca = await this.store.cas.findActive();
@@ -122,16 +127,22 @@ export class CaKeyring {
     return this.issuerFor(ca);
   }
 
+  /** A key for a new CA (see createCa). */
+  createKey(storage: KeyStorage, alg: KeyAlgorithm): ReturnType<typeof createCaKey> {
+    return createCaKey(storage, alg, this.#sources);
+  }
+
+  /** Ends the PKCS#11 sessions (if any were opened). */
+  close(): void {
+    this.#signers.clear();
+    this.#active = undefined;
+    this.#sources.pkcs11.close();
+  }
+
   private issuerFor(ca: CaRecord): Issuer {
     const cached = this.#signers.get(ca.id);
     if (cached) return { ...cached, ca };
-    let signer: Signer;
-    try {
-      signer = FileSigner.fromEncryptedPem(ca.encryptedKeyPem, this.#passphrase);
-    } catch {
-      throw new ConfigError('ca_passphrase', `cannot decrypt the key of CA "${ca.name}": wrong MAILCA_CA_PASSPHRASE`);
-    }
-    const issuer = { ca, certificateDer: certificateDerOf(ca.certificatePem), signer };
+    const issuer = { ca, certificateDer: certificateDerOf(ca.certificatePem), signer: loadSigner(ca, this.#sources) };
     this.#signers.set(ca.id, issuer);
     return issuer;
   }

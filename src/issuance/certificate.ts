@@ -46,15 +46,33 @@ export interface IssuedCertificate {
   /** As encoded (whole seconds). */
   notBefore: Date;
   notAfter: Date;
-  /** RFC 4514 form, e.g. "CN=alice@example.test". */
+  /** RFC 4514 form, e.g. "CN=alice@example.test,serialNumber=<serial>". */
   subject: string;
 }
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_ORGANIZATION = '2.5.4.10';
+const OID_SERIAL_NUMBER = '2.5.4.5';
 
 function utf8Rdn(type: string, value: string): RelativeDistinguishedName {
   return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]);
+}
+
+/**
+ * A client certificate's subject: serialNumber = the certificate's serial (PrintableString, lowercase hex), then
+ * CN = the address. The serialNumber is unique per certificate, so a server can log the holder in by it (Dovecot's
+ * ssl_cert_username_field = serialNumber) and a revocation takes exactly that certificate off its list.
+ */
+function leafSubject(email: string, serial: string): Name {
+  const serialNumber = new RelativeDistinguishedName([
+    new AttributeTypeAndValue({ type: OID_SERIAL_NUMBER, value: new AttributeValue({ printableString: serial }) }),
+  ]);
+  return new Name([serialNumber, utf8Rdn(OID_COMMON_NAME, email)]);
+}
+
+/** RFC 4514 form of leafSubject (last RDN first). */
+export function leafSubjectString(email: string, serial: string): string {
+  return `CN=${escapeDnValue(email)},serialNumber=${serial}`;
 }
 
 interface CertificateFields {
@@ -162,7 +180,7 @@ export async function issueLeafCertificate(opts: {
     signer: opts.signer,
     serial: opts.serial,
     issuer: ca.subject,
-    subject: new Name([utf8Rdn(OID_COMMON_NAME, opts.email)]),
+    subject: leafSubject(opts.email, opts.serial),
     subjectPublicKeyInfo: subjectKey.info,
     notBefore,
     notAfter,
@@ -176,7 +194,7 @@ export async function issueLeafCertificate(opts: {
     spkiSha256: sha256Hex(opts.subjectPublicKeySpki),
     notBefore,
     notAfter,
-    subject: `CN=${escapeDnValue(opts.email)}`,
+    subject: leafSubjectString(opts.email, opts.serial),
   };
 }
 

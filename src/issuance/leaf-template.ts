@@ -4,7 +4,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { id_kp_clientAuth, id_kp_emailProtection } from '@peculiar/asn1-x509';
 import { bytesEqual, concatBytes, sha256Hex } from './bytes.ts';
 import { readCaCertificate, type CaCertificateInfo } from './ca-certificate.ts';
-import type { IssuedCertificate } from './certificate.ts';
+import { leafSubjectString, type IssuedCertificate } from './certificate.ts';
 import { fingerprintSha256Hex, toPem } from './encoding.ts';
 import {
   authorityKeyIdentifierExtension,
@@ -17,7 +17,7 @@ import {
 import { serialToBytes } from './serial.ts';
 import { signatureAlgorithmFor, signatureHashFor, type Signer } from './signer.ts';
 import { readSubjectPublicKey } from './subject-key.ts';
-import { assertBefore, assertMailbox, assertUri, escapeDnValue, toCertificateTime } from './validation.ts';
+import { assertBefore, assertMailbox, assertUri, toCertificateTime } from './validation.ts';
 
 // The client-certificate profile of issueLeafCertificate, with everything that is the same for every
 // certificate of one CA and policy encoded once (with the same ASN.1 classes, so the bytes are the same), and
@@ -43,6 +43,9 @@ export interface LeafCertificateFields {
 const VERSION_V3 = Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 const SERIAL_HEADER = Uint8Array.of(0x02, 0x10); // serialToBytes guarantees 16 content octets
 const OID_COMMON_NAME = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x03);
+const OID_SERIAL_NUMBER = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x05);
+/** The subject's serialNumber is the serial's 32 hex digits (serialToBytes checked them). */
+const SERIAL_HEX_LENGTH = 32;
 const OID_SUBJECT_ALT_NAME = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x11);
 const SUBJECT_KEY_IDENTIFIER_HEADER = Uint8Array.of(0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04, 0x16, 0x04, 0x14);
 const KEY_IDENTIFIER_BYTES = 20;
@@ -51,6 +54,7 @@ const TAG_SET = 0x31;
 const TAG_OCTET_STRING = 0x04;
 const TAG_BIT_STRING = 0x03;
 const TAG_UTF8_STRING = 0x0c;
+const TAG_PRINTABLE_STRING = 0x13;
 const TAG_RFC822_NAME = 0x81; // GeneralName [1] IMPLICIT IA5String
 const TAG_EXTENSIONS = 0xa3; // TBSCertificate [3] EXPLICIT
 
@@ -138,9 +142,12 @@ export class LeafTemplate {
     // Sizes, innermost first. The address is ASCII (assertMailbox), one octet per character.
     const emailLength = email.length;
     const validityContent = derTimeSize(notBefore) + derTimeSize(notAfter);
+    // Subject: RDN serialNumber (PrintableString, the serial in hex), then RDN CN (UTF8String, the address).
+    const serialAttributeContent = OID_SERIAL_NUMBER.length + tlvSize(SERIAL_HEX_LENGTH);
+    const serialRdnContent = tlvSize(serialAttributeContent);
     const attributeContent = OID_COMMON_NAME.length + tlvSize(emailLength);
     const rdnContent = tlvSize(attributeContent);
-    const subjectContent = tlvSize(rdnContent);
+    const subjectContent = tlvSize(serialRdnContent) + tlvSize(rdnContent);
     const generalNamesContent = tlvSize(emailLength);
     const subjectAltNameValue = tlvSize(generalNamesContent);
     const subjectAltNameContent = OID_SUBJECT_ALT_NAME.length + tlvSize(subjectAltNameValue);
@@ -173,6 +180,11 @@ export class LeafTemplate {
     at = writeDerTime(tbs, at, notBefore);
     at = writeDerTime(tbs, at, notAfter);
     at = writeDerHeader(tbs, at, TAG_SEQUENCE, subjectContent);
+    at = writeDerHeader(tbs, at, TAG_SET, serialRdnContent);
+    at = writeDerHeader(tbs, at, TAG_SEQUENCE, serialAttributeContent);
+    at = writeBytes(tbs, at, OID_SERIAL_NUMBER);
+    at = writeDerHeader(tbs, at, TAG_PRINTABLE_STRING, SERIAL_HEX_LENGTH);
+    at = writeAscii(tbs, at, fields.serial);
     at = writeDerHeader(tbs, at, TAG_SET, rdnContent);
     at = writeDerHeader(tbs, at, TAG_SEQUENCE, attributeContent);
     at = writeBytes(tbs, at, OID_COMMON_NAME);
@@ -220,7 +232,7 @@ export class LeafTemplate {
       spkiSha256: sha256Hex(fields.subjectPublicKeySpki),
       notBefore,
       notAfter,
-      subject: `CN=${escapeDnValue(fields.email)}`,
+      subject: leafSubjectString(fields.email, fields.serial),
     };
   }
 }

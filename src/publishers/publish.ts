@@ -9,7 +9,7 @@ import type { CaKeyring } from '../issuance/authority.ts';
 import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
 import { RevokedSet } from './revoked-set.ts';
-import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
+import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, DOVECOT_FILES, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
 import { AtomicFileWriter, PublishedFile, publishSmallFile } from './published-file.ts';
 
 /** Files in `<data dir>/publish/` besides the allow-lists and maps the formats name. */
@@ -23,10 +23,14 @@ export const PUBLISHED_FILES = {
   postfixEnforcement: POSTFIX_FILES.enforcement,
   eximEnforcement: EXIM_FILES.enforcement,
   postfixSenderLogins: POSTFIX_FILES.senderLogins,
+  dovecotAllowlist: DOVECOT_FILES.allowlist,
+  dovecotEnforcement: DOVECOT_FILES.enforcement,
+  /** The CA bundle followed by every CRL: Dovecot's ssl_ca (it reads the CRLs from there, ssl_require_crl). */
+  caCrlBundle: 'ca-crl.pem',
 } as const;
 
 const PEM_TYPE = 'application/x-pem-file';
-const CRL_FILES = new Set<string>([PUBLISHED_FILES.crlPem, PUBLISHED_FILES.crlDer]);
+const CRL_FILES = new Set<string>([PUBLISHED_FILES.crlPem, PUBLISHED_FILES.crlDer, PUBLISHED_FILES.caCrlBundle]);
 
 export interface PublisherDeps {
   store: Store;
@@ -594,15 +598,24 @@ export class Publisher {
     }
     for (const id of this.#crls.keys()) if (!this.#trusted.some((ca) => ca.id === id)) this.#crls.delete(id);
     const out: PublishedFile[] = [];
+    const bundle = (): string => this.#trusted.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
+    const crlsPem = (): string =>
+      this.#trusted
+        .map((ca) => this.#crls.get(ca.id))
+        .filter((c): c is CrlRecord => c !== undefined)
+        .map((c) => c.crlPem)
+        .join('');
     if (trustedDirty || !this.#files.has(PUBLISHED_FILES.caBundle)) {
-      const bundle = this.#trusted.map((ca) => new X509Certificate(ca.certificatePem).toString()).join('');
-      out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.caBundle, PEM_TYPE, bundle));
+      out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.caBundle, PEM_TYPE, bundle()));
     }
     if (crlsChanged || !this.#files.has(PUBLISHED_FILES.crlPem)) {
-      const crls = this.#trusted.map((ca) => this.#crls.get(ca.id)).filter((c): c is CrlRecord => c !== undefined);
-      out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlPem, PEM_TYPE, crls.map((c) => c.crlPem).join('')));
-      const activeCrl = crls.find((c) => c.caId === this.#trusted.find((ca) => ca.status === 'active')?.id);
+      out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlPem, PEM_TYPE, crlsPem()));
+      const activeId = this.#trusted.find((ca) => ca.status === 'active')?.id;
+      const activeCrl = activeId === undefined ? undefined : this.#crls.get(activeId);
       if (activeCrl) out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlDer, 'application/pkix-crl', pemToDer(activeCrl.crlPem)));
+    }
+    if (trustedDirty || crlsChanged || !this.#files.has(PUBLISHED_FILES.caCrlBundle)) {
+      out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.caCrlBundle, PEM_TYPE, bundle() + crlsPem()));
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { DirectSql } from './db.ts';
+import type { Dialect, DirectSql } from './db.ts';
 import type { AuditEvent } from './types.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -50,6 +50,7 @@ export type AuditVerification = { ok: true; events: number } | { ok: false; even
 export class AuditStore {
   constructor(
     private readonly db: Knex,
+    private readonly dialect: Dialect,
     private readonly direct: DirectSql,
   ) {}
 
@@ -66,15 +67,18 @@ export class AuditStore {
       details: e.details ? JSON.stringify(e.details) : null,
     };
     const hash = eventHash(prevHash, fields);
-    const inserted = await this.direct.get<AuditRow>(
-      'INSERT INTO "audit_events" ("at", "actor", "action", "target", "source_ip", "details", "prev_hash", "hash") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
-      [fields.at, fields.actor, fields.action, fields.target, fields.source_ip, fields.details, prevHash, hash],
-    );
+    const values = [fields.at, fields.actor, fields.action, fields.target, fields.source_ip, fields.details, prevHash, hash];
+    const insertEvent = 'INSERT INTO "audit_events" ("at", "actor", "action", "target", "source_ip", "details", "prev_hash", "hash") VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *';
+    const moveHead = 'INSERT INTO "audit_head" ("id", "last_id", "last_hash") %s ON CONFLICT ("id") DO UPDATE SET "last_id" = excluded."last_id", "last_hash" = excluded."last_hash"';
+    let inserted: AuditRow | undefined;
+    if (this.dialect === 'postgres') {
+      // One round trip for the event and the head.
+      inserted = await this.direct.get<AuditRow>(`WITH "event" AS (${insertEvent}), "head" AS (${moveHead.replace('%s', 'SELECT 1, "id", "hash" FROM "event"')}) SELECT * FROM "event"`, values);
+    } else {
+      inserted = await this.direct.get<AuditRow>(insertEvent, values);
+      if (inserted) await this.direct.run(moveHead.replace('%s', 'VALUES (1, ?, ?)'), [inserted.id, hash]);
+    }
     if (!inserted) throw new Error('the audit event was not stored');
-    await this.direct.run(
-      'INSERT INTO "audit_head" ("id", "last_id", "last_hash") VALUES (1, ?, ?) ON CONFLICT ("id") DO UPDATE SET "last_id" = excluded."last_id", "last_hash" = excluded."last_hash"',
-      [inserted.id, hash],
-    );
     return toEvent(inserted);
   }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ChangeStore } from './changes.ts';
-import type { CaRecord, CaStatus, CrlRecord } from './types.ts';
+import type { CaKeyLocation, CaRecord, CaStatus, CrlRecord } from './types.ts';
 
 interface CaRow {
   id: number;
@@ -8,6 +8,7 @@ interface CaRow {
   key_algorithm: string;
   certificate_pem: string;
   encrypted_key_pem: string;
+  key_location: string | null;
   fingerprint_sha256: string;
   not_before: number;
   not_after: number;
@@ -17,12 +18,31 @@ interface CaRow {
   retired_at: number | null;
 }
 
+/** The key_location column: JSON without the key itself; a file key's encrypted PEM has its own column. */
+function keyLocationOf(r: Pick<CaRow, 'id' | 'key_location' | 'encrypted_key_pem'>): CaKeyLocation {
+  const stored = JSON.parse(r.key_location ?? '{"kind":"file"}') as { kind?: unknown; tokenLabel?: unknown; keyLabel?: unknown; keyId?: unknown };
+  if (stored.kind === 'file') return { kind: 'file', encryptedKeyPem: r.encrypted_key_pem };
+  if (stored.kind === 'pkcs11' && typeof stored.tokenLabel === 'string' && typeof stored.keyLabel === 'string' && typeof stored.keyId === 'string') {
+    return { kind: 'pkcs11', tokenLabel: stored.tokenLabel, keyLabel: stored.keyLabel, keyId: stored.keyId };
+  }
+  throw new Error(`CA ${r.id}: unreadable key_location ${r.key_location ?? ''}`);
+}
+
+function keyColumns(key: CaKeyLocation): Pick<CaRow, 'key_location' | 'encrypted_key_pem'> {
+  switch (key.kind) {
+    case 'file':
+      return { key_location: JSON.stringify({ kind: 'file' }), encrypted_key_pem: key.encryptedKeyPem };
+    case 'pkcs11':
+      return { key_location: JSON.stringify({ kind: 'pkcs11', tokenLabel: key.tokenLabel, keyLabel: key.keyLabel, keyId: key.keyId }), encrypted_key_pem: '' };
+  }
+}
+
 const toCa = (r: CaRow): CaRecord => ({
   id: r.id,
   name: r.name,
   keyAlgorithm: r.key_algorithm,
   certificatePem: r.certificate_pem,
-  encryptedKeyPem: r.encrypted_key_pem,
+  key: keyLocationOf(r),
   fingerprintSha256: r.fingerprint_sha256,
   notBefore: new Date(r.not_before),
   notAfter: new Date(r.not_after),
@@ -44,7 +64,7 @@ export class CaStore {
         name: ca.name,
         key_algorithm: ca.keyAlgorithm,
         certificate_pem: ca.certificatePem,
-        encrypted_key_pem: ca.encryptedKeyPem,
+        ...keyColumns(ca.key),
         fingerprint_sha256: ca.fingerprintSha256,
         not_before: ca.notBefore.getTime(),
         not_after: ca.notAfter.getTime(),

@@ -26,6 +26,17 @@ export class ChangeStore {
   async record(kind: ChangeKind, keys: readonly (string | number)[] = ['']): Promise<void> {
     if (keys.length === 0) return;
     const at = Date.now();
+    if (keys.length === 1 && this.dialect === 'postgres') {
+      // One round trip: the row, and the notification delivered at commit to every instance listening.
+      await this.direct.run('WITH "row" AS (INSERT INTO "changes" ("at", "kind", "key") VALUES (?, ?, ?) RETURNING "seq") SELECT pg_notify(?, ?) FROM "row"', [
+        at,
+        kind,
+        String(keys[0]),
+        CHANGES_CHANNEL,
+        kind,
+      ]);
+      return;
+    }
     if (keys.length === 1) {
       await this.direct.run('INSERT INTO "changes" ("at", "kind", "key") VALUES (?, ?, ?)', [at, kind, String(keys[0])]);
     } else {

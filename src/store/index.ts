@@ -58,7 +58,7 @@ export class Store {
     this.tokens = new TokenStore(db);
     this.blockedKeys = new BlockedKeyStore(db, direct);
     this.sessions = new SessionStore(db, direct);
-    this.audit = new AuditStore(db, direct);
+    this.audit = new AuditStore(db, dialect, direct);
     this.cas = new CaStore(db, this.changes);
     this.crls = new CrlStore(db);
     this.enforcement = new EnforcementStore(db, this.changes);

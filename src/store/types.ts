@@ -96,12 +96,20 @@ export interface RevokedForCrl {
 
 export type CaStatus = 'active' | 'retiring' | 'retired';
 
+/**
+ * Where a CA's private key lives. The database holds the key itself only for `file` (encrypted under
+ * the CA passphrase); for `pkcs11` it holds a reference to a key that never leaves its token.
+ */
+export type CaKeyLocation =
+  | { kind: 'file'; encryptedKeyPem: string }
+  | { kind: 'pkcs11'; tokenLabel: string; keyLabel: string; /** CKA_ID, hex ('' when the key has none). */ keyId: string };
+
 export interface CaRecord {
   id: number;
   name: string;
   keyAlgorithm: string;
   certificatePem: string;
-  encryptedKeyPem: string;
+  key: CaKeyLocation;
   fingerprintSha256: string;
   notBefore: Date;
   notAfter: Date;

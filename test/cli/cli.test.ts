@@ -1,9 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMailca } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, openRawDatabase, type TestDatabase } from '../helpers/database.ts';
 import { opensslCsr, opensslCsrForKey } from '../helpers/mailca.ts';
 
 let db: TestDatabase;
@@ -48,7 +47,7 @@ describe('mailca CLI', () => {
   });
 
   it('the CA key is stored encrypted: the database holds no plain private key', async () => {
-    const knex = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(db.dataDir, 'mailca.sqlite') }, useNullAsDefault: true });
+    const knex = openRawDatabase(db);
     const [row] = await knex('cas').select('encrypted_key_pem');
     await knex.destroy();
     expect(row.encrypted_key_pem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
@@ -137,7 +136,7 @@ describe('mailca CLI', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/audit log intact: \d+ event/);
 
-    const knex = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(db.dataDir, 'mailca.sqlite') }, useNullAsDefault: true });
+    const knex = openRawDatabase(db);
     try {
       const [second] = await knex('audit_events').orderBy('id').offset(1).limit(1);
       await knex('audit_events').where({ id: second.id }).update({ actor: 'someone-else' });

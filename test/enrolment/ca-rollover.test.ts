@@ -41,7 +41,6 @@ describe('CA rollover', () => {
       name: 'mailca client CA 2',
       keyAlgorithm: 'P-384',
       lifetimeDays: 3650,
-      passphrase: 'test passphrase for the CA key',
       clock: env.clock,
       crossSign: true,
     });
@@ -86,7 +85,7 @@ describe('CA rollover', () => {
   it('--force retires a CA with valid certificates by revoking them', async () => {
     const carol = await addTestUser(env.m, 'carol@example.test');
     const cert = await enrol(env.m.ctx, testActor, { user: carol, csr: opensslCsr(dir, 'carol').csrPem });
-    const { ca: third, previous } = await rotateCa(env.m.store, env.m.keyring, { name: 'mailca client CA 3', keyAlgorithm: 'P-256', lifetimeDays: 3650, passphrase: 'test passphrase for the CA key', clock: env.clock, crossSign: false });
+    const { ca: third, previous } = await rotateCa(env.m.store, env.m.keyring, { name: 'mailca client CA 3', keyAlgorithm: 'P-256', lifetimeDays: 3650, clock: env.clock, crossSign: false });
     expect(third.crossCertificatePem).toBeNull();
     const { revoked } = await retireCa(env.m.ctx, testActor, { id: previous!.id, force: true });
     expect(revoked).toContain(cert.record.serial);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
 /**
@@ -41,4 +42,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The test database through knex directly, for tests that inspect or tamper with rows behind mailca's back. */
+export function openRawDatabase(db: TestDatabase): Knex {
+  return knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(db.dataDir, 'mailca.sqlite') }, useNullAsDefault: true });
 }

@@ -71,7 +71,7 @@ describe('directory sign-in (LDAP)', () => {
     expect(added).toMatchObject({ actor: 'sign-in:ldap', details: { admin: false, provider: 'ldap' } });
 
     const cert = await enrolOver(dana, 'dana');
-    expect(cert.subject).toMatch(/^subject=CN ?= ?dana@example\.test$/m);
+    expect(cert.subject).toMatch(/^subject=serialNumber ?= ?[0-9a-f]{32}, CN ?= ?dana@example\.test$/m);
     expect(cert.subject).toContain('email:dana@example.test');
     expect(cert.subject).not.toContain('mallory');
   });
@@ -89,7 +89,7 @@ describe('directory sign-in (LDAP)', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.json.user).toMatchObject({ email: 'dana@example.test' });
     expect((await lastLogin('dana.alias@example.test'))?.details).toEqual({ provider: 'ldap', address: 'dana@example.test' });
-    expect((await enrolOver(viaAlias, 'dana-via-alias')).subject).toMatch(/^subject=CN ?= ?dana@example\.test$/m);
+    expect((await enrolOver(viaAlias, 'dana-via-alias')).subject).toMatch(/^subject=serialNumber ?= ?[0-9a-f]{32}, CN ?= ?dana@example\.test$/m);
     expect(await user('dana.alias@example.test')).toBeUndefined();
   });
 

@@ -82,7 +82,9 @@ describe.each(CA_ALGORITHMS)('CA key %s', (caAlgorithm) => {
       expect(text).toMatch(/X509v3 Extended Key Usage: *\n\s+TLS Web Client Authentication\n/);
       expect(text).not.toContain('E-mail Protection');
       expect(text).toMatch(/X509v3 Subject Alternative Name: *\n\s+email:alice@example.test\n/);
-      expect(text).toContain('Subject: CN = alice@example.test\n');
+      // serialNumber = the serial (unique per certificate: Dovecot's ssl_cert_username_field), then CN = the address.
+      expect(text).toContain(`Subject: serialNumber = ${serial}, CN = alice@example.test\n`);
+      expect(openssl(['x509', '-in', leafFile, '-noout', '-subject', '-nameopt', 'RFC2253']).trim()).toBe(`subject=CN=alice@example.test,serialNumber=${serial}`);
       expect(text).not.toContain('CRL Distribution Points');
       expect(text).toContain(`Issuer: O = Mailca Tests, CN = Mailca Test CA ${caAlgorithm}`);
 
@@ -92,7 +94,7 @@ describe.each(CA_ALGORITHMS)('CA key %s', (caAlgorithm) => {
 
       expect(openssl(['x509', '-in', leafFile, '-noout', '-serial']).trim()).toBe(`serial=${serial.toUpperCase()}`);
       expect(issued.serial).toBe(serial);
-      expect(issued.subject).toBe('CN=alice@example.test');
+      expect(issued.subject).toBe(`CN=alice@example.test,serialNumber=${serial}`);
       expect(issued.fingerprintSha256).toBe(new X509Certificate(issued.der).fingerprint256.replaceAll(':', '').toLowerCase());
       expect(issued.spkiSha256).toBe(sha256Hex(spkiOf(leafKey)));
       expect(new X509Certificate(issued.der).publicKey.export({ type: 'spki', format: 'der' }).equals(spkiOf(leafKey))).toBe(true);
@@ -117,7 +119,7 @@ describe.each(CA_ALGORITHMS)('CA key %s', (caAlgorithm) => {
       expect(text).toMatch(/X509v3 Extended Key Usage: *\n\s+TLS Web Client Authentication, E-mail Protection\n/);
       expect(text).toMatch(/X509v3 CRL Distribution Points: *\n\s+Full Name:\n\s+URI:http:\/\/pki.example.test\/mailca.crl\n/);
       expect(text).toMatch(/email:bob.smith\+mail@example.test\n/);
-      expect(issued.subject).toBe('CN=bob.smith\\+mail@example.test');
+      expect(issued.subject).toBe(`CN=bob.smith\\+mail@example.test,serialNumber=${issued.serial}`);
     });
   });
 });

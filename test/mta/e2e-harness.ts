@@ -27,7 +27,7 @@ import type { ClientTls } from './swaks.ts';
 import { ALICE, BOB, MAIL_USERS } from './users.ts';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const MAILCA_CLI = join(REPO, 'bin', 'mailca.mjs');
+export const MAILCA_CLI = join(REPO, 'bin', 'mailca.mjs');
 const PULL_CLIENT = join(REPO, 'pull', 'mailca-pull.mjs');
 
 export const PUBLIC_URL = 'https://portal.example.test';
@@ -125,7 +125,7 @@ export async function repeatUntil(
 // ---------------------------------------------------------------------------------------------------------------
 // mailca
 
-export type PullFormat = Extract<MtaKind, 'postfix' | 'exim'>;
+export type PullFormat = Extract<MtaKind, 'postfix' | 'exim'> | 'dovecot';
 
 /** Where one MTA's pulled files live: the names `mailca mta-config --files-dir` expects. */
 export interface PullDirectory {
@@ -135,6 +135,8 @@ export interface PullDirectory {
   enforcement: string;
   ca: string;
   crl: string;
+  /** The CA bundle followed by the CRLs (Dovecot's ssl_ca). */
+  caCrl: string;
   /** The JSON list and the senders table that the policy service (Postfix) pulls and loads. */
   json: string;
   senders: string;
@@ -300,6 +302,7 @@ export class E2eMailca {
       enforcement: join(dir, `enforcement.${format}`),
       ca: join(dir, 'ca.pem'),
       crl: join(dir, 'crl.pem'),
+      caCrl: join(dir, 'ca-crl.pem'),
       json: join(dir, 'allowlist.json'),
       senders: join(dir, 'senders.postfix'),
     };
@@ -344,7 +347,10 @@ export class E2eMailca {
   private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> }): string[] {
     const out = { allowlist: files.allowlist, enforcement: files.enforcement, ca: files.ca, crl: files.crl, ...opts.only };
     const args = ['--url', this.srv.url, '--token-file', this.tokenFile, '--format', files.format, '--out', out.allowlist];
-    args.push('--enforcement-out', out.enforcement, '--ca-out', out.ca, '--crl-out', out.crl);
+    args.push('--enforcement-out', out.enforcement);
+    // Dovecot reads the CA certificates and their CRLs from one file.
+    if (files.format === 'dovecot') args.push('--ca-crl-out', files.caCrl);
+    else args.push('--ca-out', out.ca, '--crl-out', out.crl);
     if (opts.then) args.push('--then', opts.then);
     return args;
   }

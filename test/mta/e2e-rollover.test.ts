@@ -74,7 +74,6 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('CA rollover with real Postfix (m
       name: 'mailca client CA 2',
       keyAlgorithm: 'P-256',
       lifetimeDays: 3650,
-      passphrase: 'test passphrase for the CA key',
       clock: m.ctx.clock,
       crossSign: false,
     });

@@ -14,3 +14,8 @@ export function policyPorts(fileBase: number, policy: PolicyNumber): { tlsOnConn
 export function policyServicePort(fileBase: number): number {
   return fileBase + (process.env.MAILCA_TEST_DB === 'postgres' ? 500 : 0) + 30;
 }
+
+/** The imaps port of one test file's private Dovecot. */
+export function imapsPort(fileBase: number): number {
+  return fileBase + (process.env.MAILCA_TEST_DB === 'postgres' ? 500 : 0) + 1;
+}

@@ -82,7 +82,7 @@ export class PublishedFiles {
       address: c.email,
       owner: c.email,
       senders: [...(senders ?? [c.email])],
-      subject: `CN=${c.email}`,
+      subject: `CN=${c.email},serialNumber=${(0x2001 + i).toString(16)}`,
       not_after: '2099-01-01T00:00:00.000Z',
       status: 'active',
       migration: this.enforced.includes(c.email) ? 'enforced' : 'grace',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { POLICIES, POLICY_NUMBERS, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
+import { CERTIFICATE_LOGIN_KEY, POLICIES, POLICY_NUMBERS, renderDovecotConfig, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
 
 const paths: PublishedPaths = {
   jsonAllowlist: '/var/lib/mailca/allowlist.json',
@@ -89,5 +89,32 @@ describe('renderMtaConfig (pure)', () => {
     expect(() => renderMtaConfig({ ...base, mta: 'exim', policy: 2, portalUrl: 'ftp://x/' })).toThrow(/portalUrl/);
     expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, ports: { tlsOnConnect: 70000 } })).toThrow(/port/);
     expect(() => renderMtaConfig({ ...base, mta: 'postfix', policy: 2, policyService: '127.0.0.1:10040' })).toThrow(/policyService/);
+  });
+});
+
+describe('renderDovecotConfig', () => {
+  const base = {
+    paths: { allowlist: '/srv/mailca/allowlist.dovecot', enforcement: '/srv/mailca/enforcement.dovecot', caCrl: '/srv/mailca/ca-crl.pem' },
+    tls: { certFile: '/etc/ssl/mail.pem', keyFile: '/etc/ssl/mail.key' },
+    passwordFile: '/etc/dovecot/users',
+  };
+
+  it('keys the certificate passdb on the certificate login name only, and lists the passdbs in order', () => {
+    const { dovecotConf } = renderDovecotConfig(base);
+    expect(dovecotConf).toContain(`args = scheme=PLAIN username_format=${CERTIFICATE_LOGIN_KEY} /srv/mailca/allowlist.dovecot\n`);
+    expect(CERTIFICATE_LOGIN_KEY).toBe('%{if;%{cert};eq;valid;%{if;%Lu;eq;%L{orig_user};;%Lu};}');
+    const order = ['allowlist.dovecot', 'enforcement.dovecot\n  deny = yes', '/etc/dovecot/users'].map((s) => dovecotConf.indexOf(s));
+    expect(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
+    expect(dovecotConf).toContain('ssl_ca = </srv/mailca/ca-crl.pem\n');
+    expect(dovecotConf).toContain('    port = 993\n');
+  });
+
+  it.each([
+    ['a % in a path (Dovecot expands it)', { ...base, passwordFile: '/etc/dovecot/us%ers' }],
+    ['a # in a path (a comment to Dovecot)', { ...base, paths: { ...base.paths, caCrl: '/srv/#/ca-crl.pem' } }],
+    ['whitespace', { ...base, tls: { ...base.tls, keyFile: '/etc/ssl/my key' } }],
+    ['a bad port', { ...base, imapsPort: 70000 }],
+  ])('refuses %s', (_what, opts) => {
+    expect(() => renderDovecotConfig(opts)).toThrow(/mta-config: /);
   });
 });

@@ -101,7 +101,7 @@ describe('CA rollover and CA expiry mails', () => {
     const dave = await addTestUser(env.m, 'dave@example.test');
     const { record } = await enrol(env.m.ctx, testActor, { user: dave, csr: opensslCsr(dir, 'dave').csrPem, deviceLabel: 'Phone' });
     const old = (await env.m.store.cas.findActive())!;
-    await rotateCa(env.m.store, env.m.keyring, { name: 'short-lived CA', keyAlgorithm: 'P-256', lifetimeDays: 60, passphrase: 'test passphrase for the CA key', clock: env.clock, crossSign: false });
+    await rotateCa(env.m.store, env.m.keyring, { name: 'short-lived CA', keyAlgorithm: 'P-256', lifetimeDays: 60, clock: env.clock, crossSign: false });
     const deps = { store: env.m.store, clock: env.clock, mailer: env.m.mailer!, log: env.m.log, portalUrl: 'https://mailca.example.test/', reminderDays: [30, 7, 1], caExpiryWarnDays: 90 };
     const first = await sendRenewalPrompts(deps, old.id);
     expect(first.sent).toContain(`renew-prompt:${old.id}:${record.serial}`);

@@ -39,4 +39,9 @@ describe('consumer formats', () => {
       expect(CONSUMER_FORMATS.json.renderEntry(e)).toBe(reference);
     }
   });
+
+  it('writes the Dovecot passwd-file keyed by the serial, the owner as the login, % doubled (Dovecot expands it)', () => {
+    const e = { serial: '0123456789abcdef0123456789abcdef', fingerprintSha256: 'ab'.repeat(32), spkiSha256: 'cd'.repeat(32), owner: 'a%b@example.test', subject: 'CN=a%b@example.test', notAfter: new Date(0), senders: ['a%b@example.test'], migration: 'grace' as const };
+    expect(CONSUMER_FORMATS.dovecot.renderEntry(e)).toBe('0123456789abcdef0123456789abcdef:::::::nopassword=yes user=a%%b@example.test\n');
+  });
 });

@@ -30,7 +30,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const LISTS = [...ALLOWLIST_FORMATS.map((f) => CONSUMER_FORMATS[f].allowlistFile), PUBLISHED_FILES.postfixEnforcement, PUBLISHED_FILES.eximEnforcement, PUBLISHED_FILES.postfixSenderLogins];
+const LISTS = [...ALLOWLIST_FORMATS.map((f) => CONSUMER_FORMATS[f].allowlistFile), PUBLISHED_FILES.postfixEnforcement, PUBLISHED_FILES.eximEnforcement, PUBLISHED_FILES.dovecotEnforcement, PUBLISHED_FILES.postfixSenderLogins];
 
 function freshPublisher(): { publisher: Publisher; dir: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-full-'));

@@ -65,6 +65,8 @@ describe('publisher', () => {
     expect(n2).toBeGreaterThan(n1);
     const text = execFileSync('openssl', ['crl', '-in', path.join(publishDir(), 'crl.pem'), '-noout', '-text'], { encoding: 'utf8' });
     expect(text).toContain(cert.serial.toUpperCase());
+    // Dovecot's ssl_ca: the trust bundle, then the CRLs, kept in step with both.
+    expect(read('ca-crl.pem')).toBe(read('ca.pem') + read('crl.pem'));
   });
 
   it('drops a certificate from the lists at its exact notAfter', async () => {

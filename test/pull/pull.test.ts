@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -146,6 +146,27 @@ describe('mailca-pull against a real mailca server', () => {
     const json = await run(['--url', srv.url, '--format', 'json', '--out', 'allow.json'], { cwd: work, env });
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(readFileSync(path.join(work, 'allow.json'), 'utf8')).certificates.length).toBeGreaterThan(0);
+  });
+
+  it('dovecot: the passwd-file keyed by serial, the enforcement passwd-file and the CA file with CRLs, via `mailca pull`', async () => {
+    const cert = await enrolAlice();
+    await setUserEnforcement(srv.m.ctx, testActor, { email: 'alice@example.test', state: 'enforced' });
+    const work = mkdtempSync(path.join(dir, 'dovecot-'));
+    const args = ['pull', '--url', srv.url, '--token-file', tokenFile, '--format', 'dovecot', '--out', 'allow.dovecot', '--enforcement-out', 'enforce.dovecot', '--ca-crl-out', 'ca-crl.pem'];
+    const r = await run(args, { cwd: work, script: BIN, env: { MAILCA_LOG_LEVEL: 'warn' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^updated ca-crl\.pem \(2 PEM blocks\), allow\.dovecot \(\d+ entr(y|ies)\), enforce\.dovecot \(1 entry\)\n$/);
+    expect(entries(readFileSync(path.join(work, 'allow.dovecot'), 'utf8'))).toContain(`${cert.serial}:::::::nopassword=yes user=alice@example.test`);
+    expect(entries(readFileSync(path.join(work, 'enforce.dovecot'), 'utf8'))).toEqual(['alice@example.test:']);
+    const bundle = readFileSync(path.join(work, 'ca-crl.pem'), 'utf8');
+    expect(bundle.indexOf('-----BEGIN CERTIFICATE-----')).toBe(0);
+    expect(bundle).toContain('-----BEGIN X509 CRL-----');
+
+    await revoke(srv.m.ctx, testActor, { serial: cert.serial, reason: 'keyCompromise' });
+    const again = await run(args, { cwd: work, script: BIN, env: { MAILCA_LOG_LEVEL: 'warn' } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(path.join(work, 'allow.dovecot'), 'utf8')).not.toContain(cert.serial);
+    expect(readFileSync(path.join(work, 'ca-crl.pem'), 'utf8')).not.toBe(bundle); // the new CRL
   });
 
   it('a refused token: exit 1, a clear message without the token, nothing written', async () => {
@@ -344,12 +365,12 @@ describe('usage', () => {
   const cases: [string[], RegExp][] = [
     [[], /^mailca-pull: --url is required/],
     [['--url', 'http://x', '--format', 'postfix'], /^mailca-pull: --out is required/],
-    [['--url', 'http://x', '--format', 'sendmail', '--out', 'f', '--token', 't'], /--format must be postfix, exim or json/],
+    [['--url', 'http://x', '--format', 'sendmail', '--out', 'f', '--token', 't'], /--format must be postfix, exim, json or dovecot/],
     [['--url', 'ftp://x', '--format', 'postfix', '--out', 'f', '--token', 't'], /--url must be http\(s\)/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f'], /no token: give --token-file FILE, --token TOKEN or MAILCA_PULL_TOKEN/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--token-file', 'x'], /not both/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token-file', '/nonexistent/token'], /cannot read --token-file \/nonexistent\/token: ENOENT/],
-    [['--url', 'http://x', '--format', 'json', '--out', 'f', '--token', 't', '--enforcement-out', 'e'], /--enforcement-out needs --format postfix or exim/],
+    [['--url', 'http://x', '--format', 'json', '--out', 'f', '--token', 't', '--enforcement-out', 'e'], /--enforcement-out needs --format postfix, exim or dovecot/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--ca-out', 'f'], /is given for two outputs/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--url', 'http://x', '--format', 'postfix', '--out', 'f', '--token', 't', 'extra'], /Unexpected argument 'extra'/],
@@ -375,5 +396,43 @@ describe('usage', () => {
     const usage = await run(['pull', '--format', 'x'], { cwd: work, script: BIN });
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim()).toBe('mailca-pull: --url is required (see --help)');
+  });
+});
+
+describe('mailca-pull checks the CA and CRL file', () => {
+  it('refuses a CRL before the CA certificates, or a file without CRLs, and keeps the old file', async () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'mailca-pull-cacrl-'));
+    const ca = execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(work, 'ca.key'), '-subj', '/CN=pull test CA', '-days', '2'], { encoding: 'utf8' });
+    writeFileSync(path.join(work, 'index.txt'), '');
+    writeFileSync(path.join(work, 'crlnumber'), '01\n');
+    writeFileSync(path.join(work, 'ca.pem'), ca);
+    writeFileSync(path.join(work, 'ca.cnf'), `[ca]\ndefault_ca=c\n[c]\ndatabase=${work}/index.txt\ncrlnumber=${work}/crlnumber\ncertificate=${work}/ca.pem\nprivate_key=${work}/ca.key\ndefault_md=sha256\ndefault_crl_days=2\n`);
+    const crl = execFileSync('openssl', ['ca', '-config', path.join(work, 'ca.cnf'), '-gencrl'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    let bundle = ca + crl;
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/allowlist')) return void res.writeHead(200).end(`# list\n${'1'.repeat(32)}:::::::nopassword=yes user=a@example.test\n`);
+      res.writeHead(200).end(bundle);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const args = ['--url', url, '--token', 't', '--format', 'dovecot', '--out', 'allow.dovecot', '--ca-crl-out', 'ca-crl.pem'];
+      const ok = await run(args, { cwd: work });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toBe('updated ca-crl.pem (2 PEM blocks), allow.dovecot (1 entry)\n');
+      for (const [bad, message] of [
+        [crl + ca, /ca-crl\.pem: the body .* is not a valid CA and CRL file: a CERTIFICATE block after a X509 CRL block/],
+        [ca, /is not a valid CA and CRL file: no -----BEGIN X509 CRL----- block/],
+      ] as const) {
+        bundle = bad;
+        const r = await run(args, { cwd: work });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(readFileSync(path.join(work, 'ca-crl.pem'), 'utf8')).toBe(ca + crl);
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

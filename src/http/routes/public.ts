@@ -26,6 +26,8 @@ export function publicRoutes({ reads, published }: Pick<HttpCapabilities, 'reads
   });
   r.get('/ca.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.caBundle)));
   r.get('/crl.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.crlPem)));
+  // The trust bundle followed by the CRLs, in one file: Dovecot's ssl_ca.
+  r.get('/ca-crl.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.caCrlBundle)));
   // One CRL per CA (the distribution point in that CA's certificates).
   r.get('/crl/:file', async (req, res) => {
     const m = /^(\d{1,9})\.(der|pem)$/.exec(String(req.params.file));

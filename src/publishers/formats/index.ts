@@ -1,3 +1,4 @@
+import { dovecotFormat } from './dovecot.ts';
 import { eximFormat } from './exim.ts';
 import { jsonFormat } from './json.ts';
 import { postfixFormat } from './postfix.ts';
@@ -5,6 +6,7 @@ import type { AllowlistEntry, ConsumerFormat, ListContext } from './types.ts';
 
 export type * from './types.ts';
 export { enrolMessage } from './types.ts';
+export { DOVECOT_FILES } from './dovecot.ts';
 export { EXIM_FILES } from './exim.ts';
 export { POSTFIX_FILES } from './postfix.ts';
 
@@ -13,6 +15,7 @@ export const CONSUMER_FORMATS = {
   postfix: postfixFormat,
   exim: eximFormat,
   json: jsonFormat,
+  dovecot: dovecotFormat,
 } as const satisfies Record<string, ConsumerFormat>;
 
 export type AllowlistFormat = keyof typeof CONSUMER_FORMATS;

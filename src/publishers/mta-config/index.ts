@@ -3,6 +3,7 @@ import { renderPostfixConfig } from './postfix.ts';
 import type { MtaConfigOptions, RenderedEximConfig, RenderedMtaConfig, RenderedPostfixConfig } from './types.ts';
 import { validateOptions } from './validate.ts';
 
+export { CERTIFICATE_LOGIN_KEY, renderDovecotConfig, type DovecotConfigOptions, type DovecotPaths, type RenderedDovecotConfig } from './dovecot.ts';
 export { POLICIES, POLICY_NUMBERS } from './policies.ts';
 export { DEFAULT_POLICY_SERVICE } from './validate.ts';
 export type { ClientCertificateMode, PolicyDescription, TlsMode } from './policies.ts';

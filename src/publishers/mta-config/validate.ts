@@ -3,13 +3,13 @@ import type { MtaConfigOptions } from './types.ts';
 /** Characters that would break a Postfix `-o` value, a `static:{…}` map or an Exim string expansion. */
 const UNSAFE_IN_CONFIG = /[\s{}$\\,"]/;
 
-function assertSafe(what: string, value: string): void {
+export function assertSafe(what: string, value: string): void {
   if (value.length === 0 || UNSAFE_IN_CONFIG.test(value)) {
     throw new Error(`mta-config: ${what} must be non-empty without whitespace, braces, $, \\, commas or quotes: ${JSON.stringify(value)}`);
   }
 }
 
-function assertPort(what: string, port: number): void {
+export function assertPort(what: string, port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`mta-config: ${what} is not a TCP port: ${port}`);
 }
 

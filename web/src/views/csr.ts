@@ -80,7 +80,7 @@ export function csrView(ctx: ViewContext): void {
     h('p', { class: 'lede' }, 'If you made a key and a certificate request yourself, for example with openssl, send the request here. Your key stays with you; you get the certificate and the CA chain as a PEM file.'),
     h('p', {}, 'For example:'),
     h('pre', { class: 'mono' }, `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n  -keyout mail.key -subj "/CN=${email}" -out mail.csr`),
-    h('p', { class: 'hint' }, `The certificate is always for ${email}, whatever names the request carries. RSA keys need at least 2048 bits.`),
+    h('p', { class: 'hint' }, `The certificate is always for ${email}, whatever names the request carries (its subject is CN=${email} with a serialNumber unique to the certificate). RSA keys need at least 2048 bits.`),
     form,
   );
 }
