@@ -10,17 +10,20 @@ import { publishDir, type Config } from './config.ts';
 import { DatabaseUnavailable, ListenFailed } from './errors.ts';
 import type { EnrolmentContext } from './enrolment/context.ts';
 import { createApp } from './http/app.ts';
+import type { HttpCapabilities } from './http/capabilities.ts';
+import { bindEnrolment } from './enrolment/service.ts';
 import { CaKeyring, ensureCa } from './issuance/authority.ts';
 import type { Pkcs11Settings } from './issuance/pkcs11-signer.ts';
 import type { KeyStorage } from './issuance/signer-loader.ts';
 import { resolveCaPassphrase } from './issuance/passphrase.ts';
-import { Publisher } from './publishers/publish.ts';
+import { Publisher, publishedReads } from './publishers/publish.ts';
 import { startScheduler } from './scheduler.ts';
 import { supersedeDue } from './enrolment/renew.ts';
 import { unfinishedIssuances } from './enrolment/enrol.ts';
 import { smtpMailer, type Mailer } from './notifications/mailer.ts';
 import { expiringCas, sendAdminDigest, sendExpiryReminders } from './notifications/reminders.ts';
 import { Store } from './store/index.ts';
+import { sessionRecords, storeReads } from './store/views.ts';
 import { LdapDirectory, ldapSettingsFromConfig } from './directory/ldap-directory.ts';
 import { syncDirectory } from './enrolment/directory-sync.ts';
 import { buildSignInProviders, prepareSignInProviders } from './http/sign-in/registry.ts';
@@ -221,6 +224,23 @@ export function pkcs11SettingsOf(config: Config): Pkcs11Settings {
   return { module: config.pkcs11Module, tokenLabel: config.pkcs11TokenLabel, pin: config.pkcs11Pin, pinFile: config.pkcs11PinFile, keyLabel: config.pkcs11KeyLabel };
 }
 
+/**
+ * What the HTTP tier gets: the enrolment functions bound to the context, read-only views of the
+ * store and of the published files, and its session rows. Never the context, the keyring, the
+ * writable store or the publisher: a route cannot sign, and changes only through enrolment.
+ */
+export function httpCapabilities(m: Mailca): HttpCapabilities {
+  return {
+    enrolment: bindEnrolment(m.ctx),
+    reads: storeReads(m.store),
+    published: publishedReads(m.publisher),
+    sessions: sessionRecords(m.store),
+    clock: m.ctx.clock,
+    log: m.log,
+    renewal: { renewalWindowDays: m.ctx.policy.renewalWindowDays },
+  };
+}
+
 /** Where users enrol: MAILCA_PUBLIC_URL, else the listen address. */
 export function portalUrl(config: Config): string {
   return config.publicUrl ? `${config.publicUrl}/` : `${config.tlsCert ? 'https' : 'http'}://${config.listen.host}:${config.listen.port}/`;
@@ -300,6 +320,8 @@ async function syncDirectoryHourly(m: Mailca): Promise<void> {
 
 export interface RunningServer {
   mailca: Mailca;
+  /** What the HTTP tier was given (httpCapabilities). */
+  capabilities: HttpCapabilities;
   server: Server;
   url: string;
   stop(): Promise<void>;
@@ -398,9 +420,10 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     await mailca.publisher.publish();
     // Changes made by other instances, or by the CLI next to this server, reach this one's files too.
     cleanups.push(await mailca.publisher.follow({ pollMs: mailca.store.dialect === 'postgres' ? 1_000 : 100 }));
-    const signInProviders = buildSignInProviders({ ctx: mailca.ctx, config, directory: mailca.directory });
+    const caps = httpCapabilities(mailca);
+    const signInProviders = buildSignInProviders({ enrolment: caps.enrolment, reads: caps.reads, log: caps.log, config, directory: mailca.directory });
     await prepareSignInProviders(signInProviders);
-    const app = createApp(mailca.ctx, mailca.publisher, {
+    const app = createApp(caps, {
       publicUrl: config.publicUrl,
       sessionSecret: await sessionSecret(config, mailca.store),
       maxLongPolls: config.maxLongPolls,
@@ -442,6 +465,7 @@ export async function serve(config: Config, opts: { clock?: Clock; log?: Logger;
     mailca.log.info({ url, publicUrl: config.publicUrl }, 'mailca is serving');
     return {
       mailca,
+      capabilities: caps,
       server,
       url,
       async stop() {

@@ -3,9 +3,8 @@ import express, { type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import { systemClock } from '../clock.ts';
-import type { EnrolmentContext } from '../enrolment/context.ts';
 import { Forbidden, BadRequest } from '../errors.ts';
-import type { Publisher } from '../publishers/publish.ts';
+import type { HttpCapabilities } from './capabilities.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { LongPollLimit } from './long-poll.ts';
 import { identify } from './principal.ts';
@@ -66,7 +65,8 @@ function jsonOnlySameOrigin(publicUrl: string | undefined): RequestHandler {
   };
 }
 
-export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: HttpOptions): express.Express {
+/** The HTTP tier, on the capabilities main.ts hands it (src/http/capabilities.ts). */
+export function createApp(caps: HttpCapabilities, opts: HttpOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', opts.trustProxy);
@@ -89,16 +89,16 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
     }),
   );
 
-  app.use(publicRoutes({ store: ctx.store, publisher }));
+  app.use(publicRoutes(caps));
 
   const passwords = opts.signInProviders ? passwordProviders(opts.signInProviders) : undefined;
   const takesPasswords = passwords === undefined || passwords.length > 0;
   // One password path for the portal's sign-in and EST's basic authentication: the same
   // providers, the same attempt counting and limits, the same audit events.
-  const signIn = passwordSignIn(ctx, passwords ? passwordCheckFor({ ctx }, passwords) : undefined);
-  app.use('/.well-known/est', estRoutes(ctx, { publisher, signIn }));
+  const signIn = passwordSignIn(caps.enrolment, passwords ? passwordCheckFor(caps, passwords) : undefined);
+  app.use('/.well-known/est', estRoutes(caps, { signIn }));
 
-  const auth = configurePassport(ctx.store, signIn);
+  const auth = configurePassport(caps.reads.users, signIn);
   const api = express.Router();
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));
@@ -107,7 +107,7 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
       name: SESSION_COOKIE,
       secret: opts.sessionSecret,
       // express-session stamps cookie expiry with wall-clock time; the store must judge it by the same clock.
-      store: new DatabaseSessionStore(ctx.store, systemClock, opts.sessionIdleMs),
+      store: new DatabaseSessionStore(caps.sessions, systemClock, opts.sessionIdleMs),
       resave: false,
       saveUninitialized: false,
       rolling: true, // the idle timeout restarts with each request
@@ -118,15 +118,15 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
   );
   api.use(auth.initialize());
   api.use(auth.session());
-  api.use(identify(ctx.store));
-  api.use(signInRoutes(ctx, { password: takesPasswords, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
-  api.use(sessionRoutes(ctx, auth, { password: takesPasswords }));
-  api.use(meRoutes(ctx));
-  api.use(adminRoutes(ctx));
-  api.use(allowlistRoutes({ publisher, longPolls: new LongPollLimit(opts.maxLongPolls) }));
-  api.use(enforcementRoutes(ctx));
-  api.use(metricsRoutes(ctx));
-  api.use(overviewRoutes(ctx, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs, ...opts.submission }));
+  api.use(identify(caps.enrolment.authenticateToken));
+  api.use(signInRoutes(caps, { password: takesPasswords, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
+  api.use(sessionRoutes(caps, auth, { password: takesPasswords }));
+  api.use(meRoutes(caps));
+  api.use(adminRoutes(caps));
+  api.use(allowlistRoutes({ publisher: caps.published, longPolls: new LongPollLimit(opts.maxLongPolls) }));
+  api.use(enforcementRoutes(caps));
+  api.use(metricsRoutes(caps));
+  api.use(overviewRoutes(caps, { publicUrl: opts.publicUrl, sessionIdleMs: opts.sessionIdleMs, ...opts.submission }));
   api.use((req, res) => sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${req.path}`));
   app.use('/api/v1', api);
 
@@ -143,6 +143,6 @@ export function createApp(ctx: EnrolmentContext, publisher: Publisher, opts: Htt
     }),
   );
   app.use((req, res) => sendError(res, 404, 'not_found', `not found: ${req.path}`));
-  app.use(errorHandler(ctx.log));
+  app.use(errorHandler(caps.log));
   return app;
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { BadRequest } from '../errors.ts';
-import type { Publisher } from '../publishers/publish.ts';
+import type { PublishedReads } from '../publishers/publish.ts';
 import type { PublishedFile } from '../publishers/published-file.ts';
 
 export const MAX_WAIT_SECONDS = 60;
@@ -55,7 +55,7 @@ export class LongPollLimit {
  * If-None-Match that still matches, the request is held until a publish changes the file (every
  * waiter is woken by that publish and gets what it wrote, nothing is re-rendered) or the wait ends (304).
  */
-export async function sendLongPolled(req: Request, res: Response, publisher: Publisher, name: string, limit: LongPollLimit): Promise<void> {
+export async function sendLongPolled(req: Request, res: Response, publisher: PublishedReads, name: string, limit: LongPollLimit): Promise<void> {
   const waitMs = parseWait(req.query.wait) * 1000;
   let file = await publisher.file(name);
   if (waitMs > 0 && matches(req.get('if-none-match'), file.etag)) {

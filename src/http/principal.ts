@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Forbidden, Unauthenticated } from '../errors.ts';
 import type { Actor } from '../enrolment/context.ts';
-import { authenticateToken } from '../enrolment/tokens.ts';
-import type { ApiToken, Store, TokenRole, User } from '../store/index.ts';
+import type { EnrolmentService } from '../enrolment/service.ts';
+import type { ApiToken, TokenRole, User } from '../store/index.ts';
 
 type StoreUser = User;
 
@@ -28,13 +28,13 @@ export function actorOf(req: Request): Actor {
 }
 
 /** Reads a bearer token if one is sent (an invalid one is a 401, never a fallback), else the session user. */
-export function identify(store: Store): RequestHandler {
+export function identify(authenticateToken: EnrolmentService['authenticateToken']): RequestHandler {
   return (req, _res, next) => {
     const header = req.get('authorization');
     if (header) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m?.[1]) return next(new Unauthenticated('invalid_token', 'Authorization must be "Bearer <token>"'));
-      authenticateToken(store, m[1]).then(
+      authenticateToken(m[1]).then(
         (token) => {
           if (!token) return next(new Unauthenticated('invalid_token', 'the bearer token is unknown or revoked'));
           req.principal = { kind: 'token', token };

@@ -1,13 +1,13 @@
 import session from 'express-session';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../store/index.ts';
+import type { SessionRecords } from '../store/views.ts';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /** express-session store on mailca's database, so sessions survive restarts and span instances. */
 export class DatabaseSessionStore extends session.Store {
   constructor(
-    private readonly store: Store,
+    private readonly sessions: SessionRecords,
     private readonly clock: Clock,
     private readonly idleMs: number,
   ) {
@@ -20,7 +20,7 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override get(sid: string, cb: Callback<session.SessionData | null>): void {
-    this.store.sessions.get(sid, this.clock.now()).then(
+    this.sessions.get(sid, this.clock.now()).then(
       (data) => cb(undefined, data ? (JSON.parse(data) as session.SessionData) : null),
       (e: unknown) => cb(e),
     );
@@ -29,7 +29,7 @@ export class DatabaseSessionStore extends session.Store {
   override set(sid: string, sess: session.SessionData, cb?: Callback): void {
     // passport keeps the signed-in user's id in the session; recorded so their sessions can be ended together.
     const owner = (sess as { passport?: { user?: unknown } }).passport?.user;
-    this.store.sessions.set(sid, JSON.stringify(sess), this.expiry(sess), typeof owner === 'number' ? owner : null).then(() => cb?.(), (e: unknown) => cb?.(e));
+    this.sessions.set(sid, JSON.stringify(sess), this.expiry(sess), typeof owner === 'number' ? owner : null).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 
   /** The expiry last written per session: an idle timer moved by less than a minute is not worth a commit. */
@@ -44,11 +44,11 @@ export class DatabaseSessionStore extends session.Store {
     }
     if (this.#touched.size > 100_000) this.#touched.clear();
     this.#touched.set(sid, expiry.getTime());
-    this.store.sessions.touch(sid, expiry).then(() => cb?.(), (e: unknown) => cb?.(e));
+    this.sessions.touch(sid, expiry).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 
   override destroy(sid: string, cb?: Callback): void {
     this.#touched.delete(sid);
-    this.store.sessions.destroy(sid).then(() => cb?.(), (e: unknown) => cb?.(e));
+    this.sessions.destroy(sid).then(() => cb?.(), (e: unknown) => cb?.(e));
   }
 }

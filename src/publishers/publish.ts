@@ -221,6 +221,19 @@ const sameUser = (a: UserState | undefined, b: UserState | undefined): boolean =
  * is coalesced (changes made while a publish runs are all taken by the next one) and incremental:
  * each publish reads the change feed since the previous one and re-renders only what it names.
  */
+/** What readers of published state (the HTTP tier) may ask the publisher: what was published, never to publish. */
+export type PublishedReads = Pick<Publisher, 'file' | 'waitForChange' | 'trustedCas' | 'currentCrls'>;
+
+/** The read side of a publisher, as an object that leads nowhere else (no store, keyring or publish). */
+export function publishedReads(publisher: Publisher): PublishedReads {
+  return Object.freeze({
+    file: (name: string) => publisher.file(name),
+    waitForChange: (name: string, etag: string, ms: number, signal: AbortSignal) => publisher.waitForChange(name, etag, ms, signal),
+    trustedCas: () => publisher.trustedCas(),
+    currentCrls: () => publisher.currentCrls(),
+  });
+}
+
 export class Publisher {
   /** Emits 'published' after each publish, 'failed' when one fails. */
   readonly events = new EventEmitter().setMaxListeners(0);

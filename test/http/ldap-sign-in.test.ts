@@ -104,7 +104,7 @@ describe('directory sign-in (LDAP)', () => {
     expect([400, 401]).toContain(empty.status);
     expect((await c.get('/api/v1/me')).status).toBe(401);
     // Below the HTTP form's own check: the provider and the directory client refuse it too.
-    const provider = ldapSignIn({ ctx: srv.m.ctx, config: srv.m.config, directory: srv.m.directory });
+    const provider = ldapSignIn({ ...srv.server.capabilities, config: srv.m.config, directory: srv.m.directory });
     expect(await provider.verifyPassword('dana@example.test', '', null)).toBeUndefined();
     expect(await provider.verifyPassword('dana@example.test', DANA.password, null)).toMatchObject({ address: 'dana@example.test', provider: 'ldap', subject: personDn('dana') });
     expect(await srv.m.directory!.checkPassword(personDn('dana'), '')).toBe(false);

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { BadRequest } from '../../errors.ts';
 import { CONSUMER_FORMATS, ENFORCEMENT_FORMATS, SENDER_LOGIN_FORMATS, type AllowlistFormat, type ConsumerFormat } from '../../publishers/formats/index.ts';
-import type { Publisher } from '../../publishers/publish.ts';
+import type { PublishedReads } from '../../publishers/publish.ts';
 import { sendLongPolled, type LongPollLimit } from '../long-poll.ts';
 import { requireRole } from '../principal.ts';
 
@@ -12,7 +12,7 @@ function pickFormat(v: unknown, allowed: readonly AllowlistFormat[]): ConsumerFo
 }
 
 /** What MTAs pull (mta or admin token): the last published lists and maps; long poll with ?wait=. */
-export function allowlistRoutes(deps: { publisher: Publisher; longPolls: LongPollLimit }): Router {
+export function allowlistRoutes(deps: { publisher: PublishedReads; longPolls: LongPollLimit }): Router {
   const r = Router();
   const formats = Object.keys(CONSUMER_FORMATS) as AllowlistFormat[];
   r.get('/allowlist', requireRole('mta'), async (req, res) => {

@@ -1,7 +1,6 @@
 import { Router } from 'express';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { enforceEnrolled, enrolmentHistory, listEnforcement, readiness, setEnforcementPolicy, setEveryoneEnforcement, setUserEnforcement } from '../../enrolment/enforcement.ts';
 import type { UserEnforcement } from '../../enrolment/enforcement-policy.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 import { actorOf, requireRole } from '../principal.ts';
 
 const view = (d: UserEnforcement) => ({
@@ -13,38 +12,38 @@ const view = (d: UserEnforcement) => ({
 });
 
 /** Per-user migration to mandatory certificates (admin), and the readiness figure. */
-export function enforcementRoutes(ctx: EnrolmentContext): Router {
+export function enforcementRoutes({ enrolment, reads }: Pick<HttpCapabilities, 'enrolment' | 'reads'>): Router {
   const r = Router();
   const admin = requireRole('admin');
   r.get('/enforcement/users', admin, async (_req, res) => {
-    res.json({ users: (await listEnforcement(ctx)).map(view) });
+    res.json({ users: (await enrolment.listEnforcement()).map(view) });
   });
   r.post('/users/:email/enforcement', admin, async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    res.json({ user: view(await setUserEnforcement(ctx, actorOf(req), { email: String(req.params.email), state: b.state, enforceAt: b.enforce_at })) });
+    res.json({ user: view(await enrolment.setUserEnforcement(actorOf(req), { email: String(req.params.email), state: b.state, enforceAt: b.enforce_at })) });
   });
   r.post('/enforcement/all', admin, async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    res.json({ users_changed: await setEveryoneEnforcement(ctx, actorOf(req), b.state) });
+    res.json({ users_changed: await enrolment.setEveryoneEnforcement(actorOf(req), b.state) });
   });
   r.post('/enforcement/enrolled', admin, async (req, res) => {
-    res.json({ users_changed: await enforceEnrolled(ctx, actorOf(req)) });
+    res.json({ users_changed: await enrolment.enforceEnrolled(actorOf(req)) });
   });
   r.get('/readiness/history', admin, async (req, res) => {
-    const h = await enrolmentHistory(ctx, (req.query as Record<string, unknown>).days);
+    const h = await enrolment.enrolmentHistory((req.query as Record<string, unknown>).days);
     res.json({ users_total: h.usersTotal, days: h.days });
   });
   r.get('/enforcement/policy', admin, async (_req, res) => {
-    const p = await ctx.store.enforcement.policy();
+    const p = await reads.enforcement.policy();
     res.json({ after_first_enrolment_days: p.afterFirstEnrolmentDays, deadline: p.deadline?.toISOString() ?? null });
   });
   r.put('/enforcement/policy', admin, async (req, res) => {
     const b = (req.body ?? {}) as Record<string, unknown>;
-    const p = await setEnforcementPolicy(ctx, actorOf(req), { afterFirstEnrolmentDays: b.after_first_enrolment_days, deadline: b.deadline });
+    const p = await enrolment.setEnforcementPolicy(actorOf(req), { afterFirstEnrolmentDays: b.after_first_enrolment_days, deadline: b.deadline });
     res.json({ after_first_enrolment_days: p.afterFirstEnrolmentDays, deadline: p.deadline?.toISOString() ?? null });
   });
   r.get('/readiness', admin, async (_req, res) => {
-    const x = await readiness(ctx);
+    const x = await enrolment.readiness();
     res.json({
       users_total: x.usersTotal,
       enrolled: x.enrolled,

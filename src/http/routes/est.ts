@@ -1,12 +1,10 @@
 import express, { Router, type Request, type Response } from 'express';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { enrol } from '../../enrolment/enrol.ts';
-import { csrAttributesDer, reenrolWithCertificate } from '../../enrolment/est.ts';
+import { csrAttributesDer } from '../../enrolment/est.ts';
 import { BadRequest, Forbidden, Unauthenticated } from '../../errors.ts';
 import { certsOnlyPkcs7 } from '../../issuance/pkcs7.ts';
-import type { Publisher } from '../../publishers/publish.ts';
 import { pemToDer } from '../../publishers/publish.ts';
 import type { CertificateRecord } from '../../store/index.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 import { errorHandler, type ErrorSender } from '../errors.ts';
 import type { PasswordSignIn } from '../sign-in/password.ts';
 import { peerCertificateDer } from '../tls.ts';
@@ -60,14 +58,14 @@ function basicCredentials(req: Request): { email: string; password: string } {
  * client certificate of the TLS connection to mailca's own HTTPS listener. Either way the
  * certificate is for the authenticated user, whatever the CSR says.
  */
-export function estRoutes(ctx: EnrolmentContext, deps: { publisher: Publisher; signIn: PasswordSignIn }): Router {
+export function estRoutes({ enrolment, published, log }: Pick<HttpCapabilities, 'enrolment' | 'published' | 'log'>, deps: { signIn: PasswordSignIn }): Router {
   const r = Router();
   r.use(express.raw({ type: () => true, limit: '64kb' }));
 
   // The trust bundle as published (issuing CA first) and any cross certificates: what a client
   // needs to trust mailca's certificates, also across a CA rollover.
   r.get('/cacerts', async (_req, res) => {
-    const cas = [...(await deps.publisher.trustedCas())].sort((a, b) => Number(b.status === 'active') - Number(a.status === 'active'));
+    const cas = [...(await published.trustedCas())].sort((a, b) => Number(b.status === 'active') - Number(a.status === 'active'));
     const pems = cas.flatMap((ca) => [ca.certificatePem, ...(ca.crossCertificatePem ? [ca.crossCertificatePem] : [])]);
     sendBase64(res, 'application/pkcs7-mime', certsOnlyPkcs7(pems.map(pemToDer)));
   });
@@ -77,7 +75,7 @@ export function estRoutes(ctx: EnrolmentContext, deps: { publisher: Publisher; s
   r.post('/simpleenroll', async (req, res) => {
     const csr = csrBody(req);
     const user = await deps.signIn.signIn(basicCredentials(req), req.ip ?? null);
-    const { record } = await enrol(ctx, { id: `user:${user.email}`, sourceIp: req.ip ?? null }, { user, csr });
+    const { record } = await enrolment.enrol({ id: `user:${user.email}`, sourceIp: req.ip ?? null }, { user, csr });
     sendIssued(res, record);
   });
 
@@ -91,11 +89,11 @@ export function estRoutes(ctx: EnrolmentContext, deps: { publisher: Publisher; s
       );
     }
     if (!peer.der) throw new Unauthenticated('client_certificate_required', 'present your current mailca certificate in the TLS handshake (curl --cert FILE --key FILE)');
-    const { record } = await reenrolWithCertificate(ctx, { certificateDer: peer.der, csr, sourceIp: req.ip ?? null });
+    const { record } = await enrolment.reenrolWithCertificate({ certificateDer: peer.der, csr, sourceIp: req.ip ?? null });
     sendIssued(res, record);
   });
 
   r.use((req, res) => sendEstError(res, 404, 'not_found', `no such EST operation: ${req.method} ${req.baseUrl}${req.path} (cacerts, simpleenroll, simplereenroll, csrattrs)`));
-  r.use(errorHandler(ctx.log, sendEstError));
+  r.use(errorHandler(log, sendEstError));
   return r;
 }

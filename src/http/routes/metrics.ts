@@ -1,13 +1,10 @@
 import { Router } from 'express';
 import { Gauge, Registry } from 'prom-client';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { caOverview } from '../../enrolment/ca-rollover.ts';
-import { unfinishedIssuances } from '../../enrolment/enrol.ts';
-import { readiness } from '../../enrolment/enforcement.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 import { requireRole } from '../principal.ts';
 
 /** Prometheus metrics (admin or mta token), computed from the database on each scrape. */
-export function metricsRoutes(ctx: EnrolmentContext): Router {
+export function metricsRoutes({ enrolment, reads, clock }: Pick<HttpCapabilities, 'enrolment' | 'reads' | 'clock'>): Router {
   const registry = new Registry();
   const caExpiry = new Gauge({ name: 'mailca_ca_not_after_seconds', help: 'CA certificate expiry (Unix time)', labelNames: ['ca', 'state'], registers: [registry] });
   const caLeft = new Gauge({ name: 'mailca_ca_certificates_left', help: 'valid certificates issued by each CA', labelNames: ['ca', 'state'], registers: [registry] });
@@ -17,22 +14,22 @@ export function metricsRoutes(ctx: EnrolmentContext): Router {
   const r = Router();
   r.get('/metrics', requireRole('mta'), async (_req, res) => {
     registry.resetMetrics();
-    for (const o of await caOverview(ctx)) {
+    for (const o of await enrolment.caOverview()) {
       const labels = { ca: String(o.ca.id), state: o.state };
       caExpiry.set(labels, Math.floor(o.ca.notAfter.getTime() / 1000));
       caLeft.set(labels, o.certificatesLeft);
     }
-    active.set(await ctx.store.certificates.countActive(ctx.clock.now()));
-    const x = await readiness(ctx);
+    active.set(await reads.certificates.countActive(clock.now()));
+    const x = await enrolment.readiness();
     users.set({ state: 'enrolled' }, x.enrolled);
     users.set({ state: 'enforced' }, x.enforced);
     users.set({ state: 'total' }, x.usersTotal);
-    unfinished.set((await unfinishedIssuances(ctx)).length);
+    unfinished.set((await enrolment.unfinishedIssuances()).length);
     res.type(registry.contentType).send(await registry.metrics());
   });
   r.get('/cas', requireRole('admin'), async (_req, res) => {
     res.json({
-      cas: (await caOverview(ctx)).map((o) => ({
+      cas: (await enrolment.caOverview()).map((o) => ({
         id: o.ca.id,
         name: o.ca.name,
         state: o.state,

@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { DAY_MS } from '../../clock.ts';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
 import { BadRequest } from '../../errors.ts';
 import { pageParams, statusParam } from '../pagination.ts';
-import { userEnforcement } from '../../enrolment/enforcement.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 import { requireRole, requireUser, sessionUser } from '../principal.ts';
 import { certificateView } from '../views.ts';
 
@@ -24,14 +23,14 @@ export interface PortalSettingsOptions {
 }
 
 /** Admin overview and search, and the settings the portal shows to signed-in users. */
-export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOptions = {}): Router {
+export function overviewRoutes({ enrolment, reads, clock }: Pick<HttpCapabilities, 'enrolment' | 'reads' | 'clock'>, opts: PortalSettingsOptions = {}): Router {
   const r = Router();
 
   r.get('/overview', requireRole('admin'), async (_req, res) => {
-    const now = ctx.clock.now();
-    const certs = ctx.store.certificates;
+    const now = clock.now();
+    const certs = reads.certificates;
     const [users, usersWithActive, expiring, revoked] = await Promise.all([
-      ctx.store.users.count(),
+      reads.users.count(),
       certs.countUsersWithActive(now),
       certs.countExpiringBy(now, new Date(now.getTime() + WINDOW_DAYS * DAY_MS)),
       certs.countRevokedSince(new Date(now.getTime() - WINDOW_DAYS * DAY_MS)),
@@ -53,8 +52,8 @@ export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOption
     const status = statusParam(q);
     if (q.q !== undefined && typeof q.q !== 'string') throw new BadRequest('invalid_query', 'q must be a single string');
     const text = typeof q.q === 'string' ? q.q.slice(0, 320) : undefined;
-    const now = ctx.clock.now();
-    const page = await ctx.store.certificates.search({ q: text, status, now, limit, offset });
+    const now = clock.now();
+    const page = await reads.certificates.search({ q: text, status, now, limit, offset });
     res.json({ certificates: page.items.map((c) => certificateView(c, now)), total: page.total, limit, offset });
   });
 
@@ -65,7 +64,7 @@ export function overviewRoutes(ctx: EnrolmentContext, opts: PortalSettingsOption
       { port: opts.smtpStarttlsPort ?? 587, security: 'starttls' as const },
     ].filter((p) => p.port > 0);
     // The signed-in user's migration state: in grace a password still sends mail, once enforced only a certificate.
-    const enforcement = await userEnforcement(ctx, sessionUser(req).id);
+    const enforcement = await enrolment.userEnforcement(sessionUser(req).id);
     res.json({
       smtp: { host, ports, auth: opts.smtpAuth ?? 'none' },
       enforcement: enforcement ? { state: enforcement.state, enforced_from: enforcement.enforcedFrom?.toISOString() ?? null } : null,

@@ -1,10 +1,9 @@
 import { Router } from 'express';
-import type { Publisher } from '../../publishers/publish.ts';
 import { PUBLISHED_FILES, pemToDer } from '../../publishers/publish.ts';
 import { contentEtag } from '../../publishers/published-file.ts';
-import type { Store } from '../../store/index.ts';
 import { matches, sendPublishedFile } from '../long-poll.ts';
 import type { Request, Response } from 'express';
+import type { HttpCapabilities } from '../capabilities.ts';
 
 /** Sends a body with a content-hash ETag, or 304 when the client already has it. */
 export function sendWithEtag(req: Request, res: Response, body: string | Uint8Array, contentType: string): void {
@@ -19,20 +18,20 @@ export function sendWithEtag(req: Request, res: Response, body: string | Uint8Ar
 }
 
 /** Unauthenticated: the trust bundle, the CRLs and health. Serves what was published; never signs. */
-export function publicRoutes(deps: { store: Store; publisher: Publisher }): Router {
+export function publicRoutes({ reads, published }: Pick<HttpCapabilities, 'reads' | 'published'>): Router {
   const r = Router();
   r.get('/healthz', async (_req, res) => {
-    await deps.store.ping();
+    await reads.ping();
     res.json({ status: 'ok' });
   });
-  r.get('/ca.pem', async (req, res) => sendPublishedFile(req, res, await deps.publisher.file(PUBLISHED_FILES.caBundle)));
-  r.get('/crl.pem', async (req, res) => sendPublishedFile(req, res, await deps.publisher.file(PUBLISHED_FILES.crlPem)));
+  r.get('/ca.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.caBundle)));
+  r.get('/crl.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.crlPem)));
   // The trust bundle followed by the CRLs, in one file: Dovecot's ssl_ca.
-  r.get('/ca-crl.pem', async (req, res) => sendPublishedFile(req, res, await deps.publisher.file(PUBLISHED_FILES.caCrlBundle)));
+  r.get('/ca-crl.pem', async (req, res) => sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.caCrlBundle)));
   // One CRL per CA (the distribution point in that CA's certificates).
   r.get('/crl/:file', async (req, res) => {
     const m = /^(\d{1,9})\.(der|pem)$/.exec(String(req.params.file));
-    const crl = m ? (await deps.publisher.currentCrls()).find((c) => c.caId === Number(m[1])) : undefined;
+    const crl = m ? (await published.currentCrls()).find((c) => c.caId === Number(m[1])) : undefined;
     if (!m || !crl) {
       res.status(404).json({ error: 'no_crl', message: 'no CRL here: see /crl.pem for the CRLs of every trusted CA' });
       return;
@@ -41,8 +40,8 @@ export function publicRoutes(deps: { store: Store; publisher: Publisher }): Rout
     else sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
   });
   r.get('/crl.der', async (req, res) => {
-    const active = (await deps.publisher.trustedCas()).find((ca) => ca.status === 'active');
-    const crl = (await deps.publisher.currentCrls()).find((c) => c.caId === active?.id);
+    const active = (await published.trustedCas()).find((ca) => ca.status === 'active');
+    const crl = (await published.currentCrls()).find((c) => c.caId === active?.id);
     if (!crl) {
       res.status(404).json({ error: 'no_crl', message: 'no CA has been created yet' });
       return;

@@ -4,11 +4,10 @@ import { BadRequest, Forbidden } from '../../errors.ts';
 import type { User } from '../../store/index.ts';
 import { actorOf, requireUser, sessionUser } from '../principal.ts';
 import { userView } from '../views.ts';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { audit } from '../../enrolment/context.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 
 /** Sign-in and sign-out for people; the session cookie carries the rest. */
-export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStatic, opts: { password: boolean } = { password: true }): Router {
+export function sessionRoutes({ enrolment }: Pick<HttpCapabilities, 'enrolment'>, auth: passport.PassportStatic, opts: { password: boolean } = { password: true }): Router {
   const r = Router();
   r.post('/login', (req, res, next) => {
     // MAILCA_SIGN_IN names no password provider (e.g. oidc alone): GET /sign-in says how to sign in.
@@ -29,7 +28,7 @@ export function sessionRoutes(ctx: EnrolmentContext, auth: passport.PassportStat
       if (err) return next(err);
       req.session.destroy(() => {
         res.clearCookie('mailca.sid');
-        if (user) void audit(ctx, { id: `user:${user.email}`, sourceIp: req.ip ?? null }, 'logout', user.email).catch(() => undefined);
+        if (user) void enrolment.signedOut({ id: `user:${user.email}`, sourceIp: req.ip ?? null }, user.email).catch(() => undefined);
         res.json({ signed_out: true });
       });
     });

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { redirectSignIn } from '../../enrolment/sign-in.ts';
 import { MailcaError } from '../../errors.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 import { statusOf, sendError } from '../errors.ts';
 import type { PendingSignIn, RedirectSignInProvider } from '../sign-in/provider.ts';
 
@@ -50,7 +49,7 @@ async function sendSignInFailure(req: Request, res: Response, next: NextFunction
  * GET /sign-in: the ways to sign in, for the portal's sign-in page. For each redirect provider,
  * GET /sign-in/<name> sends the browser to it and GET /sign-in/<name>/callback takes it back.
  */
-export function signInRoutes(ctx: EnrolmentContext, opts: SignInRoutesOptions): Router {
+export function signInRoutes({ enrolment }: Pick<HttpCapabilities, 'enrolment'>, opts: SignInRoutesOptions): Router {
   const r = Router();
   r.get('/sign-in', (_req, res) => {
     res.json({ password: opts.password, providers: opts.redirect.map((p) => ({ name: p.name, label: p.label, start: `/api/v1/sign-in/${p.name}` })) });
@@ -95,7 +94,7 @@ export function signInRoutes(ctx: EnrolmentContext, opts: SignInRoutesOptions): 
             return { error: e };
           },
         )
-        .then((verified) => redirectSignIn(ctx, provider.name, verified, req.ip ?? null))
+        .then((verified) => enrolment.redirectSignIn(provider.name, verified, req.ip ?? null))
         .then(
           (user) => req.logIn(user, (e) => (e ? next(e) : res.redirect(303, '/'))),
           fail,

@@ -72,7 +72,7 @@ function reasonOf(e: unknown): string {
  * OpenID configuration stops the start; one that cannot be reached is retried at each sign-in
  * (which fails with 503 meanwhile), so the CA keeps serving its lists while the provider is down.
  */
-export const oidcSignIn: SignInProviderFactory<RedirectSignInProvider> = ({ ctx, config }) => {
+export const oidcSignIn: SignInProviderFactory<RedirectSignInProvider> = ({ log, config }) => {
   const { oidcIssuer: issuer, oidcClientId: clientId, oidcClientSecret: clientSecret, publicUrl } = config;
   // src/config.ts requires these when MAILCA_SIGN_IN names oidc.
   if (!issuer || !clientId || !clientSecret || !publicUrl) {
@@ -116,7 +116,7 @@ export const oidcSignIn: SignInProviderFactory<RedirectSignInProvider> = ({ ctx,
       return await configuration();
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      ctx.log.error({ err: e.message }, 'the OpenID provider is misconfigured');
+      log.error({ err: e.message }, 'the OpenID provider is misconfigured');
       throw new ServiceUnavailable('oidc_unavailable', `sign-in with ${label} is not working: ${e.message}`);
     }
   };
@@ -130,7 +130,7 @@ export const oidcSignIn: SignInProviderFactory<RedirectSignInProvider> = ({ ctx,
         await configuration();
       } catch (e) {
         if (!(e instanceof ServiceUnavailable)) throw e;
-        ctx.log.warn({ issuer, err: e.message }, 'the OpenID provider cannot be reached; sign-in with it is retried when someone signs in');
+        log.warn({ issuer, err: e.message }, 'the OpenID provider cannot be reached; sign-in with it is retried when someone signs in');
       }
     },
     async begin() {

@@ -1,8 +1,9 @@
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
-import { localPasswordCheck, passwordLogin, type PasswordCheck } from '../../enrolment/login.ts';
-import type { Store, User } from '../../store/index.ts';
+import type { PasswordCheck } from '../../enrolment/login.ts';
+import type { EnrolmentService } from '../../enrolment/service.ts';
+import type { User } from '../../store/index.ts';
+import type { StoreReads } from '../../store/views.ts';
 
 /**
  * Sign-in with an address and password (POST /login, the portal form): attempts are counted and
@@ -12,14 +13,15 @@ export interface PasswordSignIn {
   signIn(c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User>;
 }
 
-export function passwordSignIn(ctx: Pick<EnrolmentContext, 'store' | 'clock'>, check: PasswordCheck = localPasswordCheck(ctx)): PasswordSignIn {
+/** Without `check`, local accounts only. */
+export function passwordSignIn(enrolment: Pick<EnrolmentService, 'passwordLogin'>, check?: PasswordCheck): PasswordSignIn {
   return {
-    signIn: (c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User> => passwordLogin(ctx, { email: c.email, password: c.password, sourceIp }, check),
+    signIn: (c: { email: unknown; password: unknown }, sourceIp: string | null): Promise<User> => enrolment.passwordLogin({ email: c.email, password: c.password, sourceIp }, check),
   };
 }
 
 /** passport with a local strategy (JSON {email, password}) and sessions holding the user id. */
-export function configurePassport(store: Store, signIn: PasswordSignIn): passport.PassportStatic {
+export function configurePassport(users: Pick<StoreReads['users'], 'findById'>, signIn: PasswordSignIn): passport.PassportStatic {
   const p = new passport.Passport();
   p.use(
     'local',
@@ -29,7 +31,7 @@ export function configurePassport(store: Store, signIn: PasswordSignIn): passpor
   );
   p.serializeUser((user, done) => done(null, (user as User).id));
   p.deserializeUser((id: number, done) => {
-    store.users.findById(id).then(
+    users.findById(id).then(
       // A disabled user's session ends with the next request.
       (user) => done(null, user && !user.disabledAt ? user : false),
       (e: unknown) => done(e),

@@ -1,7 +1,7 @@
 import type { Config } from '../../config.ts';
 import type { LdapDirectory } from '../../directory/ldap-directory.ts';
-import type { EnrolmentContext } from '../../enrolment/context.ts';
 import type { VerifiedIdentity } from '../../enrolment/sign-in.ts';
+import type { HttpCapabilities } from '../capabilities.ts';
 
 export type { VerifiedIdentity } from '../../enrolment/sign-in.ts';
 
@@ -57,8 +57,7 @@ export interface RedirectSignInProvider {
 export type SignInProvider = PasswordSignInProvider | RedirectSignInProvider;
 
 /** What a provider module may use to build itself. */
-export interface SignInDependencies {
-  ctx: EnrolmentContext;
+export interface SignInDependencies extends Pick<HttpCapabilities, 'enrolment' | 'reads' | 'log'> {
   config: Config;
   /** The LDAP directory, when MAILCA_SIGN_IN names ldap. */
   directory?: LdapDirectory;

@@ -1,6 +1,5 @@
 import type { SignInProviderName } from '../../config.ts';
 import type { PasswordCheck } from '../../enrolment/login.ts';
-import { admitIdentity } from '../../enrolment/sign-in.ts';
 import { ServiceUnavailable } from '../../errors.ts';
 import { ldapSignIn } from './ldap.ts';
 import { localSignIn } from './local.ts';
@@ -35,7 +34,7 @@ export const redirectProviders = (providers: readonly SignInProvider[]): Redirec
  * and the identity it verified becomes (or finds) the mailca user. If none does and one could not
  * answer (its directory is down), the attempt fails with that error rather than as a wrong password.
  */
-export function passwordCheckFor(deps: Pick<SignInDependencies, 'ctx'>, providers: readonly PasswordSignInProvider[]): PasswordCheck {
+export function passwordCheckFor(deps: Pick<SignInDependencies, 'enrolment' | 'log'>, providers: readonly PasswordSignInProvider[]): PasswordCheck {
   return async (email, password, sourceIp) => {
     let unavailable: ServiceUnavailable | undefined;
     for (const provider of providers) {
@@ -44,12 +43,12 @@ export function passwordCheckFor(deps: Pick<SignInDependencies, 'ctx'>, provider
         identity = await provider.verifyPassword(email, password, sourceIp);
       } catch (e) {
         if (!(e instanceof ServiceUnavailable)) throw e;
-        deps.ctx.log.warn({ provider: provider.name, err: e.message }, 'a sign-in provider could not answer');
+        deps.log.warn({ provider: provider.name, err: e.message }, 'a sign-in provider could not answer');
         unavailable ??= e;
         continue;
       }
       if (!identity) continue;
-      const user = await admitIdentity(deps.ctx, identity, sourceIp);
+      const user = await deps.enrolment.admitIdentity(identity, sourceIp);
       if (user) return { user, provider: provider.name };
     }
     if (unavailable) throw unavailable;
