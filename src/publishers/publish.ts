@@ -30,7 +30,6 @@ export const PUBLISHED_FILES = {
 } as const;
 
 const PEM_TYPE = 'application/x-pem-file';
-const CRL_FILES = new Set<string>([PUBLISHED_FILES.crlPem, PUBLISHED_FILES.crlDer, PUBLISHED_FILES.caCrlBundle]);
 
 export interface PublisherDeps {
   store: Store;
@@ -252,7 +251,6 @@ export class Publisher {
   /** CAs whose CRL waits to be re-signed. */
   readonly #crlPending = new Set<number>();
   #lastCrlAt = 0;
-  #crlWanted = false;
   #lastStarted = 0;
   #loop: Promise<void> | undefined;
   #waiting: { resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
@@ -332,11 +330,9 @@ export class Publisher {
 
   /** The current version of a published file (publishing first if nothing was published yet). */
   async file(name: string): Promise<PublishedFile> {
-    // A reader sees at least every change this instance committed before it asked.
-    if (this.#crlPending.size > 0 && CRL_FILES.has(name)) {
-      this.#crlWanted = true;
-      await this.publish();
-    } else if (this.#lastSeq === undefined || this.#requested) await this.publish();
+    // A reader sees at least every change this instance committed before it asked; a CRL is re-signed on
+    // the publisher's own schedule (at most once a second on a server), never sooner because someone asked.
+    if (this.#lastSeq === undefined || this.#requested) await this.publish();
     else if (this.#loop) await this.settled();
     const f = this.#files.get(name);
     if (!f) throw new Error(`${name} is not a published file`);
@@ -366,12 +362,11 @@ export class Publisher {
     return this.#trusted;
   }
 
-  /** The published CRL of every trusted CA (never signs: the publisher and the scheduler do). */
+  /**
+   * The last signed CRL of every trusted CA. Never signs, and never makes the publisher sign sooner: a
+   * revocation's CRL follows within the publisher's CRL interval (a second on a server) whoever asks.
+   */
   async currentCrls(): Promise<CrlRecord[]> {
-    if (this.#crlPending.size > 0) {
-      this.#crlWanted = true;
-      await this.publish();
-    }
     const cas = await this.trustedCas();
     return cas.map((ca) => this.#crls.get(ca.id)).filter((c): c is CrlRecord => c !== undefined);
   }
@@ -453,9 +448,9 @@ export class Publisher {
     if (usersChanged) published.push(...(await this.#publishUserMaps()));
     const due = [...this.#crls.values()].some((crl) => crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime() <= now.getTime());
     // Re-signing a large CRL is the costliest step: a server does it at most once a second (the
-    // lists, which MTAs decide on, follow every publish); a reader of the CRL files waits for it.
+    // lists, which MTAs decide on, follow every publish).
     const crlWait = this.#lastCrlAt + (this.deps.crlMinIntervalMs ?? 0) - Date.now();
-    const crlNow = full || trustedDirty || due || this.#crlWanted || crlWait <= 0;
+    const crlNow = full || trustedDirty || due || crlWait <= 0;
     if (crlNow && (full || trustedDirty || crlDirty.size > 0 || due)) {
       published.push(...(await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due)));
       crlDirty.clear();
@@ -463,7 +458,6 @@ export class Publisher {
     } else if (crlDirty.size > 0) {
       setTimeout(() => this.notify(), Math.max(crlWait, 0)).unref();
     }
-    this.#crlWanted = false;
 
     for (const f of published) {
       this.#files.get(f.name)?.retire();

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaKeyring } from '../../src/issuance/authority.ts';
 import { publishDir } from '../../src/config.ts';
 import { PROJECT_ROOT } from '../../src/main.ts';
@@ -141,10 +141,12 @@ describe('what the HTTP tier is handed', () => {
     await getAll();
     expect(signatures).toBe(0);
 
-    // A revocation is signed into the CRL once, by the publisher, however often the CRL is fetched.
+    // A revocation is signed into the CRL once, by the publisher on its own schedule (within a second on
+    // a server), however often the CRL is fetched meanwhile.
     const crlBefore = published('crl.pem').toString();
     expect((await admin.post(`/api/v1/certificates/${String(enrolled.json.serial)}/revoke`, { reason: 'superseded' })).status).toBe(200);
-    expect((await get('/crl.pem')).toString()).not.toBe(crlBefore);
+    await getAll();
+    await vi.waitFor(async () => expect((await get('/crl.pem')).toString()).not.toBe(crlBefore), { timeout: 10_000, interval: 50 });
     await getAll();
     await srv.m.publisher.settled();
     expect(signatures).toBe(1);
