@@ -50,9 +50,13 @@ export interface PublishResult {
   crls: CrlRecord[];
 }
 
+/** The DER of the first PEM block (base64 decoding skips the line breaks; no pass over the text first). */
 export function pemToDer(pem: string): Uint8Array {
-  const body = pem.replace(/-----(BEGIN|END) [^-]+-----/g, '').replace(/\s+/g, '');
-  return new Uint8Array(Buffer.from(body, 'base64'));
+  const begin = pem.indexOf('-----BEGIN ');
+  const bodyStart = begin < 0 ? -1 : pem.indexOf('-----', begin + 11);
+  const end = pem.indexOf('-----END ', bodyStart);
+  if (bodyStart < 0 || end < 0) throw new Error('not a PEM block');
+  return new Uint8Array(Buffer.from(pem.slice(bodyStart + 5, end), 'base64'));
 }
 
 /**
@@ -66,6 +70,8 @@ const bucketStart = (b: number): string | undefined => (b < BUCKET_COUNT ? b.toS
 /** More changes than this since the last publish: re-render everything rather than read them all. */
 const FEED_BATCH = 5_000;
 const PAGE_ROWS = 5_000;
+/** Long polls woken per event-loop turn. */
+const WAKE_BATCH = 25;
 
 interface BucketSlot {
   offset: number;
@@ -329,11 +335,14 @@ export class Publisher {
   /** Resolves with the file once its ETag differs from `etag`, or undefined after `ms` or when `signal` aborts. */
   waitForChange(name: string, etag: string, ms: number, signal: AbortSignal): Promise<PublishedFile | undefined> {
     return new Promise((resolve) => {
+      let settled = false;
       const waiter = { name, etag, wake: () => done(this.#files.get(name)) };
       const timer = setTimeout(() => done(undefined), ms);
       const onAbort = () => done(undefined);
       signal.addEventListener('abort', onAbort, { once: true });
       const done = (f: PublishedFile | undefined) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         this.#changeWaiters.delete(waiter);
@@ -454,10 +463,25 @@ export class Publisher {
     }
     this.#lastSeq = seq;
     this.#lastAt = now;
-    for (const w of this.#changeWaiters) if (this.#files.get(w.name)?.etag !== w.etag) w.wake();
+    this.#wakeChanged();
     this.deps.log.debug({ full, buckets: dirty.size, users: changedUsers.length, files: published.map((f) => f.name) }, 'published');
     this.events.emit('published');
     return { at: now, activeCertificates: this.#activeCertificates, crls: [...this.#crls.values()] };
+  }
+
+  /**
+   * Wakes the long polls whose file changed. Each sends a whole list, so they are woken a batch per
+   * event-loop turn: 2,000 polls woken by one publish never all write in one tick, and other
+   * requests are answered in between.
+   */
+  #wakeChanged(): void {
+    const woken = [...this.#changeWaiters].filter((w) => this.#files.get(w.name)?.etag !== w.etag);
+    for (const w of woken) this.#changeWaiters.delete(w);
+    const batch = (from: number) => {
+      for (const w of woken.slice(from, from + WAKE_BATCH)) w.wake();
+      if (from + WAKE_BATCH < woken.length) setImmediate(() => batch(from + WAKE_BATCH));
+    };
+    batch(0);
   }
 
   /** Re-reads the given users (all when undefined); returns the ids whose published facts changed. */
