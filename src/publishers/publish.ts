@@ -4,12 +4,13 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { decideEnforcement, nextEnforcementChange } from '../enrolment/enforcement-policy.ts';
+import { decideEnforcement } from '../enrolment/enforcement-policy.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
 import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
 import { RevokedSet } from './revoked-set.ts';
-import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
+import { PublishedUsers } from './user-state.ts';
+import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext } from './formats/index.ts';
 import { AtomicFileWriter, PublishedFile, publishSmallFile } from './published-file.ts';
 
 /** Files in `<data dir>/publish/` besides the allow-lists and maps the formats name. */
@@ -72,6 +73,8 @@ const FEED_BATCH = 5_000;
 const PAGE_ROWS = 5_000;
 /** Long polls woken per event-loop turn. */
 const WAKE_BATCH = 25;
+/** Users read per page by a full refresh. */
+const USER_PAGE = 5_000;
 
 interface BucketSlot {
   offset: number;
@@ -144,8 +147,8 @@ class ListAssembler {
     this.#hashes.push(old.hash);
   }
 
-  async finish(ctx: ListContext): Promise<{ etag: string; entries: number }> {
-    const footer = Buffer.from(this.format.footer(ctx), 'utf8');
+  async finish(footerText: string): Promise<{ etag: string; entries: number }> {
+    const footer = Buffer.from(footerText, 'utf8');
     this.#hashes.push(createHash('sha256').update(footer).digest());
     this.#bytes(footer);
     await this.#writePieces();
@@ -208,16 +211,6 @@ class ActiveRows {
   }
 }
 
-interface UserState extends PublishedUser {
-  userId: number;
-}
-
-const sameUser = (a: UserState | undefined, b: UserState | undefined): boolean =>
-  a?.email === b?.email &&
-  a?.enforcement.state === b?.enforcement.state &&
-  a?.enforcement.enforcedFrom?.getTime() === b?.enforcement.enforcedFrom?.getTime() &&
-  a?.senders.join('\n') === b?.senders.join('\n');
-
 /**
  * Keeps `<data dir>/publish/` and the lists served over HTTP in step with the database. Publishing
  * is coalesced (changes made while a publish runs are all taken by the next one) and incremental:
@@ -230,8 +223,8 @@ export class Publisher {
   #lastAt: Date | undefined;
   readonly #layouts = new Map<AllowlistFormat, ListLayout>();
   readonly #files = new Map<string, PublishedFile>();
-  readonly #users = new Map<number, UserState>();
-  #sortedUsers: UserState[] = [];
+  readonly #users = new PublishedUsers();
+  readonly #footers = new Map<AllowlistFormat, { version: number; text: string }>();
   #nextEnforcementAt: Date | undefined;
   #trusted: CaRecord[] = [];
   readonly #crls = new Map<number, CrlRecord>();
@@ -488,37 +481,61 @@ export class Publisher {
   async #refreshUsers(now: Date, userIds: number[] | undefined): Promise<number[]> {
     const { store } = this.deps;
     if (userIds && userIds.length === 0) return [];
-    const [facts, policy] = await Promise.all([store.enforcement.facts(now, userIds), store.enforcement.policy()]);
-    const senders = await store.aliases.sendersForUsers(userIds ? facts.map((f) => f.userId) : undefined);
-    const fresh = new Map<number, UserState>();
-    for (const f of facts) {
-      // The owner first, then the sender aliases.
-      fresh.set(f.userId, { userId: f.userId, email: f.email, enforcement: decideEnforcement(f, policy, now), senders: senders.get(f.userId) ?? [f.email] });
-    }
-    const ids = userIds ?? [...new Set([...this.#users.keys(), ...fresh.keys()])];
+    const policy = await store.enforcement.policy();
+    const users = this.#users;
     const changed: number[] = [];
-    for (const id of ids) {
-      const next = fresh.get(id);
-      if (!sameUser(this.#users.get(id), next)) changed.push(id);
-      if (next) this.#users.set(id, next);
-      else this.#users.delete(id);
+    if (userIds) {
+      const facts = await store.enforcement.facts(now, userIds);
+      const senders = await store.aliases.sendersForUsers(facts.map((f) => f.userId));
+      const seen = new Set<number>();
+      for (const f of facts) {
+        seen.add(f.userId);
+        // The owner first, then the sender aliases.
+        if (users.set(f.userId, { email: f.email, enforcement: decideEnforcement(f, policy, now), senders: senders.get(f.userId) ?? [f.email] })) changed.push(f.userId);
+      }
+      for (const id of userIds) if (!seen.has(id) && users.delete(id)) changed.push(id);
+    } else {
+      // Every user, a page at a time: the state is never held twice, nor as rows and objects.
+      const firstLoad = users.size === 0;
+      const seen = new Set<number>();
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.enforcement.factsPage(now, after, USER_PAGE);
+        if (page.length === 0) break;
+        const last = page[page.length - 1]!.email;
+        const aliases = await store.aliases.aliasesForAddressRange(after, last);
+        for (const f of page) {
+          const u = { email: f.email, enforcement: decideEnforcement(f, policy, now), senders: [f.email, ...(aliases.get(f.userId) ?? [])] };
+          if (firstLoad) users.append(f.userId, u);
+          else {
+            seen.add(f.userId);
+            if (users.set(f.userId, u)) changed.push(f.userId);
+          }
+        }
+        after = last;
+        if (page.length < USER_PAGE) break;
+      }
+      if (!firstLoad) for (const id of [...users.ids()]) if (!seen.has(id) && users.delete(id)) changed.push(id);
     }
-    if (changed.length > 0 || !userIds) {
-      this.#sortedUsers = [...this.#users.values()].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
-      this.#nextEnforcementAt = nextEnforcementChange(
-        this.#sortedUsers.map((u) => u.enforcement),
-        now,
-      );
-    }
+    if (changed.length > 0 || !userIds) this.#nextEnforcementAt = users.nextEnforcementAt(now);
     return changed;
   }
 
   #listContext(): ListContext {
-    return { users: this.#sortedUsers, portalUrl: this.deps.portalUrl };
+    const users = this.#users;
+    return { users: { [Symbol.iterator]: () => users.sorted() }, portalUrl: this.deps.portalUrl };
+  }
+
+  /** The list's footer, rendered again only when the users changed. */
+  #footer(name: AllowlistFormat, format: ConsumerFormat): string {
+    const cached = this.#footers.get(name);
+    if (cached?.version === this.#users.version) return cached.text;
+    const text = format.footer(this.#listContext());
+    this.#footers.set(name, { version: this.#users.version, text });
+    return text;
   }
 
   #entry(row: ActiveCertificateRow): AllowlistEntry {
-    const user = this.#users.get(row.userId);
     return {
       serial: row.serial,
       fingerprintSha256: row.fingerprintSha256,
@@ -526,8 +543,8 @@ export class Publisher {
       owner: row.email,
       subject: row.subject,
       notAfter: row.notAfter,
-      senders: user?.senders ?? [row.email],
-      migration: user?.enforcement.state ?? 'grace',
+      senders: this.#users.senders(row.userId) ?? [row.email],
+      migration: this.#users.state(row.userId) ?? 'grace',
     };
   }
 
@@ -554,10 +571,9 @@ export class Publisher {
         const entries = (await rows.bucket(b)).map((r) => this.#entry(r));
         for (const l of lists) await l.rendered(b, entries);
       }
-      const ctx = this.#listContext();
       const out: PublishedFile[] = [];
       for (const [i, l] of lists.entries()) {
-        const { etag, entries } = await l.finish(ctx);
+        const { etag, entries } = await l.finish(this.#footer(formats[i]!.name, l.format));
         const size = writers[i]!.size;
         const handle = await writers[i]!.commit();
         const file = new PublishedFile(l.format.allowlistFile, l.format.contentType, etag, size, { handle });
