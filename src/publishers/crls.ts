@@ -34,7 +34,7 @@ async function stateHash(encodedEntries: readonly Uint8Array[]): Promise<string>
 const CRL_BACKDATE_MS = 5 * MINUTE_MS;
 
 /** A CRL is re-signed when the revocations change, and halfway through its validity. */
-export function crlRefreshDue(crl: CrlRecord, lifetimeMs: number): Date {
+export function crlRefreshDue(crl: Pick<CrlRecord, 'nextUpdate'>, lifetimeMs: number): Date {
   return new Date(crl.nextUpdate.getTime() - lifetimeMs / 2);
 }
 
@@ -50,15 +50,23 @@ const fromDatabase: CrlEntrySource = {
 
 /** The stored CRL and the revocations it should hold now; `fresh` when it needs no re-signing. */
 async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date, source: CrlEntrySource) {
-  const current = await store.crls.find(ca.id);
+  // Without the PEM: reading megabytes is a synchronous stall on SQLite, and most checks re-sign anyway.
+  const current = await store.crls.findMeta(ca.id);
   const encodedEntries = await source.entries(store, ca.id, now);
   const hash = await stateHash(encodedEntries);
   const fresh = current !== undefined && current.stateHash === hash && now < crlRefreshDue(current, policy.lifetimeMs);
   return { current, encodedEntries, hash, fresh };
 }
 
+/** The stored CRL, when crlState found it fresh. */
+async function storedCrl(store: Store, caId: number): Promise<CrlRecord> {
+  const crl = await store.crls.find(caId);
+  if (!crl) throw new Error(`CA ${caId}: its CRL is gone`);
+  return crl;
+}
+
 /** Signs the CRL that follows `current` with these entries (built in slices, off the event loop's critical path). */
-async function signNext(deps: { keyring: CaKeyring }, ca: CaRecord, policy: CrlPolicy, now: Date, current: CrlRecord | undefined, encodedEntries: readonly Uint8Array[], hash: string): Promise<CrlRecord> {
+async function signNext(deps: { keyring: CaKeyring }, ca: CaRecord, policy: CrlPolicy, now: Date, current: Pick<CrlRecord, 'crlNumber'> | undefined, encodedEntries: readonly Uint8Array[], hash: string): Promise<CrlRecord> {
   const issuer = await deps.keyring.forCa(ca);
   const crlNumber = (current?.crlNumber ?? 0) + 1;
   const nextUpdate = new Date(now.getTime() + policy.lifetimeMs);
@@ -94,17 +102,17 @@ export async function ensureCrl(
 ): Promise<CrlRecord> {
   // Most calls (every GET /crl.pem) find the stored CRL current: check without taking the lock.
   const unlocked = await crlState(deps.store, ca, policy, deps.clock.now(), source);
-  if (unlocked.fresh && unlocked.current) return unlocked.current;
+  if (unlocked.fresh && unlocked.current) return storedCrl(deps.store, ca.id);
   const prepared = await signNext(deps, ca, policy, deps.clock.now(), unlocked.current, unlocked.encodedEntries, unlocked.hash);
   return deps.store.withLock('crl', async (tx) => {
-    const stored = await tx.crls.find(ca.id);
+    const stored = await tx.crls.findMeta(ca.id);
     if (stored?.crlNumber === unlocked.current?.crlNumber) {
       await tx.crls.save(prepared);
       return prepared;
     }
     const now = deps.clock.now();
     const { current, encodedEntries, hash, fresh } = await crlState(tx, ca, policy, now, source);
-    if (fresh && current) return current;
+    if (fresh && current) return storedCrl(tx, ca.id);
     const record = await signNext(deps, ca, policy, now, current, encodedEntries, hash);
     await tx.crls.save(record);
     return record;

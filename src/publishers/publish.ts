@@ -70,11 +70,11 @@ const bucketOf = (fingerprint: string): number => parseInt(fingerprint.slice(0, 
 const bucketStart = (b: number): string | undefined => (b < BUCKET_COUNT ? b.toString(16).padStart(3, '0') : undefined);
 /** More changes than this since the last publish: re-render everything rather than read them all. */
 const FEED_BATCH = 5_000;
-const PAGE_ROWS = 5_000;
+const PAGE_ROWS = 1_000;
 /** Long polls woken per event-loop turn. */
 const WAKE_BATCH = 25;
 /** Users read per page by a full refresh. */
-const USER_PAGE = 5_000;
+const USER_PAGE = 2_000;
 
 interface BucketSlot {
   offset: number;
