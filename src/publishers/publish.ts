@@ -436,13 +436,17 @@ export class Publisher {
     const published: PublishedFile[] = [];
     if (full || dirty.size > 0 || usersChanged) published.push(...(await this.#publishLists(now, full ? undefined : dirty)));
     if (usersChanged) published.push(...(await this.#publishUserMaps()));
+    // Long polls get the new lists now, not after a CRL re-sign (a second at 100k revoked).
+    this.#install(published);
     const due = [...this.#crls.values()].some((crl) => crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime() <= now.getTime());
     // Re-signing a large CRL is the costliest step: a server does it at most once a second (the
     // lists, which MTAs decide on, follow every publish); a reader of the CRL files waits for it.
     const crlWait = this.#lastCrlAt + (this.deps.crlMinIntervalMs ?? 0) - Date.now();
     const crlNow = full || trustedDirty || due || this.#crlWanted || crlWait <= 0;
     if (crlNow && (full || trustedDirty || crlDirty.size > 0 || due)) {
-      published.push(...(await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due)));
+      const signed = await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due);
+      this.#install(signed);
+      published.push(...signed);
       crlDirty.clear();
       this.#lastCrlAt = Date.now();
     } else if (crlDirty.size > 0) {
@@ -450,16 +454,21 @@ export class Publisher {
     }
     this.#crlWanted = false;
 
-    for (const f of published) {
-      this.#files.get(f.name)?.retire();
-      this.#files.set(f.name, f);
-    }
     this.#lastSeq = seq;
     this.#lastAt = now;
-    this.#wakeChanged();
     this.deps.log.debug({ full, buckets: dirty.size, users: changedUsers.length, files: published.map((f) => f.name) }, 'published');
     this.events.emit('published');
     return { at: now, activeCertificates: this.#activeCertificates, crls: [...this.#crls.values()] };
+  }
+
+  /** Makes these versions the ones readers get, and wakes the long polls they change. */
+  #install(files: readonly PublishedFile[]): void {
+    if (files.length === 0) return;
+    for (const f of files) {
+      this.#files.get(f.name)?.retire();
+      this.#files.set(f.name, f);
+    }
+    this.#wakeChanged();
   }
 
   /**
