@@ -3,7 +3,7 @@
 // certificates (seeded). Every revocation re-signs a 100k-entry CRL and re-publishes.
 
 import type { Measurement } from './lib/context.ts';
-import { keepAliveAgent, percentile, runLoad, startPoller } from './lib/http.ts';
+import { keepAliveAgent, percentile, runLoad, startPollerProcess } from './lib/http.ts';
 import { revokeOverHttp } from './lib/instance.ts';
 import { errorText, notAvailable, row } from './lib/report.ts';
 import { createSeededCa } from './lib/seeded.ts';
@@ -27,7 +27,7 @@ export const healthz: Measurement = {
       const server = await startServerProcess(benchConfig(ca.db));
       try {
         const agent = keepAliveAgent(4);
-        const poller = startPoller(server.url, '/healthz', 10);
+        const poller = await startPollerProcess(server.url, '/healthz', 10);
         const load = await runLoad({
           concurrency: 4,
           durationMs: plan.budgetMs,

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Measurement } from './lib/context.ts';
-import { httpRequest, keepAliveAgent, percentile, startPoller, type HttpResponse } from './lib/http.ts';
+import { httpRequest, keepAliveAgent, percentile, startPollerProcess, type HttpResponse } from './lib/http.ts';
 import { revokeOverHttp } from './lib/instance.ts';
 import { errorText, notAvailable, row } from './lib/report.ts';
 import { createSeededCa } from './lib/seeded.ts';
@@ -51,7 +51,7 @@ export const longpoll: Measurement = {
         );
         await sleep(plan.settleMs);
         const early = answered;
-        const poller = startPoller(server.url, '/healthz', 10);
+        const poller = await startPollerProcess(server.url, '/healthz', 10);
         const error = await revokeOverHttp(agent, server.url, ca.ca.adminToken, kept[0]!.serial);
         const revokedAt = performance.now();
         if (error) throw new Error(`revoke: ${error}`);

@@ -1,8 +1,13 @@
 // Bench-only HTTP client and load generator: node:http with keep-alive agents, the same code for
 // mailca and its peers, running in the bench process (servers run in their own processes).
 
+import { fork } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const POLLER_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'poller-child.ts');
 
 export interface HttpResponse {
   status: number;
@@ -116,6 +121,26 @@ export function percentile(values: readonly number[], p: number): number {
  * GET `path` every `intervalMs` whatever the previous request is doing (so a frozen server shows
  * as many slow samples, not one), until stopped; returns each request's latency.
  */
+/**
+ * startPoller in a child process of its own (bench/lib/poller-child.ts): the load this process
+ * generates (and the responses it reads) cannot delay the probes' timings.
+ */
+export async function startPollerProcess(baseUrl: string, probePath: string, intervalMs: number): Promise<{ stop(): Promise<{ latenciesMs: number[]; failed: number }> }> {
+  const child = fork(POLLER_CHILD, [baseUrl, probePath, String(intervalMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the poller exited (${code})`)));
+  });
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        child.once('message', (m: { latenciesMs: number[]; failed: number }) => resolve({ latenciesMs: m.latenciesMs, failed: m.failed }));
+        child.once('exit', (code) => reject(new Error(`the poller exited (${code}) before reporting`)));
+        child.send({ type: 'stop' });
+      }),
+  };
+}
+
 export function startPoller(baseUrl: string, path: string, intervalMs: number): { stop(): Promise<{ latenciesMs: number[]; failed: number }> } {
   const agent = new http.Agent({ keepAlive: true });
   const latenciesMs: number[] = [];

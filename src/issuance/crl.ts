@@ -4,7 +4,7 @@ import { bytesEqual } from './bytes.ts';
 import { readCaCertificate } from './ca-certificate.ts';
 import { crlEntrySerialTlv, encodeCrlEntry, type CrlEntry } from './crl-entry.ts';
 import { derHeaderSize, derTimeSize, derUnsignedInteger, writeDerHeader, writeDerTime } from './der.ts';
-import { toPem } from './encoding.ts';
+import { TimeSlicer } from '../time-slice.ts';
 import { authorityKeyIdentifierExtension } from './extensions.ts';
 import { signAndWrap } from './signed-object.ts';
 import { signatureAlgorithmFor, type Signer } from './signer.ts';
@@ -30,15 +30,46 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-/** Refuses a serial listed twice: a Set of the serial INTEGER bytes (as latin1 keys), linear and cheap. */
-function assertDistinctSerials(encodedEntries: readonly Uint8Array[]): void {
+/** Numeric order of two non-negative DER INTEGER TLVs (minimal encodings: a longer one is larger). */
+function compareSerialTlvs(a: Uint8Array, b: Uint8Array): number {
+  if (a.byteLength !== b.byteLength) return a.byteLength - b.byteLength;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/**
+ * Refuses a serial listed twice. Entries in ascending serial order (what the publisher passes) are
+ * proved distinct by comparing neighbours; otherwise a Set of the serial INTEGER bytes (as latin1 keys).
+ */
+async function assertDistinctSerials(encodedEntries: readonly Uint8Array[], slicer: TimeSlicer): Promise<void> {
+  let previous: Uint8Array | undefined;
+  let ascending = true;
+  for (const entry of encodedEntries) {
+    const serialTlv = crlEntrySerialTlv(entry);
+    if (previous && compareSerialTlvs(previous, serialTlv) >= 0) ascending = false;
+    previous = serialTlv;
+    if (slicer.due()) await slicer.yield();
+  }
+  if (ascending) return;
   const seen = new Set<string>();
   for (const entry of encodedEntries) {
     const serialTlv = crlEntrySerialTlv(entry);
     const key = Buffer.from(serialTlv.buffer, serialTlv.byteOffset, serialTlv.byteLength).toString('latin1');
     if (seen.has(key)) throw new Error(`CRL entry ${hex(serialTlv.subarray(2))} appears twice`);
     seen.add(key);
+    if (slicer.due()) await slicer.yield();
   }
+}
+
+/** PEM armour for a large DER object, written a slice at a time (the same text as encoding.ts's toPem). */
+async function toPemInSlices(der: Uint8Array, label: string, slicer: TimeSlicer): Promise<string> {
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < base64.length; i += 64) {
+    lines.push(base64.slice(i, i + 64));
+    if (slicer.due()) await slicer.yield();
+  }
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 /**
@@ -61,7 +92,9 @@ export async function buildCrlFromEncodedEntries(opts: {
   const thisUpdate = toCertificateTime(opts.thisUpdate, 'thisUpdate');
   const nextUpdate = toCertificateTime(opts.nextUpdate, 'nextUpdate');
   assertBefore(thisUpdate, nextUpdate, 'thisUpdate', 'nextUpdate');
-  assertDistinctSerials(opts.encodedEntries);
+  // No synchronous slice of the build lasts more than a few ms, however many entries.
+  const slicer = new TimeSlicer();
+  await assertDistinctSerials(opts.encodedEntries, slicer);
 
   const signature = new Uint8Array(AsnConvert.serialize(signatureAlgorithmFor(opts.signer.keyAlgorithm)));
   const akiExtension = new Uint8Array(AsnConvert.serialize(authorityKeyIdentifierExtension(ca.subjectKeyIdentifier)));
@@ -96,6 +129,7 @@ export async function buildCrlFromEncodedEntries(opts: {
     for (const entry of opts.encodedEntries) {
       tbs.set(entry, offset);
       offset += entry.byteLength;
+      if (slicer.due()) await slicer.yield();
     }
   }
   offset = writeDerHeader(tbs, offset, TAG_EXPLICIT_0, extensionsSize);
@@ -105,7 +139,7 @@ export async function buildCrlFromEncodedEntries(opts: {
   if (offset + extensionsLength !== tbs.byteLength) throw new Error('CRL: TBSCertList size mismatch');
 
   const der = await signAndWrap(opts.signer, tbs);
-  return { der, pem: toPem(der, 'X509 CRL') };
+  return { der, pem: await toPemInSlices(der, 'X509 CRL', slicer) };
 }
 
 /** A complete v2 CRL from plain entries: each is validated and encoded (encodeCrlEntry), then assembled. */
@@ -118,7 +152,11 @@ export async function buildCrl(opts: {
   entries: Iterable<CrlEntry>;
 }): Promise<{ der: Uint8Array; pem: string }> {
   const encodedEntries: Uint8Array[] = [];
-  for (const entry of opts.entries) encodedEntries.push(encodeCrlEntry(entry));
+  const slicer = new TimeSlicer();
+  for (const entry of opts.entries) {
+    encodedEntries.push(encodeCrlEntry(entry));
+    if (slicer.due()) await slicer.yield();
+  }
   const { entries: _entries, ...rest } = opts;
   return buildCrlFromEncodedEntries({ ...rest, encodedEntries });
 }

@@ -1,6 +1,6 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { derBitString, derSequence } from './der.ts';
-import { signatureAlgorithmFor, verifySignature, type Signer } from './signer.ts';
+import { signatureAlgorithmFor, verifySignatureOffThread, type Signer } from './signer.ts';
 
 /**
  * Signs an encoded TBSCertificate / TBSCertList and wraps it as SEQUENCE { tbs, signatureAlgorithm, signature }.
@@ -10,7 +10,7 @@ import { signatureAlgorithmFor, verifySignature, type Signer } from './signer.ts
 export async function signAndWrap(signer: Signer, tbsDer: Uint8Array): Promise<Uint8Array> {
   const signature = await signer.sign(tbsDer);
   // Cheap against a broken or mismatched signer (remote/HSM signers included): never emit a bad signature.
-  if (!verifySignature(signer.keyAlgorithm, signer.publicKeySpki, tbsDer, signature)) {
+  if (!(await verifySignatureOffThread(signer.keyAlgorithm, signer.publicKeySpki, tbsDer, signature))) {
     throw new Error(`Signer returned a signature that does not verify (${signer.keyAlgorithm})`);
   }
   const algorithm = new Uint8Array(AsnConvert.serialize(signatureAlgorithmFor(signer.keyAlgorithm)));

@@ -46,6 +46,16 @@ export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm {
   throw new Error(`Unsupported CA key: ${key.asymmetricKeyType ?? 'unknown'} ${detail}; expected P-256, P-384 or RSA-3072`);
 }
 
+/** Data at least this large (a big CRL, never a certificate) is signed and verified on the libuv thread pool. */
+export const OFF_THREAD_BYTES = 256 << 10;
+
+/** verifySignature on the thread pool for large data (a 100k-entry CRL hashes megabytes). */
+export function verifySignatureOffThread(alg: KeyAlgorithm, publicKeySpki: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (data.byteLength < OFF_THREAD_BYTES) return Promise.resolve(verifySignature(alg, publicKeySpki, data, signature));
+  const publicKey = createPublicKey({ key: Buffer.from(publicKeySpki), format: 'der', type: 'spki' });
+  return new Promise((resolve, reject) => verify(signatureHashFor(alg), data, publicKey, signature, (err, ok) => (err ? reject(err) : resolve(ok))));
+}
+
 /** Verifies an X.509 signature made by a Signer (used to check every signature before it leaves the module). */
 export function verifySignature(alg: KeyAlgorithm, publicKeySpki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   const publicKey = createPublicKey({ key: Buffer.from(publicKeySpki), format: 'der', type: 'spki' });
@@ -73,7 +83,9 @@ export class FileSigner implements Signer {
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
     // Node defaults are what X.509 wants: DER (r, s) for ECDSA, PKCS#1 v1.5 padding for RSA.
-    return new Uint8Array(sign(this.#hash, data, this.#privateKey));
+    if (data.byteLength < OFF_THREAD_BYTES) return new Uint8Array(sign(this.#hash, data, this.#privateKey));
+    // A large CRL: hashed and signed on the thread pool, not the event loop (same signature).
+    return new Promise((resolve, reject) => sign(this.#hash, data, this.#privateKey, (err, signature) => (err ? reject(err) : resolve(new Uint8Array(signature)))));
   }
 }
 

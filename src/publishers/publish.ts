@@ -4,11 +4,12 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { decideEnforcement, nextEnforcementChange } from '../enrolment/enforcement-policy.ts';
+import { decideEnforcement } from '../enrolment/enforcement-policy.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
 import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
 import { crlRefreshDue, ensureCrl } from './crls.ts';
 import { RevokedSet } from './revoked-set.ts';
+import { PublishedUsers } from './user-state.ts';
 import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, DOVECOT_FILES, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
 import { AtomicFileWriter, PublishedFile, publishSmallFile } from './published-file.ts';
 
@@ -53,9 +54,13 @@ export interface PublishResult {
   crls: CrlRecord[];
 }
 
+/** The DER of the first PEM block (base64 decoding skips the line breaks; no pass over the text first). */
 export function pemToDer(pem: string): Uint8Array {
-  const body = pem.replace(/-----(BEGIN|END) [^-]+-----/g, '').replace(/\s+/g, '');
-  return new Uint8Array(Buffer.from(body, 'base64'));
+  const begin = pem.indexOf('-----BEGIN ');
+  const bodyStart = begin < 0 ? -1 : pem.indexOf('-----', begin + 11);
+  const end = pem.indexOf('-----END ', bodyStart);
+  if (bodyStart < 0 || end < 0) throw new Error('not a PEM block');
+  return new Uint8Array(Buffer.from(pem.slice(bodyStart + 5, end), 'base64'));
 }
 
 /**
@@ -68,7 +73,11 @@ const bucketOf = (fingerprint: string): number => parseInt(fingerprint.slice(0, 
 const bucketStart = (b: number): string | undefined => (b < BUCKET_COUNT ? b.toString(16).padStart(3, '0') : undefined);
 /** More changes than this since the last publish: re-render everything rather than read them all. */
 const FEED_BATCH = 5_000;
-const PAGE_ROWS = 5_000;
+const PAGE_ROWS = 1_000;
+/** Long polls woken per event-loop turn. */
+const WAKE_BATCH = 25;
+/** Users read per page by a full refresh. */
+const USER_PAGE = 2_000;
 
 interface BucketSlot {
   offset: number;
@@ -141,8 +150,8 @@ class ListAssembler {
     this.#hashes.push(old.hash);
   }
 
-  async finish(ctx: ListContext): Promise<{ etag: string; entries: number }> {
-    const footer = Buffer.from(this.format.footer(ctx), 'utf8');
+  async finish(footerText: string): Promise<{ etag: string; entries: number }> {
+    const footer = Buffer.from(footerText, 'utf8');
     this.#hashes.push(createHash('sha256').update(footer).digest());
     this.#bytes(footer);
     await this.#writePieces();
@@ -205,16 +214,6 @@ class ActiveRows {
   }
 }
 
-interface UserState extends PublishedUser {
-  userId: number;
-}
-
-const sameUser = (a: UserState | undefined, b: UserState | undefined): boolean =>
-  a?.email === b?.email &&
-  a?.enforcement.state === b?.enforcement.state &&
-  a?.enforcement.enforcedFrom?.getTime() === b?.enforcement.enforcedFrom?.getTime() &&
-  a?.senders.join('\n') === b?.senders.join('\n');
-
 /**
  * Keeps `<data dir>/publish/` and the lists served over HTTP in step with the database. Publishing
  * is coalesced (changes made while a publish runs are all taken by the next one) and incremental:
@@ -240,8 +239,8 @@ export class Publisher {
   #lastAt: Date | undefined;
   readonly #layouts = new Map<AllowlistFormat, ListLayout>();
   readonly #files = new Map<string, PublishedFile>();
-  readonly #users = new Map<number, UserState>();
-  #sortedUsers: UserState[] = [];
+  readonly #users = new PublishedUsers();
+  readonly #footers = new Map<AllowlistFormat, { version: number; text: string }>();
   #nextEnforcementAt: Date | undefined;
   #trusted: CaRecord[] = [];
   readonly #crls = new Map<number, CrlRecord>();
@@ -342,11 +341,14 @@ export class Publisher {
   /** Resolves with the file once its ETag differs from `etag`, or undefined after `ms` or when `signal` aborts. */
   waitForChange(name: string, etag: string, ms: number, signal: AbortSignal): Promise<PublishedFile | undefined> {
     return new Promise((resolve) => {
+      let settled = false;
       const waiter = { name, etag, wake: () => done(this.#files.get(name)) };
       const timer = setTimeout(() => done(undefined), ms);
       const onAbort = () => done(undefined);
       signal.addEventListener('abort', onAbort, { once: true });
       const done = (f: PublishedFile | undefined) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         this.#changeWaiters.delete(waiter);
@@ -446,66 +448,114 @@ export class Publisher {
     const published: PublishedFile[] = [];
     if (full || dirty.size > 0 || usersChanged) published.push(...(await this.#publishLists(now, full ? undefined : dirty)));
     if (usersChanged) published.push(...(await this.#publishUserMaps()));
+    // Long polls get the new lists now, not after a CRL re-sign (a second at 100k revoked).
+    this.#install(published);
     const due = [...this.#crls.values()].some((crl) => crlRefreshDue(crl, this.deps.crlLifetimeMs).getTime() <= now.getTime());
     // Re-signing a large CRL is the costliest step: a server does it at most once a second (the
     // lists, which MTAs decide on, follow every publish).
     const crlWait = this.#lastCrlAt + (this.deps.crlMinIntervalMs ?? 0) - Date.now();
     const crlNow = full || trustedDirty || due || crlWait <= 0;
     if (crlNow && (full || trustedDirty || crlDirty.size > 0 || due)) {
-      published.push(...(await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due)));
+      const signed = await this.#publishCasAndCrls(trustedDirty, crlDirty, full || due);
+      this.#install(signed);
+      published.push(...signed);
       crlDirty.clear();
       this.#lastCrlAt = Date.now();
     } else if (crlDirty.size > 0) {
       setTimeout(() => this.notify(), Math.max(crlWait, 0)).unref();
     }
 
-    for (const f of published) {
-      this.#files.get(f.name)?.retire();
-      this.#files.set(f.name, f);
-    }
     this.#lastSeq = seq;
     this.#lastAt = now;
-    for (const w of this.#changeWaiters) if (this.#files.get(w.name)?.etag !== w.etag) w.wake();
     this.deps.log.debug({ full, buckets: dirty.size, users: changedUsers.length, files: published.map((f) => f.name) }, 'published');
     this.events.emit('published');
     return { at: now, activeCertificates: this.#activeCertificates, crls: [...this.#crls.values()] };
+  }
+
+  /** Makes these versions the ones readers get, and wakes the long polls they change. */
+  #install(files: readonly PublishedFile[]): void {
+    if (files.length === 0) return;
+    for (const f of files) {
+      this.#files.get(f.name)?.retire();
+      this.#files.set(f.name, f);
+    }
+    this.#wakeChanged();
+  }
+
+  /**
+   * Wakes the long polls whose file changed. Each sends a whole list, so they are woken a batch per
+   * event-loop turn: 2,000 polls woken by one publish never all write in one tick, and other
+   * requests are answered in between.
+   */
+  #wakeChanged(): void {
+    const woken = [...this.#changeWaiters].filter((w) => this.#files.get(w.name)?.etag !== w.etag);
+    for (const w of woken) this.#changeWaiters.delete(w);
+    const batch = (from: number) => {
+      for (const w of woken.slice(from, from + WAKE_BATCH)) w.wake();
+      if (from + WAKE_BATCH < woken.length) setImmediate(() => batch(from + WAKE_BATCH));
+    };
+    batch(0);
   }
 
   /** Re-reads the given users (all when undefined); returns the ids whose published facts changed. */
   async #refreshUsers(now: Date, userIds: number[] | undefined): Promise<number[]> {
     const { store } = this.deps;
     if (userIds && userIds.length === 0) return [];
-    const [facts, policy] = await Promise.all([store.enforcement.facts(now, userIds), store.enforcement.policy()]);
-    const senders = await store.aliases.sendersForUsers(userIds ? facts.map((f) => f.userId) : undefined);
-    const fresh = new Map<number, UserState>();
-    for (const f of facts) {
-      // The owner first, then the sender aliases.
-      fresh.set(f.userId, { userId: f.userId, email: f.email, enforcement: decideEnforcement(f, policy, now), senders: senders.get(f.userId) ?? [f.email] });
-    }
-    const ids = userIds ?? [...new Set([...this.#users.keys(), ...fresh.keys()])];
+    const policy = await store.enforcement.policy();
+    const users = this.#users;
     const changed: number[] = [];
-    for (const id of ids) {
-      const next = fresh.get(id);
-      if (!sameUser(this.#users.get(id), next)) changed.push(id);
-      if (next) this.#users.set(id, next);
-      else this.#users.delete(id);
+    if (userIds) {
+      const facts = await store.enforcement.facts(now, userIds);
+      const senders = await store.aliases.sendersForUsers(facts.map((f) => f.userId));
+      const seen = new Set<number>();
+      for (const f of facts) {
+        seen.add(f.userId);
+        // The owner first, then the sender aliases.
+        if (users.set(f.userId, { email: f.email, enforcement: decideEnforcement(f, policy, now), senders: senders.get(f.userId) ?? [f.email] })) changed.push(f.userId);
+      }
+      for (const id of userIds) if (!seen.has(id) && users.delete(id)) changed.push(id);
+    } else {
+      // Every user, a page at a time: the state is never held twice, nor as rows and objects.
+      const firstLoad = users.size === 0;
+      const seen = new Set<number>();
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.enforcement.factsPage(now, after, USER_PAGE);
+        if (page.length === 0) break;
+        const last = page[page.length - 1]!.email;
+        const aliases = await store.aliases.aliasesForAddressRange(after, last);
+        for (const f of page) {
+          const u = { email: f.email, enforcement: decideEnforcement(f, policy, now), senders: [f.email, ...(aliases.get(f.userId) ?? [])] };
+          if (firstLoad) users.append(f.userId, u);
+          else {
+            seen.add(f.userId);
+            if (users.set(f.userId, u)) changed.push(f.userId);
+          }
+        }
+        after = last;
+        if (page.length < USER_PAGE) break;
+      }
+      if (!firstLoad) for (const id of [...users.ids()]) if (!seen.has(id) && users.delete(id)) changed.push(id);
     }
-    if (changed.length > 0 || !userIds) {
-      this.#sortedUsers = [...this.#users.values()].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
-      this.#nextEnforcementAt = nextEnforcementChange(
-        this.#sortedUsers.map((u) => u.enforcement),
-        now,
-      );
-    }
+    if (changed.length > 0 || !userIds) this.#nextEnforcementAt = users.nextEnforcementAt(now);
     return changed;
   }
 
   #listContext(): ListContext {
-    return { users: this.#sortedUsers, portalUrl: this.deps.portalUrl };
+    const users = this.#users;
+    return { users: { [Symbol.iterator]: () => users.sorted() }, portalUrl: this.deps.portalUrl };
+  }
+
+  /** The list's footer, rendered again only when the users changed. */
+  #footer(name: AllowlistFormat, format: ConsumerFormat): string {
+    const cached = this.#footers.get(name);
+    if (cached?.version === this.#users.version) return cached.text;
+    const text = format.footer(this.#listContext());
+    this.#footers.set(name, { version: this.#users.version, text });
+    return text;
   }
 
   #entry(row: ActiveCertificateRow): AllowlistEntry {
-    const user = this.#users.get(row.userId);
     return {
       serial: row.serial,
       fingerprintSha256: row.fingerprintSha256,
@@ -513,8 +563,8 @@ export class Publisher {
       owner: row.email,
       subject: row.subject,
       notAfter: row.notAfter,
-      senders: user?.senders ?? [row.email],
-      migration: user?.enforcement.state ?? 'grace',
+      senders: this.#users.senders(row.userId) ?? [row.email],
+      migration: this.#users.state(row.userId) ?? 'grace',
     };
   }
 
@@ -541,10 +591,9 @@ export class Publisher {
         const entries = (await rows.bucket(b)).map((r) => this.#entry(r));
         for (const l of lists) await l.rendered(b, entries);
       }
-      const ctx = this.#listContext();
       const out: PublishedFile[] = [];
       for (const [i, l] of lists.entries()) {
-        const { etag, entries } = await l.finish(ctx);
+        const { etag, entries } = await l.finish(this.#footer(formats[i]!.name, l.format));
         const size = writers[i]!.size;
         const handle = await writers[i]!.commit();
         const file = new PublishedFile(l.format.allowlistFile, l.format.contentType, etag, size, { handle });

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,13 +8,20 @@ export function contentEtag(body: string | Uint8Array): string {
   return `"${createHash('sha256').update(body).digest('base64url')}"`;
 }
 
+/** A large file is served in chunks of this size, read once and shared by every reader at the same place. */
+const CHUNK_BYTES = 256 << 10;
+/** Chunks of one version kept for readers that follow (the most recently used). */
+const CACHED_CHUNKS = 16;
+
 /**
  * One published file as readers get it: its ETag, size and bytes. The bytes are held in memory for
  * small files; a large list is read from the file it was written to (the open handle keeps that
- * version readable even after a newer one replaced it on disk).
+ * version readable even after a newer one replaced it on disk). Readers of a large file share the
+ * chunks read for it: 2,000 long polls woken by one publish read the new list once.
  */
 export class PublishedFile {
   #refs = 1;
+  readonly #chunks = new Map<number, Promise<Buffer>>();
 
   constructor(
     readonly name: string,
@@ -31,9 +37,43 @@ export class PublishedFile {
       return Readable.from([this.source.bytes]);
     }
     this.#refs++;
-    const s = createReadStream('', { fd: this.source.handle, start: 0, end: Math.max(0, this.size - 1), autoClose: false, highWaterMark: 1 << 20 });
+    const count = Math.ceil(this.size / CHUNK_BYTES);
+    let next = 0;
+    const s = new Readable({
+      read: () => {
+        if (next >= count) {
+          s.push(null);
+          return;
+        }
+        this.#chunk(next++).then(
+          (chunk) => s.push(chunk),
+          (e: unknown) => s.destroy(e instanceof Error ? e : new Error(String(e))),
+        );
+      },
+    });
     s.once('close', () => this.release());
     return s;
+  }
+
+  /** Chunk `i` of a file-backed version, read once while it stays among the recently used. */
+  #chunk(i: number): Promise<Buffer> {
+    let chunk = this.#chunks.get(i);
+    if (chunk) {
+      // Most recently used last.
+      this.#chunks.delete(i);
+      this.#chunks.set(i, chunk);
+      return chunk;
+    }
+    const offset = i * CHUNK_BYTES;
+    const bytes = Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, this.size - offset));
+    const read = this.read(offset, bytes.length, bytes).then(() => bytes);
+    chunk = read;
+    read.catch(() => {
+      if (this.#chunks.get(i) === read) this.#chunks.delete(i);
+    });
+    this.#chunks.set(i, chunk);
+    if (this.#chunks.size > CACHED_CHUNKS) this.#chunks.delete(this.#chunks.keys().next().value!);
+    return chunk;
   }
 
   /** Reads [offset, offset+length) of this version (incremental publishing copies unchanged parts). */
@@ -63,7 +103,10 @@ export class PublishedFile {
   }
 
   private release(): void {
-    if (--this.#refs === 0 && 'handle' in this.source) this.source.handle.close().catch(() => undefined);
+    if (--this.#refs === 0 && 'handle' in this.source) {
+      this.#chunks.clear();
+      this.source.handle.close().catch(() => undefined);
+    }
   }
 }
 

@@ -61,6 +61,24 @@ export class AliasStore {
    * `userIds` is omitted. Disabled users are included: they hold no valid certificate, so what
    * they may send as no longer matters, but their addresses stay reserved.
    */
+  /**
+   * The sender aliases of the users whose address sorts in (after, last] (the database's order), by
+   * user id, each list in code-unit order: what one page of a full refresh needs (users without aliases are absent).
+   */
+  async aliasesForAddressRange(after: string | undefined, last: string): Promise<Map<number, string[]>> {
+    let q = this.db('sender_aliases as a').join('users as u', 'u.id', 'a.user_id').where('u.email', '<=', last);
+    if (after !== undefined) q = q.where('u.email', '>', after);
+    const byUser = new Map<number, string[]>();
+    for (const a of (await q.select('a.user_id', 'a.address')) as { user_id: number; address: string }[]) {
+      const id = Number(a.user_id);
+      const list = byUser.get(id);
+      if (list) list.push(a.address);
+      else byUser.set(id, [a.address]);
+    }
+    for (const list of byUser.values()) list.sort(byCodeUnits);
+    return byUser;
+  }
+
   async sendersForUsers(userIds?: readonly number[]): Promise<Map<number, string[]>> {
     let users: { id: number; email: string }[] = [];
     let aliases: { user_id: number; address: string }[] = [];

@@ -133,6 +133,14 @@ export class CrlStore {
     return row && toCrl(row);
   }
 
+  /** The CA's current CRL without its PEM (megabytes at 100k entries): enough to tell whether it needs re-signing. */
+  async findMeta(caId: number): Promise<Omit<CrlRecord, 'crlPem'> | undefined> {
+    const row = await this.db<CrlRow>('crls').select('ca_id', 'crl_number', 'this_update', 'next_update', 'state_hash').where({ ca_id: caId }).first();
+    if (!row) return undefined;
+    const { crlPem: _pem, ...meta } = toCrl({ ...row, crl_pem: '' });
+    return meta;
+  }
+
   async listForCas(caIds: number[]): Promise<CrlRecord[]> {
     const rows = await this.db<CrlRow>('crls').whereIn('ca_id', caIds).orderBy('ca_id');
     return rows.map(toCrl);

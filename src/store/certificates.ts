@@ -79,6 +79,22 @@ export class CertificateStore {
     return this.dialect === 'sqlite' ? this.db.raw(`certificates indexed by ${index}`) : 'certificates';
   }
 
+  /**
+   * The smallest `column` value past `bound` among unrevoked certificates, walking that column's
+   * index: SQLite would otherwise pick the revoked_at index (it takes `revoked_at IS NULL` for a
+   * selective test) and visit every unrevoked row, a stall of ~70 ms per 100k certificates.
+   */
+  async #firstUnrevoked(column: 'not_after' | 'not_before' | 'supersede_at', op: '>' | '>=', bound: number): Promise<number | undefined> {
+    const [row] = (await this.db
+      .from(this.#indexed(`certificates_${column}_index`))
+      .select(column)
+      .whereNull('revoked_at')
+      .where(column, op, bound)
+      .orderBy(column)
+      .limit(1)) as Record<string, number | string>[];
+    return row === undefined ? undefined : Number(row[column]);
+  }
+
   /** Every issuance: a hand-written statement (revocation, renewal and supersession columns start empty). */
   async insert(c: CertificateRecord): Promise<void> {
     await this.direct.run(
@@ -106,13 +122,13 @@ export class CertificateStore {
 
   /** Unrevoked certificates whose overlap has ended by `now`. */
   async listDueSupersessions(now: Date): Promise<{ serial: string; supersedeAt: Date }[]> {
-    const rows = await this.db('certificates').select('serial', 'supersede_at').whereNull('revoked_at').where('supersede_at', '<=', now.getTime()).orderBy('supersede_at');
+    const rows = await this.db.from(this.#indexed('certificates_supersede_at_index')).select('serial', 'supersede_at').whereNull('revoked_at').where('supersede_at', '<=', now.getTime()).orderBy('supersede_at');
     return (rows as { serial: string; supersede_at: number }[]).map((r) => ({ serial: r.serial, supersedeAt: new Date(Number(r.supersede_at)) }));
   }
 
   async nextSupersession(now: Date): Promise<Date | undefined> {
-    const [row] = await this.db('certificates').whereNull('revoked_at').where('supersede_at', '>=', now.getTime()).min<{ m: number | null }[]>({ m: 'supersede_at' });
-    return row?.m === null || row?.m === undefined ? undefined : new Date(Number(row.m));
+    const m = await this.#firstUnrevoked('supersede_at', '>=', now.getTime());
+    return m === undefined ? undefined : new Date(m);
   }
 
   /** Certificates (active at `now`, not yet renewed) expiring before `before`: reminder candidates. */
@@ -244,7 +260,7 @@ export class CertificateStore {
     const [f, t] = [from.getTime(), to.getTime()];
     if (t <= f) return { fingerprints: [], crlCaIds: [] };
     const ended = await this.db('certificates').select('fingerprint_sha256', 'ca_id', 'revoked_at').where('not_after', '>', f).where('not_after', '<=', t);
-    const started = await this.db('certificates').select('fingerprint_sha256').whereNull('revoked_at').where('not_before', '>', f).where('not_before', '<=', t);
+    const started = await this.db.from(this.#indexed('certificates_not_before_index')).select('fingerprint_sha256').whereNull('revoked_at').where('not_before', '>', f).where('not_before', '<=', t);
     const fingerprints: string[] = [];
     const crlCaIds = new Set<number>();
     for (const r of ended as Pick<CertificateRow, 'fingerprint_sha256' | 'ca_id' | 'revoked_at'>[]) {
@@ -285,8 +301,9 @@ export class CertificateStore {
    */
   async listRevokedForCrl(now: Date, serials?: readonly string[]): Promise<RevokedForCrl[]> {
     const read = async (some?: readonly string[]) => {
-      // Walk the revoked_at index: SQLite would otherwise pick not_after and visit every valid row.
-      let q = this.db.from(this.#indexed('certificates_revoked_at_index')).select('serial', 'ca_id', 'not_after', 'revoked_at', 'revocation_reason', 'crl_entry_der').whereNotNull('revoked_at').where('not_after', '>', now.getTime());
+      // All of them: walk the revoked_at index (SQLite would otherwise pick not_after and visit every
+      // valid row). Some: look each serial up by its key, not by a walk of every revoked row.
+      let q = this.db.from(some ? 'certificates' : this.#indexed('certificates_revoked_at_index')).select('serial', 'ca_id', 'not_after', 'revoked_at', 'revocation_reason', 'crl_entry_der').whereNotNull('revoked_at').where('not_after', '>', now.getTime());
       if (some) q = q.whereIn('serial', some);
       const rows = (await q) as { serial: string; ca_id: number; not_after: number; revoked_at: number; revocation_reason: string | null; crl_entry_der: Uint8Array | null }[];
       return rows.map((r) => ({
@@ -355,9 +372,9 @@ export class CertificateStore {
    */
   async nextValidityBoundary(now: Date): Promise<Date | undefined> {
     const t = now.getTime();
-    const [expiry] = await this.db('certificates').whereNull('revoked_at').where('not_after', '>', t).min<{ m: number | null }[]>({ m: 'not_after' });
-    const [start] = await this.db('certificates').whereNull('revoked_at').where('not_before', '>', t).min<{ m: number | null }[]>({ m: 'not_before' });
-    const candidates = [expiry?.m, start?.m].filter((m): m is number => m !== null && m !== undefined).map(Number);
+    const expiry = await this.#firstUnrevoked('not_after', '>', t);
+    const start = await this.#firstUnrevoked('not_before', '>', t);
+    const candidates = [expiry, start].filter((m): m is number => m !== undefined);
     return candidates.length ? new Date(Math.min(...candidates)) : undefined;
   }
 

@@ -22,6 +22,24 @@ export interface UserEnforcementFacts {
 
 const POLICY_KEY = 'enforcement_policy';
 
+interface FactsRow {
+  id: number;
+  email: string;
+  enforcement: EnforcementOverride | null;
+  enforce_at: number | null;
+  first: number | string | null;
+  active: number | string | null;
+}
+
+const toFacts = (r: FactsRow): UserEnforcementFacts => ({
+  userId: Number(r.id),
+  email: r.email,
+  override: r.enforcement,
+  enforceAt: r.enforce_at === null ? null : new Date(Number(r.enforce_at)),
+  firstEnrolmentAt: r.first === null ? null : new Date(Number(r.first)),
+  activeCertificates: Number(r.active ?? 0),
+});
+
 export class EnforcementStore {
   constructor(
     private readonly db: Knex,
@@ -63,6 +81,24 @@ export class EnforcementStore {
     await this.changes.record('all');
   }
 
+  /**
+   * The facts of at most `limit` enabled users whose address sorts after `after` (in the database's
+   * order), by address: a full refresh reads every user a page at a time, never all at once. Each
+   * user's certificates are looked up through their user_id index, so a page costs its own users.
+   */
+  async factsPage(now: Date, after: string | undefined, limit: number): Promise<UserEnforcementFacts[]> {
+    const t = now.getTime();
+    let q = this.db('users as u').whereNull('u.disabled_at');
+    if (after !== undefined) q = q.where('u.email', '>', after);
+    const rows = await q
+      .orderBy('u.email')
+      .limit(limit)
+      .select('u.id', 'u.email', 'u.enforcement', 'u.enforce_at')
+      .select(this.db.raw('(select min(c.created_at) from certificates c where c.user_id = u.id) as first'))
+      .select(this.db.raw('(select count(*) from certificates c where c.user_id = u.id and c.revoked_at is null and c.not_before <= ? and c.not_after > ?) as active', [t, t]));
+    return (rows as FactsRow[]).map(toFacts);
+  }
+
   /** One row per enabled user (or per enabled user of `userIds`), ordered by address: overrides, first enrolment and active certificates at `now`. */
   async facts(now: Date, userIds?: readonly number[]): Promise<UserEnforcementFacts[]> {
     if (userIds && userIds.length > 500) {
@@ -83,13 +119,6 @@ export class EnforcementStore {
       .select(
         this.db.raw('sum(case when c.revoked_at is null and c.not_before <= ? and c.not_after > ? then 1 else 0 end) as active', [t, t]),
       );
-    return (rows as { id: number; email: string; enforcement: EnforcementOverride | null; enforce_at: number | null; first: number | null; active: number | string | null }[]).map((r) => ({
-      userId: r.id,
-      email: r.email,
-      override: r.enforcement,
-      enforceAt: r.enforce_at === null ? null : new Date(Number(r.enforce_at)),
-      firstEnrolmentAt: r.first === null ? null : new Date(Number(r.first)),
-      activeCertificates: Number(r.active ?? 0),
-    }));
+    return (rows as FactsRow[]).map(toFacts);
   }
 }

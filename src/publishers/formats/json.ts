@@ -21,6 +21,9 @@ export const jsonFormat: ConsumerFormat = {
       `"senders":[${e.senders.map(str).join(',')}],"subject":${str(e.subject)},"not_after":"${e.notAfter.toISOString()}","status":"active","migration":${str(e.migration)}}`
     );
   },
-  footer: (ctx) =>
-    `\n],\n"enforced_users": ${JSON.stringify(ctx.users.filter((u) => u.enforcement.state === 'enforced').map((u) => u.email))},\n"portal_url": ${JSON.stringify(ctx.portalUrl)}}\n`,
+  footer: (ctx) => {
+    const enforced: string[] = [];
+    for (const u of ctx.users) if (u.enforcement.state === 'enforced') enforced.push(u.email);
+    return `\n],\n"enforced_users": ${JSON.stringify(enforced)},\n"portal_url": ${JSON.stringify(ctx.portalUrl)}}\n`;
+  },
 };

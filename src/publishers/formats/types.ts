@@ -27,8 +27,8 @@ export interface PublishedUser {
 
 /** Whole-list facts that formats may put after the entries. */
 export interface ListContext {
-  /** Enabled users, ordered by address. */
-  users: readonly PublishedUser[];
+  /** Enabled users, ordered by address (made as they are iterated: read them in one pass per render). */
+  users: Iterable<PublishedUser>;
   portalUrl: string;
 }
 
