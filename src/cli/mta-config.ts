@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { publishDir } from '../config.ts';
 import { portalUrl } from '../main.ts';
 import { PUBLISHED_FILES } from '../publishers/publish.ts';
-import { DEFAULT_POLICY_SERVICE, POLICIES, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
+import { DEFAULT_POLICY_SERVICE, MTA_KINDS, POLICIES, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
 import { choice, CliError, config } from './common.ts';
 
 function port(v: string): number {
@@ -28,21 +28,19 @@ function eximSasl(v: string): EximSasl {
   throw new CliError('--exim-sasl must be dovecot:SOCKET or lsearch:PASSWORD_FILE');
 }
 
-/** The senders table (smtpd_sender_login_maps) as mailca publishes it and `mailca pull --senders-out` keeps it. */
-
 function policyService(v: string): string {
   if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(v)) throw new CliError('--policy-service must be inet:HOST:PORT (e.g. inet:127.0.0.1:10040) or unix:/PATH');
   return v;
 }
 
-/** `mailca mta-config`: ready-to-paste Postfix or Exim configuration for one of the eight policies. */
+/** `mailca mta-config`: ready-to-paste configuration of an MTA (the formats that link a generator) for one of the eight policies. */
 export function mtaConfigCommand(): Command {
   const list = Object.entries(POLICIES)
     .map(([n, p]) => `  ${n}. ${p.title}`)
     .join('\n');
   return new Command('mta-config')
     .description(`print MTA configuration for a submission policy that uses mailca's published files:\n${list}`)
-    .requiredOption('--mta <mta>', 'postfix or exim', choice('--mta', ['postfix', 'exim']))
+    .requiredOption('--mta <mta>', MTA_KINDS.join(' or '), choice('--mta', MTA_KINDS))
     .requiredOption('--policy <n>', 'policy 1-8 (see above)', choice('--policy', ['1', '2', '3', '4', '5', '6', '7', '8']))
     .option('--files-dir <dir>', 'where the MTA host keeps the pulled files (default: this mailca\'s publish dir)')
     .option('--hostname <name>', 'the mail server host name', os.hostname())
@@ -82,6 +80,7 @@ export function mtaConfigCommand(): Command {
           eximEnforcement: file(PUBLISHED_FILES.eximEnforcement),
           jsonAllowlist: file(PUBLISHED_FILES.jsonAllowlist),
           postfixSenders: file(PUBLISHED_FILES.postfixSenderLogins),
+          eximSenders: file(PUBLISHED_FILES.eximSenderLogins),
         },
       });
       const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
@@ -97,10 +96,7 @@ export function mtaConfigCommand(): Command {
           ),
         );
       }
-      if (rendered.mta === 'postfix') {
-        console.log(`\n# ---- main.cf ----\n${rendered.mainCf.trimEnd()}\n\n# ---- master.cf ----\n${rendered.masterCf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
-      } else {
-        console.log(`\n${rendered.eximConf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
-      }
+      for (const part of rendered.parts) console.log(`\n${part.file === undefined ? '' : `# ---- ${part.file} ----\n`}${part.text.trimEnd()}`);
+      console.log(`\n${comment(rendered.notes.trimEnd())}`);
     });
 }

@@ -23,6 +23,7 @@ export const PUBLISHED_FILES = {
   postfixEnforcement: POSTFIX_FILES.enforcement,
   eximEnforcement: EXIM_FILES.enforcement,
   postfixSenderLogins: POSTFIX_FILES.senderLogins,
+  eximSenderLogins: EXIM_FILES.senderLogins,
 } as const;
 
 const PEM_TYPE = 'application/x-pem-file';

@@ -425,13 +425,15 @@ export function postfixFromCli(output: string): RenderedPostfixConfig {
   const master = output.indexOf('# ---- master.cf ----');
   if (main < 0 || master < main) throw new Error(`no main.cf/master.cf sections in:\n${output}`);
   // Everything after the master.cf marker is the service entry followed by the notes, all comments.
-  return { mta: 'postfix', mainCf: output.slice(main, master), masterCf: output.slice(master), notes: '' };
+  const mainCf = output.slice(main, master);
+  const masterCf = output.slice(master);
+  return { mta: 'postfix', mainCf, masterCf, parts: [{ file: 'main.cf', text: mainCf }, { file: 'master.cf', text: masterCf }], notes: '' };
 }
 
 /** `mailca mta-config --mta exim` prints a complete configuration (comments around it). */
 export function eximFromCli(output: string): RenderedEximConfig {
   if (!output.includes('\nbegin acl')) throw new Error(`not an Exim configuration:\n${output}`);
-  return { mta: 'exim', eximConf: output, notes: '' };
+  return { mta: 'exim', eximConf: output, parts: [{ text: output }], notes: '' };
 }
 
 /** The port and client TLS mode of a policy's listener. */

@@ -4,6 +4,7 @@ import { POLICIES, POLICY_NUMBERS, renderMtaConfig, type MtaConfigOptions, type 
 const paths: PublishedPaths = {
   jsonAllowlist: '/var/lib/mailca/allowlist.json',
   postfixSenders: '/var/lib/mailca/senders.postfix',
+  eximSenders: '/var/lib/mailca/senders.exim',
   postfixAllowlist: '/var/lib/mailca/postfix-allowlist',
   eximAllowlist: '/var/lib/mailca/exim-allowlist',
   caBundle: '/var/lib/mailca/ca.pem',

@@ -1,5 +1,5 @@
 import { POLICIES } from './policies.ts';
-import type { MtaConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
+import type { MtaConfigGenerator, MtaConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
 import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
 
 const DEFAULT_POSTFIX_SASL: PostfixSasl = { type: 'dovecot', path: 'private/auth' };
@@ -206,5 +206,17 @@ export function renderPostfixConfig(opts: MtaConfigOptions): RenderedPostfixConf
     '',
   ].join('\n');
 
-  return { mta: 'postfix', mainCf, masterCf, notes: postfixNotes(opts) };
+  return {
+    mta: 'postfix',
+    mainCf,
+    masterCf,
+    parts: [
+      { file: 'main.cf', text: mainCf },
+      { file: 'master.cf', text: masterCf },
+    ],
+    notes: postfixNotes(opts),
+  };
 }
+
+/** Postfix's configuration generator (linked from the postfix consumer format). */
+export const postfixMtaConfig: MtaConfigGenerator<RenderedPostfixConfig> = { render: renderPostfixConfig };

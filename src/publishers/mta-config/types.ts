@@ -1,4 +1,7 @@
-export type MtaKind = 'postfix' | 'exim';
+import type { MtaKind } from '../formats/index.ts';
+
+/** The formats with an MTA configuration (the consumer-format registry says which). */
+export type { MtaKind };
 export type PolicyNumber = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 
 /** Files that mailca's publishers write; generated configs reference them. */
@@ -19,6 +22,8 @@ export interface PublishedPaths {
   jsonAllowlist: string;
   /** Postfix smtpd_sender_login_maps table: `sender@example.test login@example.test` (cdb variant). */
   postfixSenders: string;
+  /** Exim lsearch of the addresses a password login may send as: `login@example.test: login@example.test : alias@…`. */
+  eximSenders: string;
 }
 
 /**
@@ -67,7 +72,25 @@ export interface MtaConfigOptions {
   eximLookup?: EximLookup;
 }
 
-export interface RenderedPostfixConfig {
+/** One piece of a rendered configuration: the text for one file (named when an MTA needs several). */
+export interface ConfigPart {
+  readonly file?: string;
+  readonly text: string;
+}
+
+/** What every MTA configuration has: the parts to paste, in order, and notes for the operator. */
+export interface RenderedConfig {
+  readonly mta: string;
+  readonly parts: readonly ConfigPart[];
+  readonly notes: string;
+}
+
+/** An MTA's configuration generator; a consumer format that an MTA reads links to one (`mtaConfig`). Pure: no I/O. */
+export interface MtaConfigGenerator<R extends RenderedConfig = RenderedConfig> {
+  render(opts: MtaConfigOptions): R;
+}
+
+export interface RenderedPostfixConfig extends RenderedConfig {
   mta: 'postfix';
   /** Lines to add to main.cf (only mailca_pN_* parameters; nothing global is overridden). */
   mainCf: string;
@@ -76,11 +99,9 @@ export interface RenderedPostfixConfig {
   notes: string;
 }
 
-export interface RenderedEximConfig {
+export interface RenderedEximConfig extends RenderedConfig {
   mta: 'exim';
   /** A complete runnable configuration: main options, ACLs, authenticators, routers, transports, retry. */
   eximConf: string;
   notes: string;
 }
-
-export type RenderedMtaConfig = RenderedPostfixConfig | RenderedEximConfig;
