@@ -17,6 +17,8 @@ import { DAY_MS } from '../../src/clock.ts';
 import { issueLeafCertificate } from '../../src/issuance/certificate.ts';
 import { newSerial } from '../../src/issuance/serial.ts';
 import { POLICIES, type MtaKind, type PolicyNumber, type RenderedEximConfig, type RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
+import { consumerFormat, type AllowlistFormat, type ConsumerFormat } from '../../src/publishers/formats/index.ts';
+import { PUBLISHED_FILES } from '../../src/publishers/publish.ts';
 import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer } from '../helpers/mailca.ts';
 import { createTestPki, type ClientCertificate, type TestPki } from './certs.ts';
 import { writeEximPasswordFile } from './exim-instance.ts';
@@ -135,6 +137,8 @@ export interface PullDirectory {
   enforcement: string;
   ca: string;
   crl: string;
+  /** The --format's own senders map (`--senders-out`; Exim binds password logins to their addresses with it). */
+  senderLogins: string;
   /** The JSON list and the senders table that the policy service (Postfix) pulls and loads. */
   json: string;
   senders: string;
@@ -255,6 +259,12 @@ export class E2eMailca {
     if (res.status !== 200) throw new Error(`revoke ${serial}: ${res.status} ${res.text}`);
   }
 
+  /** A sender alias for `login` through the admin API. */
+  async addAlias(login: string, alias: string): Promise<void> {
+    const res = await this.admin.post(`/api/v1/users/${encodeURIComponent(login)}/aliases`, { alias });
+    if (res.status !== 201) throw new Error(`alias ${login} ${alias}: ${res.status} ${res.text}`);
+  }
+
   async setEnforcement(login: string, state: 'enforced' | 'grace' | 'default'): Promise<void> {
     const res = await this.admin.post(`/api/v1/users/${encodeURIComponent(login)}/enforcement`, { state });
     if (res.status !== 200) throw new Error(`enforcement ${login} ${state}: ${res.status} ${res.text}`);
@@ -293,15 +303,20 @@ export class E2eMailca {
     const dir = join(this.dir, name);
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
+    const published = (name: AllowlistFormat) => consumerFormat(name);
+    const own = published(format);
+    const json = published('json');
+    const sendersOf = (f: ConsumerFormat) => f.senderLogins?.file ?? published(f.pull.sendersFrom as AllowlistFormat).senderLogins!.file;
     return {
       format,
       dir,
-      allowlist: join(dir, `allowlist.${format}`),
-      enforcement: join(dir, `enforcement.${format}`),
-      ca: join(dir, 'ca.pem'),
-      crl: join(dir, 'crl.pem'),
-      json: join(dir, 'allowlist.json'),
-      senders: join(dir, 'senders.postfix'),
+      allowlist: join(dir, own.allowlistFile),
+      enforcement: join(dir, own.enforcement!.file),
+      senderLogins: join(dir, sendersOf(own)),
+      ca: join(dir, PUBLISHED_FILES.caBundle),
+      crl: join(dir, PUBLISHED_FILES.crlPem),
+      json: join(dir, json.allowlistFile),
+      senders: join(dir, sendersOf(json)),
     };
   }
 
@@ -341,10 +356,10 @@ export class E2eMailca {
     }
   }
 
-  private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> }): string[] {
-    const out = { allowlist: files.allowlist, enforcement: files.enforcement, ca: files.ca, crl: files.crl, ...opts.only };
+  private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'senderLogins' | 'ca' | 'crl', string>> }): string[] {
+    const out = { allowlist: files.allowlist, enforcement: files.enforcement, senderLogins: files.senderLogins, ca: files.ca, crl: files.crl, ...opts.only };
     const args = ['--url', this.srv.url, '--token-file', this.tokenFile, '--format', files.format, '--out', out.allowlist];
-    args.push('--enforcement-out', out.enforcement, '--ca-out', out.ca, '--crl-out', out.crl);
+    args.push('--enforcement-out', out.enforcement, '--senders-out', out.senderLogins, '--ca-out', out.ca, '--crl-out', out.crl);
     if (opts.then) args.push('--then', opts.then);
     return args;
   }
@@ -354,7 +369,7 @@ export class E2eMailca {
    * host installs (pull/mailca-pull.mjs, the same code). `only` redirects some outputs elsewhere (e.g. to keep a
    * stale allow-list in place while the CRL is updated).
    */
-  async pull(files: PullDirectory, opts: { then?: string; via?: 'mailca' | 'standalone'; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> } = {}): Promise<CommandResult> {
+  async pull(files: PullDirectory, opts: { then?: string; via?: 'mailca' | 'standalone'; only?: Partial<Record<'allowlist' | 'enforcement' | 'senderLogins' | 'ca' | 'crl', string>> } = {}): Promise<CommandResult> {
     const args = this.pullArgs(files, opts);
     const command = opts.via === 'mailca' ? [MAILCA_CLI, 'pull', ...args] : [PULL_CLIENT, ...args];
     const r = await runAsync(process.execPath, command, { env: this.cliEnv() });
