@@ -169,6 +169,8 @@ export const PULL_FORMATS = {
   dovecot: {
     allowlist: { file: 'allowlist.dovecot', help: 'passwd-file keyed by the certificate\'s serialNumber', check: CHECKS.dovecotAllowlist },
     enforcement: { file: 'enforcement.dovecot', help: 'passwd-file for a deny passdb', check: CHECKS.dovecotEnforcement },
+    // Dovecot reads the CA certificates and their CRLs from one file (ssl_ca): --ca-crl-out.
+    caCrl: true,
   },
 };
 
@@ -235,7 +237,7 @@ Environment: MAILCA_PULL_TOKEN  the token, when neither --token nor --token-file
 State (ETags): FILE.mailca-pull.json next to --out.
 Exit status: 0 updated or unchanged, 1 error (old files kept), 2 usage error.
 File names as mailca publishes them (what mailca mta-config --files-dir expects):
-${FORMAT_NAMES.map((f) => `  --format ${f}: ${Object.entries(PULL_FORMATS[f]).filter(([, m]) => m && m.file).map(([k, m]) => `${k} ${m.file}`).join(', ')}`).join('\n')}
+${FORMAT_NAMES.map((f) => `  --format ${f}: ${Object.entries(PULL_FORMATS[f]).filter(([, m]) => m && m.file).map(([k, m]) => `${k} ${m.file}`).join(', ')}${PULL_FORMATS[f].caCrl ? ' (its MTA reads ca-crl.pem: --ca-crl-out)' : ''}`).join('\n')}
 Install on a mail host (Node.js 20+, nothing else):
   install -m 0755 mailca-pull.mjs /usr/local/bin/mailca-pull`;
 

@@ -365,8 +365,9 @@ export class E2eMailca {
     const args = ['--url', this.srv.url, '--token-file', this.tokenFile, '--format', files.format, '--out', out.allowlist];
     args.push('--enforcement-out', out.enforcement);
     if (out.senderLogins !== undefined) args.push('--senders-out', out.senderLogins);
-    // Every MTA's CA files: the bundle and the CRLs apart (Postfix, Exim) and together (Dovecot's ssl_ca).
-    args.push('--ca-out', out.ca, '--crl-out', out.crl, '--ca-crl-out', out.caCrl);
+    // The CA files the MTA reads: the bundle and the CRLs apart, or in one file (Dovecot's ssl_ca).
+    if (consumerFormat(files.format).pull.caCrl) args.push('--ca-crl-out', out.caCrl);
+    else args.push('--ca-out', out.ca, '--crl-out', out.crl);
     if (opts.then) args.push('--then', opts.then);
     return args;
   }

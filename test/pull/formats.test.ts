@@ -23,6 +23,7 @@ interface PullFormat {
   enforcement?: PullMap;
   senders?: PullMap;
   policyService?: boolean;
+  caCrl?: boolean;
 }
 interface PullModule {
   PULL_FORMATS: Record<string, PullFormat>;
@@ -74,6 +75,7 @@ describe('the pull client\'s format table and the consumer-format registry', () 
       expect(table.senders?.file).toBe(from.senderLogins?.file);
     }
     expect(Boolean(table.policyService)).toBe(Boolean(registry.pull.policyService));
+    expect(Boolean(table.caCrl)).toBe(Boolean(registry.pull.caCrl));
   });
 
   it.each(ALLOWLIST_FORMATS)('%s: what the registry renders passes the pull client\'s checks, with the right count', (name) => {

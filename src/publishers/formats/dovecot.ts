@@ -32,6 +32,6 @@ export const dovecotFormat = {
     },
   },
   mtaConfig: dovecotMtaConfig,
-  // The CA bundle with the CRLs (ca-crl.pem, ssl_ca) is fetched by --ca-crl-out, with any format.
-  pull: {},
+  // Dovecot's ssl_ca holds the CA certificates followed by their CRLs.
+  pull: { caCrl: true },
 } satisfies ConsumerFormat;

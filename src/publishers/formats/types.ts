@@ -66,6 +66,11 @@ export interface PullDescription {
   readonly sendersFrom?: string;
   /** `--policy-listen` answers Postfix policy requests and socketmap lookups from this format's list. */
   readonly policyService?: true;
+  /**
+   * The MTA reads the CA certificates and their CRLs from one file (`--ca-crl-out`, ca-crl.pem) rather than from two
+   * (`--ca-out`, `--crl-out`). The pull client fetches any of them with any format.
+   */
+  readonly caCrl?: true;
 }
 
 // Addresses go into comments and lookup values; keep those one-line whatever the database holds.
