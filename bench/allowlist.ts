@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { AllowlistFormat } from '../src/publishers/formats/index.ts';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Measurement } from './lib/context.ts';
@@ -17,7 +18,9 @@ import { benchConfig, CA_PASSPHRASE, startServerProcess } from './lib/server.ts'
 
 const M = 'allowlist';
 const RENDER_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'render-allowlist-child.ts');
-const FORMATS = ['postfix', 'json'] as const;
+const FORMATS = ['postfix', 'json'] as const satisfies readonly AllowlistFormat[];
+/** The format the 304 re-checks ask for. */
+const RECHECK: (typeof FORMATS)[number] = 'postfix';
 const MB = 1_000_000;
 
 export const allowlist: Measurement = {
@@ -63,7 +66,7 @@ export const allowlist: Measurement = {
             const res = await httpRequest(agent, server.url, { path: `/api/v1/allowlist?format=${format}`, headers: mta, timeoutMs: 180_000, discardBody: true });
             const ms = performance.now() - s;
             if (res.status !== 200) throw new Error(`GET ${format}: HTTP ${res.status}`);
-            if (format === 'postfix') etag = String(res.headers.etag);
+            if (format === RECHECK) etag = String(res.headers.etag);
             rows.push(row({ measurement: M, figure: httpFigures[FORMATS.indexOf(format)]!, value: ms, unit: 'ms', target: { kind: 'below', limit: 2000 }, note: `${(res.bytes / MB).toFixed(0)} MB` }));
           }
           const peak = server.peakRss();
@@ -75,7 +78,7 @@ export const allowlist: Measurement = {
           const load = await runLoad({
             concurrency: 8,
             durationMs: plan.recheckMs,
-            send: async () => expectStatus(await httpRequest(agent, server.url, { path: '/api/v1/allowlist?format=postfix', headers: { ...mta, 'if-none-match': etag } }), 304),
+            send: async () => expectStatus(await httpRequest(agent, server.url, { path: `/api/v1/allowlist?format=${RECHECK}`, headers: { ...mta, 'if-none-match': etag } }), 304),
           });
           agent.destroy();
           if (load.ok === 0) throw new Error(`no 304: ${load.firstError}`);

@@ -1,7 +1,8 @@
 // 8. Revocation → a real MTA refuses the next RCPT: after the revoke response, how long until a real Postfix
 // (generated policy 3 config asking the pull client's policy service, `mailca-pull --format json --watch
-// --policy-listen`) and a real Exim (generated policy 3 config, `lsearch,cache=no_rd` on the allow-list that
-// `mailca-pull --format exim --watch` keeps) refuse RCPT from that certificate. Measured two ways for each
+// --policy-listen`), a real Exim (generated policy 3 config, `lsearch,cache=no_rd` on the allow-list that
+// `mailca-pull --format exim --watch` keeps) and a real Exim asking the policy service per RCPT
+// (`mta-config --exim-lookup policy-service`, ${readsocket}) refuse RCPT from that certificate. Measured two ways for each
 // revocation, side by side: an SMTP session opened (TLS with the client certificate, MAIL, one accepted RCPT)
 // before the revocation that re-tries RCPT until refused, and a new connection (TLS, EHLO, MAIL, RCPT) per attempt.
 // Nothing is reloaded: no `postfix reload`, no SIGHUP to Exim, no --then.
@@ -25,6 +26,7 @@ import { spawnTracked, stopChild } from './lib/processes.ts';
 import { errorText, fmt, notAvailable, row, type Row } from './lib/report.ts';
 import { benchConfig, startServerProcess } from './lib/server.ts';
 import { SmtpSession, type ClientIdentity } from './lib/smtp.ts';
+import type { MtaKind } from '../src/publishers/mta-config/index.ts';
 
 const M = 'mta';
 const GIVE_UP_MS = 5_000;
@@ -33,7 +35,7 @@ const TARGET_MS = 1_000;
 const RETRY_PAUSE_MS = 5;
 const POLICY = 3;
 /** Away from the test suites' ranges (20400–23130). */
-const PORTS = { postfix: 24503, exim: 24523, policyService: 24530 } as const;
+const POLICY_SERVICE_PORT = 24530;
 const PORTAL_URL = 'https://portal.example.test';
 const RECIPIENT = 'someone@example.org';
 
@@ -41,10 +43,60 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAILCA_CLI = path.join(REPO, 'bin', 'mailca.mjs');
 const PULL_CLIENT = path.join(REPO, 'pull', 'mailca-pull.mjs');
 
-type MtaName = 'postfix' | 'exim';
-const LABEL: Record<MtaName, string> = { postfix: 'Postfix (policy service)', exim: 'Exim (lsearch cache=no_rd)' };
+/** How each MTA set-up is run: the MTA, its lookup, the pull client that feeds it and the file that shows the pull landed. */
+interface Variant {
+  mta: Extract<MtaKind, 'postfix' | 'exim'>;
+  label: string;
+  port: number;
+  /** The pull client answers policy/socketmap requests on POLICY_SERVICE_PORT. */
+  policyService: boolean;
+  mtaConfigArgs: readonly string[];
+  /** --format and the outputs, in the directory the MTA reads. */
+  pullArgs(files: string): string[];
+  pulled(files: string): Pulled;
+  context: string;
+}
+
+const jsonPull = (files: string): string[] => ['--format', 'json', '--out', path.join(files, 'allowlist.json'), '--senders-out', path.join(files, 'senders.postfix'), '--crl-out', path.join(files, 'crl.pem'), '--policy-listen', `inet:127.0.0.1:${POLICY_SERVICE_PORT}`];
+const jsonPulled = (files: string): Pulled => ({ file: path.join(files, 'allowlist.json'), entry: (t) => `"${t.serial}"` });
+
+const VARIANTS = {
+  postfix: {
+    mta: 'postfix',
+    label: 'Postfix (policy service)',
+    port: 24503,
+    policyService: true,
+    mtaConfigArgs: [],
+    pullArgs: jsonPull,
+    pulled: jsonPulled,
+    context: "pull client's policy service",
+  },
+  exim: {
+    mta: 'exim',
+    label: 'Exim (lsearch cache=no_rd)',
+    port: 24523,
+    policyService: false,
+    mtaConfigArgs: ['--exim-lookup', 'lsearch'],
+    pullArgs: (files) => ['--format', 'exim', '--out', path.join(files, 'allowlist.exim'), '--enforcement-out', path.join(files, 'enforcement.exim'), '--crl-out', path.join(files, 'crl.pem')],
+    pulled: (files) => ({ file: path.join(files, 'allowlist.exim'), entry: (t) => `${new X509Certificate(t.certPem).fingerprint256.replaceAll(':', '')}:` }),
+    context: 'allow-list kept by mailca-pull --watch, no SIGHUP',
+  },
+  'exim-policy-service': {
+    mta: 'exim',
+    label: 'Exim (policy service, readsocket)',
+    port: 24543,
+    policyService: true,
+    mtaConfigArgs: ['--exim-lookup', 'policy-service'],
+    pullArgs: jsonPull,
+    pulled: jsonPulled,
+    context: "the pull client's policy service asked per RCPT (${readsocket}), no SIGHUP",
+  },
+} as const satisfies Record<string, Variant>;
+type VariantName = keyof typeof VARIANTS;
+const VARIANT_NAMES = Object.keys(VARIANTS) as VariantName[];
+
 const WAYS = ['open session', 'new connection per attempt'] as const;
-const figuresFor = (mta: MtaName) => WAYS.flatMap((way) => ['p50', 'p99'].map((p) => `revoke response → ${LABEL[mta]} refuses RCPT, ${way}, ${p}`));
+const figuresFor = (v: VariantName) => WAYS.flatMap((way) => ['p50', 'p99'].map((p) => `revoke response → ${VARIANTS[v].label} refuses RCPT, ${way}, ${p}`));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +114,7 @@ interface Fixture {
   tokenFile: string;
   serverTls: { certFile: string; keyFile: string };
   eximPasswordFile: string;
-  targets: Record<MtaName, Target[]>;
+  targets: Record<VariantName, Target[]>;
 }
 
 function runAsync(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -74,13 +126,14 @@ function runAsync(command: string, args: readonly string[], env: NodeJS.ProcessE
   });
 }
 
-/** `mailca mta-config` for policy 3 on `port`, reading the files the pull client keeps in `filesDir`. */
-function mtaConfig(fx: Fixture, mta: MtaName, filesDir: string, port: number): Promise<string> {
+/** `mailca mta-config` for policy 3 on the variant's port, reading the files the pull client keeps in `filesDir`. */
+function mtaConfig(fx: Fixture, variant: Variant, filesDir: string): Promise<string> {
+  const port = variant.port;
   const args = [
-    MAILCA_CLI, 'mta-config', '--mta', mta, '--policy', String(POLICY), '--files-dir', filesDir, '--hostname', 'mx.example.test',
+    MAILCA_CLI, 'mta-config', '--mta', variant.mta, ...variant.mtaConfigArgs, '--policy', String(POLICY), '--files-dir', filesDir, '--hostname', 'mx.example.test',
     '--tls-cert', fx.serverTls.certFile, '--tls-key', fx.serverTls.keyFile, '--port-tls', String(port), '--port-submission', String(port + 10),
     '--listen', '127.0.0.1', '--postfix-sasl', 'cyrus:smtpd', '--exim-sasl', `lsearch:${fx.eximPasswordFile}`,
-    '--policy-service', `inet:127.0.0.1:${PORTS.policyService}`,
+    '--policy-service', `inet:127.0.0.1:${POLICY_SERVICE_PORT}`,
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, MAILCA_PUBLIC_URL: PORTAL_URL, MAILCA_LOG_LEVEL: 'warn' };
   return runAsync(process.execPath, args, env);
@@ -135,12 +188,12 @@ async function setUp(ctx: BenchContext, perMta: number): Promise<{ fx: Fixture; 
       const body = JSON.parse(res.body) as { serial: string; certificate: string };
       return { serial: body.serial, certPem: body.certificate, keyPem };
     };
-    const targets: Record<MtaName, Target[]> = { postfix: [], exim: [] };
-    for (let i = 0; i < perMta; i++) targets.postfix.push(await enrolOne(i));
-    for (let i = 0; i < perMta; i++) targets.exim.push(await enrolOne(perMta + i));
+    const targets = Object.fromEntries(VARIANT_NAMES.map((v) => [v, [] as Target[]])) as Record<VariantName, Target[]>;
+    let enrolled = 0;
+    for (const v of VARIANT_NAMES) for (let i = 0; i < perMta; i++) targets[v].push(await enrolOne(enrolled++));
     // Never revoked: the list never becomes empty (the pull client keeps the old file rather than take an empty one).
-    await enrolOne(2 * perMta);
-    ctx.progress(`enrolled ${2 * perMta + 1} certificates of ${owner}`);
+    await enrolOne(enrolled++);
+    ctx.progress(`enrolled ${enrolled} certificates of ${owner}`);
 
     const tokenFile = path.join(dir, 'mta-token');
     writeFileSync(tokenFile, `${ca.mtaToken}\n`, { mode: 0o600 });
@@ -300,7 +353,7 @@ async function measureOne(ctx: BenchContext, fx: Fixture, port: number, pulled: 
   }
 }
 
-function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
+function rowsFor(variant: Variant, samples: Samples, context: string): Row[] {
   const rows: Row[] = [];
   for (const [way, series] of [
     [WAYS[0], samples.open],
@@ -316,7 +369,7 @@ function rowsFor(mta: MtaName, samples: Samples, context: string): Row[] {
       (series.other.length ? `; ${series.other.length} other answers retried (first: ${series.other[0]!.slice(0, 80)})` : '') +
       (series.lost ? `; ${series.lost} not refused within ${GIVE_UP_MS / 1000} s (counted as ${GIVE_UP_MS / 1000} s)` : '') +
       (series.stoppedAfter !== undefined ? `; never refused, so not tried after the first ${series.stoppedAfter}` : '');
-    const figure = `revoke response → ${LABEL[mta]} refuses RCPT, ${way}`;
+    const figure = `revoke response → ${variant.label} refuses RCPT, ${way}`;
     rows.push(row({ measurement: M, figure: `${figure}, p50`, value: percentile(all, 50), unit: 'ms', note }));
     rows.push(row({ measurement: M, figure: `${figure}, p99`, value: percentile(all, 99), unit: 'ms', target: { kind: 'below', limit: TARGET_MS }, note }));
   }
@@ -328,61 +381,68 @@ const emptySamples = (): Samples => ({ open: emptySeries(), fresh: emptySeries()
 /** Neither way sees refusals: do not spend minutes proving it. */
 const stuck = (s: Samples) => s.open.stoppedAfter !== undefined && s.fresh.stoppedAfter !== undefined;
 
-async function measureMta(ctx: BenchContext, fx: Fixture, mta: MtaName): Promise<Row[]> {
-  const unavailable = mtaUnavailable(mta);
+/** A running private MTA instance of the variant's kind. */
+interface RunningMta {
+  stop(): void;
+  log(): string;
+  /** `postfix reload`s seen in the log (Postfix only: Exim has none). */
+  reloads?(): number;
+}
+
+async function startMta(mta: Variant['mta'], dir: string, config: string): Promise<RunningMta> {
+  switch (mta) {
+    case 'postfix': {
+      const postfix = new PostfixInstance(dir);
+      postfix.start(config);
+      return postfix;
+    }
+    case 'exim': {
+      const exim = new EximInstance(dir);
+      await exim.start(config);
+      return exim;
+    }
+    default: {
+      const unknown: never = mta;
+      throw new Error(`no private instance for ${String(unknown)}`);
+    }
+  }
+}
+
+async function measureMta(ctx: BenchContext, fx: Fixture, name: VariantName): Promise<Row[]> {
+  const variant: Variant = VARIANTS[name];
+  const unavailable = mtaUnavailable(variant.mta);
   if (unavailable) throw new Error(unavailable);
-  const port = PORTS[mta];
-  for (const p of mta === 'postfix' ? [port, PORTS.policyService] : [port]) if (await portInUse(p)) throw new Error(`127.0.0.1:${p} is already in use`);
-  const files = path.join(fx.dir, `files-${mta}`);
+  const port = variant.port;
+  for (const p of variant.policyService ? [port, POLICY_SERVICE_PORT] : [port]) if (await portInUse(p)) throw new Error(`127.0.0.1:${p} is already in use`);
+  const files = path.join(fx.dir, `files-${name}`);
   mkdirSync(files, { recursive: true, mode: 0o755 });
-  const common = ['--url', fx.url, '--token-file', fx.tokenFile, '--ca-out', path.join(files, 'ca.pem')];
-  const pull =
-    mta === 'postfix'
-      ? await PullWatch.start(
-          [...common, '--format', 'json', '--out', path.join(files, 'allowlist.json'), '--senders-out', path.join(files, 'senders.postfix'), '--watch', '--policy-listen', `inet:127.0.0.1:${PORTS.policyService}`],
-          (out) => out.includes('policy service listening') && / updated /.test(out),
-        )
-      : await PullWatch.start(
-          [...common, '--format', 'exim', '--out', path.join(files, 'allowlist.exim'), '--enforcement-out', path.join(files, 'enforcement.exim'), '--crl-out', path.join(files, 'crl.pem'), '--watch'],
-          (out) => / updated /.test(out),
-        );
+  const pull = await PullWatch.start(
+    ['--url', fx.url, '--token-file', fx.tokenFile, '--ca-out', path.join(files, 'ca.pem'), ...variant.pullArgs(files), '--watch'],
+    (out) => / updated /.test(out) && (!variant.policyService || out.includes('policy service listening')),
+  );
   const samples = emptySamples();
   let context: string;
   try {
-    const config = await mtaConfig(fx, mta, files, port);
-    const instanceDir = path.join(fx.dir, mta);
-    if (mta === 'postfix') {
-      const postfix = new PostfixInstance(instanceDir);
-      try {
-        postfix.start(config);
-        await waitListening(port);
-        const reloads = postfix.reloads();
-        ctx.progress(`Postfix policy ${POLICY} on 127.0.0.1:${port}, policy service on 127.0.0.1:${PORTS.policyService}`);
-        await measureAll(ctx, fx, port, { file: path.join(files, 'allowlist.json'), entry: (t) => `"${t.serial}"` }, fx.targets.postfix, samples);
-        const reloaded = postfix.reloads() - reloads;
-        context = `Postfix policy ${POLICY} (mta-config), pull client's policy service, ${reloaded === 0 ? 'no postfix reload' : `${reloaded} RELOADS seen in the log`}`;
-      } finally {
-        postfix.stop();
-      }
-    } else {
-      const exim = new EximInstance(instanceDir);
-      try {
-        await exim.start(config);
-        await waitListening(port);
-        ctx.progress(`Exim policy ${POLICY} on 127.0.0.1:${port}`);
-        await measureAll(ctx, fx, port, { file: path.join(files, 'allowlist.exim'), entry: (t) => `${new X509Certificate(t.certPem).fingerprint256.replaceAll(':', '')}:` }, fx.targets.exim, samples);
-        context = `Exim policy ${POLICY} (mta-config), allow-list kept by mailca-pull --watch, no SIGHUP`;
-      } catch (e) {
-        const log = exim.log().trim().split('\n').slice(-1)[0];
-        throw new Error(`${errorText(e)}${log ? ` (exim log: ${log.slice(0, 120)})` : ''}`);
-      } finally {
-        exim.stop();
-      }
+    const config = await mtaConfig(fx, variant, files);
+    let instance: RunningMta | undefined;
+    try {
+      instance = await startMta(variant.mta, path.join(fx.dir, name), config);
+      await waitListening(port);
+      const reloads = instance.reloads?.();
+      ctx.progress(`${variant.label}: policy ${POLICY} on 127.0.0.1:${port}${variant.policyService ? `, policy service on 127.0.0.1:${POLICY_SERVICE_PORT}` : ''}`);
+      await measureAll(ctx, fx, port, variant.pulled(files), fx.targets[name], samples);
+      const reloaded = reloads === undefined ? undefined : (instance.reloads?.() ?? 0) - reloads;
+      context = `${variant.mta} policy ${POLICY} (mta-config), ${variant.context}${reloaded === undefined ? '' : reloaded === 0 ? ', no postfix reload' : `, ${reloaded} RELOADS seen in the log`}`;
+    } catch (e) {
+      const log = instance?.log().trim().split('\n').slice(-1)[0];
+      throw new Error(`${errorText(e)}${log ? ` (${variant.mta} log: ${log.slice(0, 120)})` : ''}`);
+    } finally {
+      instance?.stop();
     }
   } finally {
     await pull.stop();
   }
-  return rowsFor(mta, samples, context);
+  return rowsFor(variant, samples, context);
 }
 
 async function measureAll(ctx: BenchContext, fx: Fixture, port: number, pulled: Pulled, targets: readonly Target[], samples: Samples): Promise<void> {
@@ -402,15 +462,15 @@ export const mta: Measurement = {
     try {
       setup = await setUp(ctx, perMta);
     } catch (e) {
-      return (['postfix', 'exim'] as const).flatMap((m) => figuresFor(m).map((f) => notAvailable(M, f, errorText(e))));
+      return VARIANT_NAMES.flatMap((v) => figuresFor(v).map((f) => notAvailable(M, f, errorText(e))));
     }
     const rows: Row[] = [];
     try {
-      for (const m of ['postfix', 'exim'] as const) {
+      for (const v of VARIANT_NAMES) {
         try {
-          rows.push(...(await measureMta(ctx, setup.fx, m)));
+          rows.push(...(await measureMta(ctx, setup.fx, v)));
         } catch (e) {
-          rows.push(...figuresFor(m).map((f) => notAvailable(M, f, errorText(e))));
+          rows.push(...figuresFor(v).map((f) => notAvailable(M, f, errorText(e))));
         }
       }
     } finally {

@@ -18,51 +18,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format postfix|exim|json|dovecot --out FILE [options]
-       mailca-pull --url URL --token-file FILE --format json --out FILE --watch
-                   --policy-listen inet:HOST:PORT|unix:PATH [--senders-out FILE] [options]
-       (the same as: mailca pull …)
-
-Fetches the client-certificate allow-list from a mailca server and installs it
-atomically; a file is replaced only by a complete download that parses as the
-requested format. On any error the old file is kept.
-
-  --url URL               mailca base URL, e.g. https://ca.example.org
-  --token-file FILE       read the bearer token (role mta) from FILE (recommended)
-  --token TOKEN           the token itself; other local users can read it with ps(1),
-                          so prefer --token-file or the MAILCA_PULL_TOKEN variable
-  --format FORMAT         postfix (check_ccert_access), exim (lsearch), json or
-                          dovecot (passwd-file keyed by the certificate's serialNumber)
-  --out FILE              the allow-list file to maintain
-  --ca-out FILE           also maintain the CA bundle (URL/ca.pem)
-  --crl-out FILE          also maintain the CRL(s) (URL/crl.pem)
-  --ca-crl-out FILE       also maintain the CA bundle followed by the CRL(s) in one file
-                          (URL/ca-crl.pem; Dovecot's ssl_ca)
-  --enforcement-out FILE  also maintain the enforcement table (postfix: check_sasl_access,
-                          exim: lsearch, dovecot: passwd-file for a deny passdb;
-                          needs --format postfix, exim or dovecot)
-  --senders-out FILE      also maintain the Postfix smtpd_sender_login_maps table
-                          ("sender login" lines; URL/api/v1/senders?format=postfix)
-  --then COMMAND          run COMMAND with /bin/sh -c after a file changed, e.g.
-                          'postmap lmdb:/etc/postfix/mailca-allowlist && postfix reload'
-                          (if it fails it runs again on the next pull)
-  --allow-empty           accept an allow-list with no entries replacing one with entries
-  --watch                 keep running; changes arrive within about a second (long poll);
-                          errors are logged and retried with backoff; SIGTERM stops it
-  --policy-listen ADDR    with --format json and --watch: also answer Postfix policy
-                          requests (check_policy_service) and socketmap lookups of the
-                          senders table (socketmap:ADDR:senders) on inet:HOST:PORT or
-                          unix:PATH, from memory; FILE (and --senders-out) are loaded at
-                          start, so answers go on while mailca is unreachable
-  --policy-socket-mode M  unix: socket mode, octal (default 0660)
-  --policy-socket-group G unix: socket group (name or number), e.g. postfix
-  -h, --help              show this help
-
-Environment: MAILCA_PULL_TOKEN  the token, when neither --token nor --token-file is given.
-State (ETags): FILE.mailca-pull.json next to --out.
-Exit status: 0 updated or unchanged, 1 error (old files kept), 2 usage error.
-Install on a mail host (Node.js 20+, nothing else):
-  install -m 0755 mailca-pull.mjs /usr/local/bin/mailca-pull`;
 
 const PROG = 'mailca-pull';
 /** Seconds the server may hold a long poll; below common proxy idle timeouts (the server caps at 60). */
@@ -172,35 +127,119 @@ function checkCertificate(der, i, label = 'CERTIFICATE') {
   }
 }
 
-/** Everything that differs between the kinds of file: where it comes from and what a valid one looks like. */
-const FORMATS = {
-  postfix: { what: 'postfix allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^([0-9A-F]{2}:){31}[0-9A-F]{2} OK$/, '"AA:BB:…:FF OK"') },
-  exim: { what: 'exim allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9A-F]{64}: \S+( : \S+)*$/, '"<64 hex digits>: owner : alias…"') },
-  json: { what: 'JSON allow-list', unit: ['entry', 'entries'], count: jsonEntries },
-  'enforcement-postfix': { what: 'postfix enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ (REJECT|OK|DUNNO)( .*)?$/, '"user@domain REJECT …"') },
-  'enforcement-exim': { what: 'exim enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: .+$/, '"user@domain: value"') },
-  'senders-postfix': { what: 'postfix senders table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ \S+$/, '"sender@domain login,…"') },
-  dovecot: { what: 'dovecot allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9a-f]{32}:{7}nopassword=yes user=\S+$/, '"<serial>:::::::nopassword=yes user=owner"') },
-  'enforcement-dovecot': { what: 'dovecot enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[^\s:]+@[^\s:]+:$/, '"user@domain:"') },
+/** How a pulled body is checked: what it is called, what it counts, and how (strict; `lenient` for the file as it is). */
+const CHECKS = {
+  postfixAllowlist: { what: 'postfix allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^([0-9A-F]{2}:){31}[0-9A-F]{2} OK$/, '"AA:BB:…:FF OK"') },
+  eximAllowlist: { what: 'exim allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9A-F]{64}: \S+( : \S+)*$/, '"<64 hex digits>: owner : alias…"') },
+  jsonAllowlist: { what: 'JSON allow-list', unit: ['entry', 'entries'], count: jsonEntries, lenient: jsonEntriesLenient, accept: 'application/json' },
+  postfixEnforcement: { what: 'postfix enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ (REJECT|OK|DUNNO)( .*)?$/, '"user@domain REJECT …"') },
+  eximEnforcement: { what: 'exim enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: .+$/, '"user@domain: value"') },
+  postfixSenders: { what: 'postfix senders table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+ \S+$/, '"sender@domain login,…"') },
+  eximSenders: { what: 'exim senders table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^\S+@\S+: \S+( : \S+)*$/, '"login@domain: owner : alias…"') },
+  dovecotAllowlist: { what: 'dovecot allow-list', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[0-9a-f]{32}:{7}nopassword=yes user=\S+$/, '"<serial>:::::::nopassword=yes user=owner"') },
+  dovecotEnforcement: { what: 'dovecot enforcement table', unit: ['entry', 'entries'], count: (t) => tableEntries(t, /^[^\s:]+@[^\s:]+:$/, '"user@domain:"') },
   ca: { what: 'CA bundle', unit: ['certificate', 'certificates'], count: (t) => pemEntries(t, ['CERTIFICATE'], checkCertificate) },
   crl: { what: 'CRL file', unit: ['CRL', 'CRLs'], count: (t) => pemEntries(t, ['X509 CRL']) },
-  'ca-crl': { what: 'CA and CRL file', unit: ['PEM block', 'PEM blocks'], count: (t) => pemEntries(t, ['CERTIFICATE', 'X509 CRL'], checkCertificate) },
+  caCrl: { what: 'CA and CRL file', unit: ['PEM block', 'PEM blocks'], count: (t) => pemEntries(t, ['CERTIFICATE', 'X509 CRL'], checkCertificate) },
 };
 
+/**
+ * The consumer formats, as mailca's registry (src/publishers/formats/) has them: per --format, the allow-list and the
+ * maps --enforcement-out and --senders-out fetch (`format`: the ?format= of the senders endpoint), the names mailca
+ * publishes them under, and how a pulled body is checked before it replaces the file. This file runs alone on a mail
+ * host and cannot import the registry; test/pull/formats.test.ts holds the two together. A new format = one entry.
+ */
+export const PULL_FORMATS = {
+  postfix: {
+    allowlist: { file: 'allowlist.postfix', help: 'check_ccert_access', check: CHECKS.postfixAllowlist },
+    enforcement: { file: 'enforcement.postfix', help: 'check_sasl_access', check: CHECKS.postfixEnforcement },
+    senders: { format: 'postfix', file: 'senders.postfix', help: 'smtpd_sender_login_maps, "sender login,…"', check: CHECKS.postfixSenders },
+  },
+  exim: {
+    allowlist: { file: 'allowlist.exim', help: 'lsearch', check: CHECKS.eximAllowlist },
+    enforcement: { file: 'enforcement.exim', help: 'lsearch', check: CHECKS.eximEnforcement },
+    senders: { format: 'exim', file: 'senders.exim', help: 'lsearch, "login: owner : alias…"', check: CHECKS.eximSenders },
+  },
+  json: {
+    allowlist: { file: 'allowlist.json', help: 'for the policy service', check: CHECKS.jsonAllowlist },
+    // The policy service answers socketmap lookups of the Postfix senders table.
+    senders: { format: 'postfix', file: 'senders.postfix', help: 'the policy service\'s socketmap', check: CHECKS.postfixSenders },
+    policyService: true,
+  },
+  dovecot: {
+    allowlist: { file: 'allowlist.dovecot', help: 'passwd-file keyed by the certificate\'s serialNumber', check: CHECKS.dovecotAllowlist },
+    enforcement: { file: 'enforcement.dovecot', help: 'passwd-file for a deny passdb', check: CHECKS.dovecotEnforcement },
+    // Dovecot reads the CA certificates and their CRLs from one file (ssl_ca): --ca-crl-out.
+    caCrl: true,
+  },
+};
+
+const FORMAT_NAMES = Object.keys(PULL_FORMATS);
+const POLICY_FORMATS = FORMAT_NAMES.filter((f) => PULL_FORMATS[f].policyService);
+const formatsWith = (map) => FORMAT_NAMES.filter((f) => PULL_FORMATS[f][map]);
+const oneOf = (names) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join(''));
+const mapHelp = (map) => formatsWith(map).map((f) => `\n                          ${f}: ${PULL_FORMATS[f][map].help}`).join(';');
+
+function jsonEntriesLenient(text) {
+  try {
+    const doc = JSON.parse(text);
+    return Array.isArray(doc?.certificates) ? doc.certificates.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Entries in the file as it is now, leniently (a file that no longer parses counts what it can). */
-function currentEntries(format, bytes) {
+function currentEntries(check, bytes) {
   if (!bytes) return 0;
   const text = bytes.toString('utf8');
-  if (format === 'json') {
-    try {
-      const doc = JSON.parse(text);
-      return Array.isArray(doc?.certificates) ? doc.certificates.length : 0;
-    } catch {
-      return 0;
-    }
-  }
+  if (check.lenient) return check.lenient(text);
   return text.split('\n').filter((l) => !isCommentOrBlank(l)).length;
 }
+
+export const USAGE = `Usage: mailca-pull --url URL --token-file FILE --format ${FORMAT_NAMES.join('|')} --out FILE [options]
+       mailca-pull --url URL --token-file FILE --format ${POLICY_FORMATS.join('|')} --out FILE --watch
+                   --policy-listen inet:HOST:PORT|unix:PATH [--senders-out FILE] [options]
+       (the same as: mailca pull …)
+
+Fetches the client-certificate allow-list from a mailca server and installs it
+atomically; a file is replaced only by a complete download that parses as the
+requested format. On any error the old file is kept.
+
+  --url URL               mailca base URL, e.g. https://ca.example.org
+  --token-file FILE       read the bearer token (role mta) from FILE (recommended)
+  --token TOKEN           the token itself; other local users can read it with ps(1),
+                          so prefer --token-file or the MAILCA_PULL_TOKEN variable
+  --format FORMAT         the allow-list's format:${mapHelp('allowlist')}
+  --out FILE              the allow-list file to maintain
+  --ca-out FILE           also maintain the CA bundle (URL/ca.pem)
+  --crl-out FILE          also maintain the CRL(s) (URL/crl.pem)
+  --ca-crl-out FILE       also maintain the CA bundle followed by the CRL(s) in one file
+                          (URL/ca-crl.pem; Dovecot's ssl_ca)
+  --enforcement-out FILE  also maintain the enforcement table, by --format:${mapHelp('enforcement')}
+  --senders-out FILE      also maintain the senders table, by --format:${mapHelp('senders')}
+  --then COMMAND          run COMMAND with /bin/sh -c after a file changed, e.g.
+                          'postmap lmdb:/etc/postfix/mailca-allowlist && postfix reload'
+                          (if it fails it runs again on the next pull)
+  --allow-empty           accept an allow-list with no entries replacing one with entries
+  --watch                 keep running; changes arrive within about a second (long poll);
+                          errors are logged and retried with backoff; SIGTERM stops it
+  --policy-listen ADDR    with --format ${oneOf(POLICY_FORMATS)} and --watch: also answer Postfix policy
+                          requests (check_policy_service) and socketmap lookups of the
+                          senders table (socketmap:ADDR:senders) on inet:HOST:PORT or
+                          unix:PATH, from memory; FILE (and --senders-out) are loaded at
+                          start, so answers go on while mailca is unreachable
+  --policy-socket-mode M  unix: socket mode, octal (default 0660)
+  --policy-socket-group G unix: socket group (name or number), e.g. postfix
+  -h, --help              show this help
+
+Environment: MAILCA_PULL_TOKEN  the token, when neither --token nor --token-file is given.
+State (ETags): FILE.mailca-pull.json next to --out.
+Exit status: 0 updated or unchanged, 1 error (old files kept), 2 usage error.
+File names as mailca publishes them (what mailca mta-config --files-dir expects):
+${FORMAT_NAMES.map((f) => `  --format ${f}: ${Object.entries(PULL_FORMATS[f]).filter(([, m]) => m && m.file).map(([k, m]) => `${k} ${m.file}`).join(', ')}${PULL_FORMATS[f].caCrl ? ' (its MTA reads ca-crl.pem: --ca-crl-out)' : ''}`).join('\n')}
+Install on a mail host (Node.js 20+, nothing else):
+  install -m 0755 mailca-pull.mjs /usr/local/bin/mailca-pull`;
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -252,8 +291,11 @@ export function parseCommandLine(argv, env = process.env) {
   if (base.username || base.password) throw new UsageError('--url must not contain credentials; use --token-file');
   const baseUrl = base.href.replace(/\/+$/, '');
 
-  if (!['postfix', 'exim', 'json', 'dovecot'].includes(o.format)) throw new UsageError(`--format must be postfix, exim, json or dovecot, not ${JSON.stringify(o.format)}`);
-  if (o['enforcement-out'] && o.format === 'json') throw new UsageError('--enforcement-out needs --format postfix, exim or dovecot');
+  if (!Object.hasOwn(PULL_FORMATS, o.format)) throw new UsageError(`--format must be ${oneOf(FORMAT_NAMES)}, not ${JSON.stringify(o.format)}`);
+  const format = PULL_FORMATS[o.format];
+  for (const map of ['enforcement', 'senders']) {
+    if (o[`${map}-out`] && !format[map]) throw new UsageError(`--${map}-out needs --format ${oneOf(formatsWith(map))}`);
+  }
 
   if (o.token && o['token-file']) throw new UsageError('give --token or --token-file, not both');
   let token = o.token ?? env.MAILCA_PULL_TOKEN;
@@ -272,17 +314,17 @@ export function parseCommandLine(argv, env = process.env) {
 
   const enc = encodeURIComponent;
   const targets = [
-    { key: 'allowlist', file: o.out, url: `${baseUrl}/api/v1/allowlist?format=${enc(o.format)}`, format: o.format, auth: true, longPoll: true, emptyCheck: true },
+    { key: 'allowlist', file: o.out, url: `${baseUrl}/api/v1/allowlist?format=${enc(o.format)}`, check: format.allowlist.check, auth: true, longPoll: true, emptyCheck: true },
   ];
   if (o['enforcement-out']) {
-    targets.push({ key: 'enforcement', file: o['enforcement-out'], url: `${baseUrl}/api/v1/enforcement?format=${enc(o.format)}`, format: `enforcement-${o.format}`, auth: true, longPoll: true, emptyCheck: false });
+    targets.push({ key: 'enforcement', file: o['enforcement-out'], url: `${baseUrl}/api/v1/enforcement?format=${enc(o.format)}`, check: format.enforcement.check, auth: true, longPoll: true, emptyCheck: false });
   }
   if (o['senders-out']) {
-    targets.push({ key: 'senders', file: o['senders-out'], url: `${baseUrl}/api/v1/senders?format=postfix`, format: 'senders-postfix', auth: true, longPoll: true, emptyCheck: false });
+    targets.push({ key: 'senders', file: o['senders-out'], url: `${baseUrl}/api/v1/senders?format=${enc(format.senders.format)}`, check: format.senders.check, auth: true, longPoll: true, emptyCheck: false });
   }
-  if (o['ca-out']) targets.push({ key: 'ca', file: o['ca-out'], url: `${baseUrl}/ca.pem`, format: 'ca', auth: false, longPoll: false, emptyCheck: false });
-  if (o['crl-out']) targets.push({ key: 'crl', file: o['crl-out'], url: `${baseUrl}/crl.pem`, format: 'crl', auth: false, longPoll: false, emptyCheck: false });
-  if (o['ca-crl-out']) targets.push({ key: 'ca-crl', file: o['ca-crl-out'], url: `${baseUrl}/ca-crl.pem`, format: 'ca-crl', auth: false, longPoll: false, emptyCheck: false });
+  if (o['ca-out']) targets.push({ key: 'ca', file: o['ca-out'], url: `${baseUrl}/ca.pem`, check: CHECKS.ca, auth: false, longPoll: false, emptyCheck: false });
+  if (o['crl-out']) targets.push({ key: 'crl', file: o['crl-out'], url: `${baseUrl}/crl.pem`, check: CHECKS.crl, auth: false, longPoll: false, emptyCheck: false });
+  if (o['ca-crl-out']) targets.push({ key: 'ca-crl', file: o['ca-crl-out'], url: `${baseUrl}/ca-crl.pem`, check: CHECKS.caCrl, auth: false, longPoll: false, emptyCheck: false });
 
   const seen = new Set();
   for (const t of targets) {
@@ -295,7 +337,7 @@ export function parseCommandLine(argv, env = process.env) {
 
   let policy = null;
   if (o['policy-listen'] !== undefined) {
-    if (o.format !== 'json') throw new UsageError('--policy-listen needs --format json (the policy service answers from the JSON list)');
+    if (!format.policyService) throw new UsageError(`--policy-listen needs --format ${oneOf(POLICY_FORMATS)} (the policy service answers from that list)`);
     if (!o.watch) throw new UsageError('--policy-listen needs --watch (the service runs as long as the client)');
     const listen = parseListen(o['policy-listen']);
     let socketMode = 0o660;
@@ -439,7 +481,7 @@ function describeFetchError(e) {
 async function fetchTarget(cfg, t, cached, { wait, signal }) {
   const label = path.basename(t.file);
   const url = t.url + (wait ? `${t.url.includes('?') ? '&' : '?'}wait=${wait}` : '');
-  const headers = { 'user-agent': 'mailca-pull/1', accept: t.format === 'json' ? 'application/json' : 'text/plain, application/x-pem-file, */*;q=0.1' };
+  const headers = { 'user-agent': 'mailca-pull/1', accept: t.check.accept ?? 'text/plain, application/x-pem-file, */*;q=0.1' };
   if (t.auth) headers.authorization = `Bearer ${cfg.token}`;
   if (cached.etag) headers['if-none-match'] = cached.etag;
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS + (wait ? wait * 1000 : 0));
@@ -484,7 +526,7 @@ async function fetchTarget(cfg, t, cached, { wait, signal }) {
   } catch {
     return fail(`the body ${where} is not UTF-8 text`);
   }
-  const fmt = FORMATS[t.format];
+  const fmt = t.check;
   let entries;
   try {
     entries = fmt.count(text);
@@ -495,7 +537,7 @@ async function fetchTarget(cfg, t, cached, { wait, signal }) {
   const etag = res.headers.get('etag') ?? undefined;
   if (cached.current && cached.current.equals(bytes)) return { kind: 'same', etag, entries };
   if (t.emptyCheck && entries === 0 && !cfg.allowEmpty) {
-    const had = currentEntries(t.format, cached.current);
+    const had = currentEntries(t.check, cached.current);
     if (had > 0) return fail(`the server sent an empty list but the current file has ${had} ${fmt.unit[1]}; refusing (give --allow-empty if that is intended)`);
   }
   return { kind: 'new', etag, entries, bytes };
@@ -582,7 +624,7 @@ async function runRound(cfg, io, state, { wait, signal }) {
     if (!t) continue;
     const r = results[key];
     const label = path.basename(t.file);
-    const unit = (n) => `${n} ${FORMATS[t.format].unit[n === 1 ? 0 : 1]}`;
+    const unit = (n) => `${n} ${t.check.unit[n === 1 ? 0 : 1]}`;
     if (r.kind === 'error') {
       errors.push(r.message);
       continue;

@@ -20,9 +20,11 @@ function runOk(command: string, args: readonly string[], input?: string): string
 }
 
 /** Why private MTA instances cannot run here, or undefined. */
-export function mtaUnavailable(mta: 'postfix' | 'exim'): string | undefined {
+const BINARIES: Record<'postfix' | 'exim', readonly string[]> = { postfix: [POSTFIX_BIN, SASLPASSWD2], exim: [EXIM_BIN] };
+
+export function mtaUnavailable(mta: keyof typeof BINARIES): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root to run a private MTA instance';
-  const bins = mta === 'postfix' ? [POSTFIX_BIN, SASLPASSWD2] : [EXIM_BIN];
+  const bins = BINARIES[mta];
   const missing = bins.filter((b) => !existsSync(b));
   return missing.length ? `${missing.join(', ')} not installed (.ci/install-mta.sh)` : undefined;
 }

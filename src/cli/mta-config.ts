@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { publishDir } from '../config.ts';
 import { portalUrl } from '../main.ts';
 import { PUBLISHED_FILES } from '../publishers/publish.ts';
-import { DEFAULT_POLICY_SERVICE, POLICIES, renderDovecotConfig, renderMtaConfig, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
+import { DEFAULT_DOVECOT_PASSWORDS, DEFAULT_POLICY_SERVICE, MTA_KINDS, mtaConfigGenerator, POLICIES, renderMtaConfig, SUBMISSION_MTAS, type EximLookup, type EximSasl, type MtaKind, type PolicyNumber, type PostfixMaps, type PostfixSasl } from '../publishers/mta-config/index.ts';
 import { choice, CliError, config } from './common.ts';
 
 function port(v: string): number {
@@ -28,51 +28,23 @@ function eximSasl(v: string): EximSasl {
   throw new CliError('--exim-sasl must be dovecot:SOCKET or lsearch:PASSWORD_FILE');
 }
 
-/** The senders table (smtpd_sender_login_maps) as mailca publishes it and `mailca pull --senders-out` keeps it. */
-
 function policyService(v: string): string {
   if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(v)) throw new CliError('--policy-service must be inet:HOST:PORT (e.g. inet:127.0.0.1:10040) or unix:/PATH');
   return v;
 }
 
 const comment = (text: string) => text.split('\n').map((l) => (l ? `# ${l}` : '#')).join('\n');
+const oneOf = (names: readonly string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join(''));
 
-function printFilesDirNote(dir: string): void {
-  // The data dir is 0700: only mailca's own user can read publish/ there.
-  console.log(
-    comment(
-      `\nThe paths below are this mailca's ${dir}, inside its data dir (mode 0700): an MTA running as another user cannot\n` +
-        'read them. Run `mailca pull` on the MTA host into a directory the MTA can read (the pulled files are 0644) and\n' +
-        'give that directory as --files-dir.',
-    ),
-  );
-}
-
-/** `--mta dovecot`: IMAP logins with mailca certificates (no submission policy). */
-function printDovecotConfig(o: Record<string, string | undefined>, dir: string): void {
-  if (o.policy !== undefined) throw new CliError('--policy is for --mta postfix or exim (submission); --mta dovecot configures IMAP logins');
-  const file = (name: string) => path.join(dir, name);
-  const rendered = renderDovecotConfig({
-    paths: { allowlist: file(PUBLISHED_FILES.dovecotAllowlist), enforcement: file(PUBLISHED_FILES.dovecotEnforcement), caCrl: file(PUBLISHED_FILES.caCrlBundle) },
-    tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' },
-    imapsPort: port(o.portImaps ?? '993'),
-    listenAddress: o.listen,
-    passwordFile: path.resolve(o.dovecotPasswords ?? '/etc/dovecot/users'),
-  });
-  console.log(comment('mailca: IMAP login with a client certificate (Dovecot 2.3), e.g. as conf.d/99-mailca.conf'));
-  if (o.filesDir === undefined) printFilesDirNote(dir);
-  console.log(`\n${rendered.dovecotConf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
-}
-
-/** `mailca mta-config`: ready-to-paste Postfix or Exim configuration for one of the eight policies, or Dovecot's. */
+/** `mailca mta-config`: ready-to-paste configuration of an MTA (the formats that link a generator): for a submission MTA one of the eight policies. */
 export function mtaConfigCommand(): Command {
   const list = Object.entries(POLICIES)
     .map(([n, p]) => `  ${n}. ${p.title}`)
     .join('\n');
   return new Command('mta-config')
-    .description(`print MTA configuration for a submission policy that uses mailca's published files:\n${list}`)
-    .requiredOption('--mta <mta>', 'postfix, exim (submission, with --policy) or dovecot (IMAP certificate login)', choice('--mta', ['postfix', 'exim', 'dovecot']))
-    .option('--policy <n>', 'policy 1-8 (see above; postfix and exim)', choice('--policy', ['1', '2', '3', '4', '5', '6', '7', '8']))
+    .description(`print the configuration of an MTA that uses mailca's published files (--mta); for ${oneOf(SUBMISSION_MTAS)}, one of the submission policies (--policy):\n${list}`)
+    .requiredOption('--mta <mta>', `${oneOf(MTA_KINDS.map((k) => `${k} (${mtaConfigGenerator(k).configures})`))}`, choice('--mta', MTA_KINDS))
+    .option('--policy <n>', `policy 1-8 (see above; required with --mta ${oneOf(SUBMISSION_MTAS)})`, choice('--policy', ['1', '2', '3', '4', '5', '6', '7', '8']))
     .option('--files-dir <dir>', 'where the MTA host keeps the pulled files (default: this mailca\'s publish dir)')
     .option('--hostname <name>', 'the mail server host name', os.hostname())
     .option('--tls-cert <file>', "the server's TLS certificate chain", '/etc/ssl/certs/mail-server.pem')
@@ -86,26 +58,31 @@ export function mtaConfigCommand(): Command {
     .option('--exim-lookup <kind>', "how Exim finds a certificate's senders: lsearch (the pulled file; a revocation applies from the next connection) or policy-service (asks the pull client per RCPT: the next RCPT of an open session)", choice('--exim-lookup', ['lsearch', 'policy-service']), 'lsearch')
     .option('--exim-sasl <driver:arg>', 'Exim password check: dovecot:/run/dovecot/auth-client or lsearch:/etc/exim4/passwd')
     .option('--port-imaps <port>', 'Dovecot: IMAP over TLS port', '993')
-    .option('--dovecot-passwords <file>', 'Dovecot: the passwd-file of password logins for users in grace', '/etc/dovecot/users')
+    .option('--dovecot-passwords <file>', 'Dovecot: the passwd-file of password logins for users in grace', DEFAULT_DOVECOT_PASSWORDS)
     .action((o: Record<string, string | undefined>) => {
       const cfg = config();
       const dir = path.resolve(o.filesDir ?? publishDir(cfg));
-      if (o.mta === 'dovecot') return printDovecotConfig(o, dir);
-      if (o.policy === undefined) throw new CliError(`--policy is required with --mta ${o.mta} (1-8, see mailca mta-config --help)`);
+      const mta = o.mta as MtaKind;
+      const generator = mtaConfigGenerator(mta);
+      if (generator.policies && o.policy === undefined) throw new CliError(`--policy is required with --mta ${mta} (1-8, see mailca mta-config --help)`);
+      if (!generator.policies && o.policy !== undefined) {
+        throw new CliError(`--policy is for --mta ${oneOf(SUBMISSION_MTAS)} (submission); --mta ${mta} configures ${generator.configures}`);
+      }
       const file = (name: string) => path.join(dir, name);
       const rendered = renderMtaConfig({
-        mta: o.mta as MtaKind,
-        policy: Number(o.policy) as PolicyNumber,
+        mta,
+        policy: o.policy === undefined ? undefined : (Number(o.policy) as PolicyNumber),
         hostname: o.hostname ?? os.hostname(),
         portalUrl: portalUrl(cfg),
         tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' },
-        ports: { tlsOnConnect: port(o.portTls ?? '465'), submission: port(o.portSubmission ?? '587') },
+        ports: { tlsOnConnect: port(o.portTls ?? '465'), submission: port(o.portSubmission ?? '587'), imaps: port(o.portImaps ?? '993') },
         listenAddress: o.listen,
         postfixSasl: o.postfixSasl ? postfixSasl(o.postfixSasl) : undefined,
         eximSasl: o.eximSasl ? eximSasl(o.eximSasl) : undefined,
         eximLookup: (o.eximLookup ?? 'lsearch') as EximLookup,
         postfixMaps: (o.postfixMaps ?? 'policy-service') as PostfixMaps,
         policyService: policyService(o.policyService ?? DEFAULT_POLICY_SERVICE),
+        dovecotPasswords: path.resolve(o.dovecotPasswords ?? DEFAULT_DOVECOT_PASSWORDS),
         paths: {
           postfixAllowlist: file(PUBLISHED_FILES.postfixAllowlist),
           eximAllowlist: file(PUBLISHED_FILES.eximAllowlist),
@@ -115,15 +92,24 @@ export function mtaConfigCommand(): Command {
           eximEnforcement: file(PUBLISHED_FILES.eximEnforcement),
           jsonAllowlist: file(PUBLISHED_FILES.jsonAllowlist),
           postfixSenders: file(PUBLISHED_FILES.postfixSenderLogins),
+          eximSenders: file(PUBLISHED_FILES.eximSenderLogins),
+          dovecotAllowlist: file(PUBLISHED_FILES.dovecotAllowlist),
+          dovecotEnforcement: file(PUBLISHED_FILES.dovecotEnforcement),
+          caCrl: file(PUBLISHED_FILES.caCrlBundle),
         },
       });
-      const policy = POLICIES[Number(o.policy) as PolicyNumber];
-      console.log(comment(`mailca policy ${o.policy}: ${policy.title}\nWithout a certificate: ${policy.withoutCertificate}`));
-      if (o.filesDir === undefined) printFilesDirNote(dir);
-      if (rendered.mta === 'postfix') {
-        console.log(`\n# ---- main.cf ----\n${rendered.mainCf.trimEnd()}\n\n# ---- master.cf ----\n${rendered.masterCf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
-      } else {
-        console.log(`\n${rendered.eximConf.trimEnd()}\n\n${comment(rendered.notes.trimEnd())}`);
+      console.log(comment(rendered.title));
+      if (o.filesDir === undefined) {
+        // The data dir is 0700: only mailca's own user can read publish/ there.
+        console.log(
+          comment(
+            `\nThe paths below are this mailca's ${dir}, inside its data dir (mode 0700): an MTA running as another user cannot\n` +
+              'read them. Run `mailca pull` on the MTA host into a directory the MTA can read (the pulled files are 0644) and\n' +
+              'give that directory as --files-dir.',
+          ),
+        );
       }
+      for (const part of rendered.parts) console.log(`\n${part.file === undefined ? '' : `# ---- ${part.file} ----\n`}${part.text.trimEnd()}`);
+      console.log(`\n${comment(rendered.notes.trimEnd())}`);
     });
 }

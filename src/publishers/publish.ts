@@ -24,6 +24,7 @@ export const PUBLISHED_FILES = {
   postfixEnforcement: POSTFIX_FILES.enforcement,
   eximEnforcement: EXIM_FILES.enforcement,
   postfixSenderLogins: POSTFIX_FILES.senderLogins,
+  eximSenderLogins: EXIM_FILES.senderLogins,
   dovecotAllowlist: DOVECOT_FILES.allowlist,
   dovecotEnforcement: DOVECOT_FILES.enforcement,
   /** The CA bundle followed by every CRL: Dovecot's ssl_ca (it reads the CRLs from there, ssl_require_crl). */

@@ -101,6 +101,28 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     enforcedPulled: () => expect(readFileSync(files.enforcement, 'utf8')).toContain(`${ALICE.login}: enforced`),
   });
 
+  it('a grace user with a password sends as their own address and alias only (senders.exim from the pull), whatever the policy', async () => {
+    const alias = 'bobby@example.test';
+    await mailca.addAlias(BOB.login, alias);
+    await mailca.setEnforcement(BOB.login, 'grace');
+    const pulled = await pull();
+    expect(pulled.stdout).toContain('senders.exim');
+    expect(readFileSync(files.senderLogins!, 'utf8')).toContain(`${BOB.login}: ${BOB.login} : ${alias}\n`);
+    const optional = CERTIFICATE_POLICIES.filter((p) => certificateMode(p) === 'optional');
+    expect(optional.length).toBeGreaterThan(0);
+    for (const policy of optional) {
+      await expectOutcome(policy, { auth: BOB, from: BOB.login }, true);
+      await expectOutcome(policy, { auth: BOB, from: alias }, true);
+      const other = await expectOutcome(policy, { auth: BOB, from: ALICE.login }, false);
+      expect(other.transcript, explain(policy, other)).toContain(`<${ALICE.login}>: not owned by user ${BOB.login}`);
+      // The certificate path binds its owner the same way; the null sender (bounces) stays allowed.
+      await expectOutcome(policy, { certificate: bobCert, from: alias }, true);
+      await expectOutcome(policy, { auth: BOB, from: '<>' }, true);
+    }
+    // Mandatory certificates: a password alone never sends, whatever the address.
+    for (const policy of CERTIFICATE_POLICIES.filter((p) => certificateMode(p) === 'mandatory')) await expectOutcome(policy, { auth: BOB, from: BOB.login }, false);
+  });
+
   it('tls_crl alone refuses a revoked certificate that a stale allow-list still lists (after SIGHUP)', async () => {
     const laptop = await mailca.enrol(ALICE.login, 'alice-laptop');
     await pull();

@@ -17,6 +17,8 @@ import { DAY_MS } from '../../src/clock.ts';
 import { issueLeafCertificate } from '../../src/issuance/certificate.ts';
 import { newSerial } from '../../src/issuance/serial.ts';
 import { POLICIES, type MtaKind, type PolicyNumber, type RenderedEximConfig, type RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
+import { consumerFormat, type AllowlistFormat, type ConsumerFormat } from '../../src/publishers/formats/index.ts';
+import { PUBLISHED_FILES } from '../../src/publishers/publish.ts';
 import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer } from '../helpers/mailca.ts';
 import { createTestPki, type ClientCertificate, type TestPki } from './certs.ts';
 import { writeEximPasswordFile } from './exim-instance.ts';
@@ -125,7 +127,8 @@ export async function repeatUntil(
 // ---------------------------------------------------------------------------------------------------------------
 // mailca
 
-export type PullFormat = Extract<MtaKind, 'postfix' | 'exim'> | 'dovecot';
+/** The formats an MTA reads itself (those with `mailca mta-config`). */
+export type PullFormat = MtaKind;
 
 /** Where one MTA's pulled files live: the names `mailca mta-config --files-dir` expects. */
 export interface PullDirectory {
@@ -137,6 +140,8 @@ export interface PullDirectory {
   crl: string;
   /** The CA bundle followed by the CRLs (Dovecot's ssl_ca). */
   caCrl: string;
+  /** The --format's own senders map, if it has one (`--senders-out`; Exim binds password logins to their addresses with it). */
+  senderLogins?: string;
   /** The JSON list and the senders table that the policy service (Postfix) pulls and loads. */
   json: string;
   senders: string;
@@ -257,6 +262,12 @@ export class E2eMailca {
     if (res.status !== 200) throw new Error(`revoke ${serial}: ${res.status} ${res.text}`);
   }
 
+  /** A sender alias for `login` through the admin API. */
+  async addAlias(login: string, alias: string): Promise<void> {
+    const res = await this.admin.post(`/api/v1/users/${encodeURIComponent(login)}/aliases`, { alias });
+    if (res.status !== 201) throw new Error(`alias ${login} ${alias}: ${res.status} ${res.text}`);
+  }
+
   async setEnforcement(login: string, state: 'enforced' | 'grace' | 'default'): Promise<void> {
     const res = await this.admin.post(`/api/v1/users/${encodeURIComponent(login)}/enforcement`, { state });
     if (res.status !== 200) throw new Error(`enforcement ${login} ${state}: ${res.status} ${res.text}`);
@@ -295,16 +306,21 @@ export class E2eMailca {
     const dir = join(this.dir, name);
     mkdirSync(dir, { recursive: true });
     chmodSync(dir, 0o755);
+    const published = (name: AllowlistFormat) => consumerFormat(name);
+    const own = published(format);
+    const json = published('json');
+    const sendersOf = (f: ConsumerFormat) => f.senderLogins?.file ?? (f.pull.sendersFrom === undefined ? undefined : published(f.pull.sendersFrom as AllowlistFormat).senderLogins?.file);
     return {
       format,
       dir,
-      allowlist: join(dir, `allowlist.${format}`),
-      enforcement: join(dir, `enforcement.${format}`),
-      ca: join(dir, 'ca.pem'),
-      crl: join(dir, 'crl.pem'),
-      caCrl: join(dir, 'ca-crl.pem'),
-      json: join(dir, 'allowlist.json'),
-      senders: join(dir, 'senders.postfix'),
+      allowlist: join(dir, own.allowlistFile),
+      enforcement: join(dir, own.enforcement!.file),
+      ...(sendersOf(own) === undefined ? {} : { senderLogins: join(dir, sendersOf(own)!) }),
+      ca: join(dir, PUBLISHED_FILES.caBundle),
+      crl: join(dir, PUBLISHED_FILES.crlPem),
+      caCrl: join(dir, PUBLISHED_FILES.caCrlBundle),
+      json: join(dir, json.allowlistFile),
+      senders: join(dir, sendersOf(json)!),
     };
   }
 
@@ -344,12 +360,13 @@ export class E2eMailca {
     }
   }
 
-  private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> }): string[] {
-    const out = { allowlist: files.allowlist, enforcement: files.enforcement, ca: files.ca, crl: files.crl, ...opts.only };
+  private pullArgs(files: PullDirectory, opts: { then?: string; only?: Partial<Record<'allowlist' | 'enforcement' | 'senderLogins' | 'ca' | 'crl' | 'caCrl', string>> }): string[] {
+    const out = { allowlist: files.allowlist, enforcement: files.enforcement, senderLogins: files.senderLogins, ca: files.ca, crl: files.crl, caCrl: files.caCrl, ...opts.only };
     const args = ['--url', this.srv.url, '--token-file', this.tokenFile, '--format', files.format, '--out', out.allowlist];
     args.push('--enforcement-out', out.enforcement);
-    // Dovecot reads the CA certificates and their CRLs from one file.
-    if (files.format === 'dovecot') args.push('--ca-crl-out', files.caCrl);
+    if (out.senderLogins !== undefined) args.push('--senders-out', out.senderLogins);
+    // The CA files the MTA reads: the bundle and the CRLs apart, or in one file (Dovecot's ssl_ca).
+    if (consumerFormat(files.format).pull.caCrl) args.push('--ca-crl-out', out.caCrl);
     else args.push('--ca-out', out.ca, '--crl-out', out.crl);
     if (opts.then) args.push('--then', opts.then);
     return args;
@@ -360,7 +377,7 @@ export class E2eMailca {
    * host installs (pull/mailca-pull.mjs, the same code). `only` redirects some outputs elsewhere (e.g. to keep a
    * stale allow-list in place while the CRL is updated).
    */
-  async pull(files: PullDirectory, opts: { then?: string; via?: 'mailca' | 'standalone'; only?: Partial<Record<'allowlist' | 'enforcement' | 'ca' | 'crl', string>> } = {}): Promise<CommandResult> {
+  async pull(files: PullDirectory, opts: { then?: string; via?: 'mailca' | 'standalone'; only?: Partial<Record<'allowlist' | 'enforcement' | 'senderLogins' | 'ca' | 'crl', string>> } = {}): Promise<CommandResult> {
     const args = this.pullArgs(files, opts);
     const command = opts.via === 'mailca' ? [MAILCA_CLI, 'pull', ...args] : [PULL_CLIENT, ...args];
     const r = await runAsync(process.execPath, command, { env: this.cliEnv() });
@@ -431,13 +448,15 @@ export function postfixFromCli(output: string): RenderedPostfixConfig {
   const master = output.indexOf('# ---- master.cf ----');
   if (main < 0 || master < main) throw new Error(`no main.cf/master.cf sections in:\n${output}`);
   // Everything after the master.cf marker is the service entry followed by the notes, all comments.
-  return { mta: 'postfix', mainCf: output.slice(main, master), masterCf: output.slice(master), notes: '' };
+  const mainCf = output.slice(main, master);
+  const masterCf = output.slice(master);
+  return { mta: 'postfix', title: '', mainCf, masterCf, parts: [{ file: 'main.cf', text: mainCf }, { file: 'master.cf', text: masterCf }], notes: '' };
 }
 
 /** `mailca mta-config --mta exim` prints a complete configuration (comments around it). */
 export function eximFromCli(output: string): RenderedEximConfig {
   if (!output.includes('\nbegin acl')) throw new Error(`not an Exim configuration:\n${output}`);
-  return { mta: 'exim', eximConf: output, notes: '' };
+  return { mta: 'exim', title: '', eximConf: output, parts: [{ text: output }], notes: '' };
 }
 
 /** The port and client TLS mode of a policy's listener. */

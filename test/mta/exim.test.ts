@@ -16,6 +16,8 @@ import { authOffered, externalOffered, recommendedSubmissionAuth, swaks, type Sw
 import { ALICE, BOB } from './users.ts';
 
 const ALIAS = 'alice.alias@example.test';
+const BOB_ALIAS = 'bobby@example.test';
+const SENDERS = { [ALICE.login]: [ALICE.login, ALIAS], [BOB.login]: [BOB.login, BOB_ALIAS] };
 
 const PORT_BASE = 20600;
 
@@ -35,6 +37,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
 
   beforeAll(async () => {
     environment = new MtaTestEnvironment('exim');
+    environment.published.writeSenders(SENDERS);
     for (const policy of POLICY_NUMBERS) {
       const instance = new EximInstance(join(environment.dir, `exim-p${policy}`));
       instance.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', policy, PORT_BASE), mta: 'exim' }));
@@ -100,6 +103,19 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       expect(refused.transcript).toContain('not allowed for this client certificate');
     });
 
+    it.each([2, 5, 7] as const)('policy %i: a grace user\'s password sends as their own address and alias only (senders.exim); an enforced user\'s gets the enrol link', (policy) => {
+      for (const from of [BOB.login, BOB_ALIAS, '<>']) {
+        const r = swaks({ port: port(policy), tls: tlsOf(policy), auth: BOB, from });
+        expect(r.accepted, explain(policy, r.transcript)).toBe(true);
+      }
+      const other = swaks({ port: port(policy), tls: tlsOf(policy), auth: BOB, from: ALICE.login });
+      expect(other.exitCode, explain(policy, other.transcript)).toBe(24);
+      expect(other.transcript).toContain(`550 5.7.1 <${ALICE.login}>: not owned by user ${BOB.login}`);
+      const enforced = swaks({ port: port(policy), tls: tlsOf(policy), auth: ALICE, from: ALICE.login });
+      expect(enforced.accepted, explain(policy, enforced.transcript)).toBe(false);
+      expect(enforced.transcript).toContain(`client certificate required - enrol at ${PORTAL_URL}`);
+    });
+
   it.each([2, 3, 5, 7, 8] as const)('policy %i: the portal wording for the MAILCA_SUBMISSION_AUTH the notes recommend matches the AUTH line advertised', (p) => {
       const { notes } = renderMtaConfig({ ...environment.renderOptions('exim', p, PORT_BASE), mta: 'exim' });
       const wording = authenticationWording(recommendedSubmissionAuth(notes));
@@ -115,7 +131,9 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
     const LOOKUP_BASE = 20700;
     let policy: PolicyService;
     let exim: EximInstance;
+    let optionalExim: EximInstance;
     const lookupPort = policyPorts(LOOKUP_BASE, 3).tlsOnConnect;
+    const optionalPort = policyPorts(LOOKUP_BASE, 7).submission;
     const listAlice = () => environment.published.writeAllowlist([{ certificate: environment.pki.listed, senders: [ALICE.login, ALIAS] }]);
 
     beforeAll(async () => {
@@ -127,10 +145,27 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       exim = new EximInstance(join(environment.dir, 'exim-lookup'));
       exim.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', 3, LOOKUP_BASE), mta: 'exim', eximLookup: 'policy-service' }));
       await exim.start();
+      optionalExim = new EximInstance(join(environment.dir, 'exim-lookup-p7'));
+      optionalExim.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', 7, LOOKUP_BASE), mta: 'exim', eximLookup: 'policy-service' }));
+      await optionalExim.start();
     });
     afterAll(async () => {
+      optionalExim?.stop();
       exim?.stop();
       await policy?.stop();
+    });
+
+    it('policy 7: a grace user\'s password sends as their own address and alias only (the service\'s senders table)', () => {
+      const explainHere = (t: string) => `${t}\n--- exim log ---\n${optionalExim.log().split('\n').slice(-10).join('\n')}\n--- pull ---\n${policy.output().split('\n').slice(-6).join('\n')}`;
+      for (const from of [BOB.login, BOB_ALIAS, '<>']) {
+        const r = swaks({ port: optionalPort, tls: 'starttls', auth: BOB, from });
+        expect(r.accepted, explainHere(r.transcript)).toBe(true);
+      }
+      const other = swaks({ port: optionalPort, tls: 'starttls', auth: BOB, from: ALICE.login });
+      expect(other.exitCode, explainHere(other.transcript)).toBe(24);
+      expect(other.transcript).toContain(`550 5.7.1 <${ALICE.login}>: not owned by user ${BOB.login}`);
+      const certificate = swaks({ port: optionalPort, tls: 'starttls', certificate: environment.pki.listed, from: ALIAS });
+      expect(certificate.accepted, explainHere(certificate.transcript)).toBe(true);
     });
 
     it('owner and alias accepted, another sender refused; a certificate the pull drops is refused at the next RCPT of an open session', async () => {

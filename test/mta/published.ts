@@ -34,6 +34,10 @@ export class PublishedFiles {
       eximEnforcement: join(dir, 'exim-enforcement'),
       jsonAllowlist: join(dir, 'allowlist.json'),
       postfixSenders: join(dir, 'senders.postfix'),
+      eximSenders: join(dir, 'senders.exim'),
+      dovecotAllowlist: join(dir, 'allowlist.dovecot'),
+      dovecotEnforcement: join(dir, 'enforcement.dovecot'),
+      caCrl: join(dir, 'ca-crl.pem'),
     };
     copyFileSync(pki.caFile, this.paths.caBundle);
     chmodSync(this.paths.caBundle, 0o644);
@@ -63,12 +67,18 @@ export class PublishedFiles {
     this.writeJson();
   }
 
-  /** senders.postfix (smtpd_sender_login_maps): `sender login` for each login's addresses. */
+  /** senders.postfix (smtpd_sender_login_maps): `sender login` for each login's addresses; senders.exim: `login: a : b`. */
   writeSenders(byLogin: Readonly<Record<string, readonly string[]>>): void {
     writeReadable(
       this.paths.postfixSenders,
       Object.entries(byLogin)
         .flatMap(([login, senders]) => senders.map((sender) => `${sender} ${login}\n`))
+        .join(''),
+    );
+    writeReadable(
+      this.paths.eximSenders,
+      Object.entries(byLogin)
+        .map(([login, senders]) => `${login}: ${senders.join(' : ')}\n`)
         .join(''),
     );
   }

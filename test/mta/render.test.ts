@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { CERTIFICATE_LOGIN_KEY, POLICIES, POLICY_NUMBERS, renderDovecotConfig, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
+import { CERTIFICATE_LOGIN_KEY, POLICIES, POLICY_NUMBERS, renderMtaConfig, type MtaConfigOptions, type PublishedPaths } from '../../src/publishers/mta-config/index.ts';
 
 const paths: PublishedPaths = {
   jsonAllowlist: '/var/lib/mailca/allowlist.json',
   postfixSenders: '/var/lib/mailca/senders.postfix',
+  eximSenders: '/var/lib/mailca/senders.exim',
   postfixAllowlist: '/var/lib/mailca/postfix-allowlist',
   eximAllowlist: '/var/lib/mailca/exim-allowlist',
   caBundle: '/var/lib/mailca/ca.pem',
   crlPem: '/var/lib/mailca/crl.pem',
   postfixEnforcement: '/var/lib/mailca/postfix-enforcement',
   eximEnforcement: '/var/lib/mailca/exim-enforcement',
+  dovecotAllowlist: '/srv/mailca/allowlist.dovecot',
+  dovecotEnforcement: '/srv/mailca/enforcement.dovecot',
+  caCrl: '/srv/mailca/ca-crl.pem',
 };
 
 const base: Omit<MtaConfigOptions, 'mta' | 'policy'> = {
@@ -92,15 +96,13 @@ describe('renderMtaConfig (pure)', () => {
   });
 });
 
-describe('renderDovecotConfig', () => {
-  const base = {
-    paths: { allowlist: '/srv/mailca/allowlist.dovecot', enforcement: '/srv/mailca/enforcement.dovecot', caCrl: '/srv/mailca/ca-crl.pem' },
-    tls: { certFile: '/etc/ssl/mail.pem', keyFile: '/etc/ssl/mail.key' },
-    passwordFile: '/etc/dovecot/users',
-  };
+describe('renderMtaConfig: dovecot', () => {
+  const dovecot = { ...base, mta: 'dovecot', dovecotPasswords: '/etc/dovecot/users' } as const;
 
   it('keys the certificate passdb on the certificate login name only, and lists the passdbs in order', () => {
-    const { dovecotConf } = renderDovecotConfig(base);
+    const rendered = renderMtaConfig(dovecot);
+    const { dovecotConf } = rendered;
+    expect(rendered.parts).toEqual([{ text: dovecotConf }]);
     expect(dovecotConf).toContain(`args = scheme=PLAIN username_format=${CERTIFICATE_LOGIN_KEY} /srv/mailca/allowlist.dovecot\n`);
     expect(CERTIFICATE_LOGIN_KEY).toBe('%{if;%{cert};eq;valid;%{if;%Lu;eq;%L{orig_user};;%Lu};}');
     const order = ['allowlist.dovecot', 'enforcement.dovecot\n  deny = yes', '/etc/dovecot/users'].map((s) => dovecotConf.indexOf(s));
@@ -110,11 +112,16 @@ describe('renderDovecotConfig', () => {
   });
 
   it.each([
-    ['a % in a path (Dovecot expands it)', { ...base, passwordFile: '/etc/dovecot/us%ers' }],
-    ['a # in a path (a comment to Dovecot)', { ...base, paths: { ...base.paths, caCrl: '/srv/#/ca-crl.pem' } }],
-    ['whitespace', { ...base, tls: { ...base.tls, keyFile: '/etc/ssl/my key' } }],
-    ['a bad port', { ...base, imapsPort: 70000 }],
+    ['a % in a path (Dovecot expands it)', { ...dovecot, dovecotPasswords: '/etc/dovecot/us%ers' }],
+    ['a # in a path (a comment to Dovecot)', { ...dovecot, paths: { ...paths, caCrl: '/srv/#/ca-crl.pem' } }],
+    ['whitespace', { ...dovecot, tls: { ...dovecot.tls, keyFile: '/etc/ssl/my key' } }],
+    ['a bad port', { ...dovecot, ports: { imaps: 70000 } }],
+    ['a submission policy (Dovecot configures IMAP logins)', { ...dovecot, policy: 2 as const }],
   ])('refuses %s', (_what, opts) => {
-    expect(() => renderDovecotConfig(opts)).toThrow(/mta-config: /);
+    expect(() => renderMtaConfig(opts)).toThrow(/mta-config: /);
+  });
+
+  it('a submission MTA needs a policy', () => {
+    expect(() => renderMtaConfig({ ...base, mta: 'postfix' })).toThrow(/mta-config: postfix needs a submission policy/);
   });
 });

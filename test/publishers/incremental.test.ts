@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../src/clock.ts';
 import { encodeCrlEntry } from '../../src/issuance/crl-entry.ts';
 import { newSerial } from '../../src/issuance/serial.ts';
-import { ALLOWLIST_FORMATS, CONSUMER_FORMATS } from '../../src/publishers/formats/index.ts';
-import { PUBLISHED_FILES, Publisher } from '../../src/publishers/publish.ts';
+import { ALLOWLIST_FORMATS, consumerFormat } from '../../src/publishers/formats/index.ts';
+import { Publisher } from '../../src/publishers/publish.ts';
 import type { CertificateRecord, User } from '../../src/store/index.ts';
 import { addTestUser, startMailca } from '../helpers/mailca.ts';
 import { seededRandom as prng } from '../helpers/seeded-random.ts';
@@ -30,7 +30,10 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const LISTS = [...ALLOWLIST_FORMATS.map((f) => CONSUMER_FORMATS[f].allowlistFile), PUBLISHED_FILES.postfixEnforcement, PUBLISHED_FILES.eximEnforcement, PUBLISHED_FILES.dovecotEnforcement, PUBLISHED_FILES.postfixSenderLogins];
+const LISTS = ALLOWLIST_FORMATS.flatMap((name) => {
+  const f = consumerFormat(name);
+  return [f.allowlistFile, f.enforcement?.file, f.senderLogins?.file].filter((file): file is string => file !== undefined);
+});
 
 function freshPublisher(): { publisher: Publisher; dir: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailca-full-'));

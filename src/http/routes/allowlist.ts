@@ -1,22 +1,21 @@
 import { Router } from 'express';
 import { BadRequest } from '../../errors.ts';
-import { CONSUMER_FORMATS, ENFORCEMENT_FORMATS, SENDER_LOGIN_FORMATS, type AllowlistFormat, type ConsumerFormat } from '../../publishers/formats/index.ts';
+import { ALLOWLIST_FORMATS, consumerFormat, DEFAULT_FORMAT, ENFORCEMENT_FORMATS, SENDER_LOGIN_FORMATS, type AllowlistFormat, type ConsumerFormat } from '../../publishers/formats/index.ts';
 import type { PublishedReads } from '../../publishers/publish.ts';
 import { sendLongPolled, type LongPollLimit } from '../long-poll.ts';
 import { requireRole } from '../principal.ts';
 
 function pickFormat(v: unknown, allowed: readonly AllowlistFormat[]): ConsumerFormat {
-  const format = v === undefined || v === '' ? 'postfix' : String(v);
+  const format = v === undefined || v === '' ? DEFAULT_FORMAT : String(v);
   if (!(allowed as readonly string[]).includes(format)) throw new BadRequest('invalid_format', `format must be one of: ${allowed.join(', ')}`);
-  return CONSUMER_FORMATS[format as AllowlistFormat];
+  return consumerFormat(format as AllowlistFormat);
 }
 
 /** What MTAs pull (mta or admin token): the last published lists and maps; long poll with ?wait=. */
 export function allowlistRoutes(deps: { publisher: PublishedReads; longPolls: LongPollLimit }): Router {
   const r = Router();
-  const formats = Object.keys(CONSUMER_FORMATS) as AllowlistFormat[];
   r.get('/allowlist', requireRole('mta'), async (req, res) => {
-    await sendLongPolled(req, res, deps.publisher, pickFormat(req.query.format, formats).allowlistFile, deps.longPolls);
+    await sendLongPolled(req, res, deps.publisher, pickFormat(req.query.format, ALLOWLIST_FORMATS).allowlistFile, deps.longPolls);
   });
   r.get('/enforcement', requireRole('mta'), async (req, res) => {
     const map = pickFormat(req.query.format, ENFORCEMENT_FORMATS).enforcement;

@@ -1,3 +1,4 @@
+import { dovecotMtaConfig } from '../mta-config/dovecot.ts';
 import { oneLine, type ConsumerFormat } from './types.ts';
 
 /**
@@ -14,7 +15,7 @@ export const DOVECOT_FILES = { allowlist: 'allowlist.dovecot', enforcement: 'enf
 /** Dovecot expands %variables in passwd-file extra fields: a literal % is %%. */
 const extraFieldValue = (s: string): string => oneLine(s).replaceAll('%', '%%');
 
-export const dovecotFormat: ConsumerFormat = {
+export const dovecotFormat = {
   name: 'dovecot',
   contentType: 'text/plain; charset=utf-8',
   allowlistFile: DOVECOT_FILES.allowlist,
@@ -30,4 +31,7 @@ export const dovecotFormat: ConsumerFormat = {
       return lines.join('\n') + '\n';
     },
   },
-};
+  mtaConfig: dovecotMtaConfig,
+  // Dovecot's ssl_ca holds the CA certificates followed by their CRLs.
+  pull: { caCrl: true },
+} satisfies ConsumerFormat;

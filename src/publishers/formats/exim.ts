@@ -1,14 +1,16 @@
+import { eximMtaConfig } from '../mta-config/exim.ts';
 import { oneLine, type ConsumerFormat } from './types.ts';
 
 /**
  * Exim: lsearch files. Allow-list keys are upper-case hex without colons (lsearch cuts unquoted keys
  * at ':'); the value is the colon list of senders, owner first (`HEX: owner : alias`), so
- * `senders = ${lookup{…}}` compares MAIL FROM with it.
+ * `senders = ${lookup{…}}` compares MAIL FROM with it. Password users are bound the same way by a login → senders
+ * map (`login: owner : alias`, keyed by `$authenticated_id`).
  */
 /** The Exim files in `<data dir>/publish/`. */
-export const EXIM_FILES = { allowlist: 'allowlist.exim', enforcement: 'enforcement.exim' } as const;
+export const EXIM_FILES = { allowlist: 'allowlist.exim', enforcement: 'enforcement.exim', senderLogins: 'senders.exim' } as const;
 
-export const eximFormat: ConsumerFormat = {
+export const eximFormat = {
   name: 'exim',
   contentType: 'text/plain; charset=utf-8',
   allowlistFile: EXIM_FILES.allowlist,
@@ -24,4 +26,15 @@ export const eximFormat: ConsumerFormat = {
       return lines.join('\n') + '\n';
     },
   },
-};
+  senderLogins: {
+    file: EXIM_FILES.senderLogins,
+    render(ctx) {
+      // The addresses each login may send as with a password, owner first: `senders = : ${lookup{$authenticated_id}…}`.
+      const lines = ['# mailca: the addresses each login may send as; key = $authenticated_id, value = owner : sender aliases'];
+      for (const u of ctx.users) lines.push(`${oneLine(u.email)}: ${u.senders.map(oneLine).join(' : ')}`);
+      return lines.join('\n') + '\n';
+    },
+  },
+  mtaConfig: eximMtaConfig,
+  pull: {},
+} satisfies ConsumerFormat;

@@ -6,7 +6,7 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const str = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
 
 /** JSON: the full published record per certificate, the enforced users and the portal URL (for policy services). */
-export const jsonFormat: ConsumerFormat = {
+export const jsonFormat = {
   name: 'json',
   contentType: 'application/json; charset=utf-8',
   allowlistFile: 'allowlist.json',
@@ -24,6 +24,12 @@ export const jsonFormat: ConsumerFormat = {
   footer: (ctx) => {
     const enforced: string[] = [];
     for (const u of ctx.users) if (u.enforcement.state === 'enforced') enforced.push(u.email);
-    return `\n],\n"enforced_users": ${JSON.stringify(enforced)},\n"portal_url": ${JSON.stringify(ctx.portalUrl)}}\n`;
+    return `
+],
+"enforced_users": ${JSON.stringify(enforced)},
+"portal_url": ${JSON.stringify(ctx.portalUrl)}}
+`;
   },
-};
+  // No MTA reads it: the pull client's policy service does, with the Postfix senders table for its socketmap.
+  pull: { sendersFrom: 'postfix', policyService: true },
+} satisfies ConsumerFormat;

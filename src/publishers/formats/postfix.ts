@@ -1,4 +1,5 @@
 import { formatFingerprintColons } from '../../issuance/encoding.ts';
+import { postfixMtaConfig } from '../mta-config/postfix.ts';
 import { enrolMessage, oneLine, type ConsumerFormat } from './types.ts';
 
 /**
@@ -8,7 +9,7 @@ import { enrolMessage, oneLine, type ConsumerFormat } from './types.ts';
 /** The Postfix files in `<data dir>/publish/`. */
 export const POSTFIX_FILES = { allowlist: 'allowlist.postfix', enforcement: 'enforcement.postfix', senderLogins: 'senders.postfix' } as const;
 
-export const postfixFormat: ConsumerFormat = {
+export const postfixFormat = {
   name: 'postfix',
   contentType: 'text/plain; charset=utf-8',
   allowlistFile: POSTFIX_FILES.allowlist,
@@ -35,4 +36,6 @@ export const postfixFormat: ConsumerFormat = {
       return lines.join('\n') + '\n';
     },
   },
-};
+  mtaConfig: postfixMtaConfig,
+  pull: {},
+} satisfies ConsumerFormat;

@@ -1,4 +1,5 @@
 import type { EnforcementState, UserEnforcement } from '../../enrolment/enforcement-policy.ts';
+import type { MtaConfigGenerator } from '../mta-config/types.ts';
 
 /** One published record per active certificate: every MTA rendering is made from it. */
 export interface AllowlistEntry {
@@ -48,8 +49,28 @@ export interface ConsumerFormat {
   footer(ctx: ListContext): string;
   /** The per-user enforcement map (absent for formats that carry enforcement in the list itself). */
   readonly enforcement?: { file: string; render(ctx: ListContext): string };
-  /** The sender-login map (Postfix smtpd_sender_login_maps). */
+  /** The sender-login map (Postfix smtpd_sender_login_maps: sender → logins; Exim: login → senders). */
   readonly senderLogins?: { file: string; render(ctx: ListContext): string };
+  /** The MTA whose configuration `mailca mta-config --mta NAME` prints (absent: no MTA reads this format itself). */
+  readonly mtaConfig?: MtaConfigGenerator;
+  /**
+   * What `mailca pull --format NAME` does besides fetching the allow-list. pull/mailca-pull.mjs runs on its own on a
+   * mail host and cannot import this registry: its PULL_FORMATS table says the same (test/pull/formats.test.ts checks
+   * that every format here is there, with these file names and maps).
+   */
+  readonly pull: PullDescription;
+}
+
+export interface PullDescription {
+  /** The format whose sender-login map `--senders-out` fetches (default: this format's own, if it has one). */
+  readonly sendersFrom?: string;
+  /** `--policy-listen` answers Postfix policy requests and socketmap lookups from this format's list. */
+  readonly policyService?: true;
+  /**
+   * The MTA reads the CA certificates and their CRLs from one file (`--ca-crl-out`, ca-crl.pem) rather than from two
+   * (`--ca-out`, `--crl-out`). The pull client fetches any of them with any format.
+   */
+  readonly caCrl?: true;
 }
 
 // Addresses go into comments and lookup values; keep those one-line whatever the database holds.

@@ -1,32 +1,8 @@
-import { assertPort, assertSafe } from './validate.ts';
+import type { MtaConfigGenerator, MtaConfigOptions, RenderedDovecotConfig } from './types.ts';
+import { assertSafe } from './validate.ts';
 
-/** Files a Dovecot host reads: what `mailca pull --format dovecot --enforcement-out … --ca-crl-out …` keeps. */
-export interface DovecotPaths {
-  /** passwd-file: `<serial>:::::::nopassword=yes user=<address>`. */
-  allowlist: string;
-  /** passwd-file of enforced users (`alice@example.test:`), for a deny passdb. */
-  enforcement: string;
-  /** The CA bundle followed by the CRLs (ssl_ca). */
-  caCrl: string;
-}
-
-export interface DovecotConfigOptions {
-  paths: DovecotPaths;
-  tls: { certFile: string; keyFile: string };
-  /** IMAP over TLS (imaps) port; default 993. */
-  imapsPort?: number;
-  /** Bind address of the imaps listener; default Dovecot's `listen`. */
-  listenAddress?: string;
-  /** The site's passwd-file for password logins of users in grace (`user:{SCHEME}hash`). */
-  passwordFile: string;
-}
-
-export interface RenderedDovecotConfig {
-  mta: 'dovecot';
-  /** A dovecot.conf fragment (e.g. conf.d/99-mailca.conf) for Dovecot 2.3. */
-  dovecotConf: string;
-  notes: string;
-}
+/** The site's passwd-file for users in grace, when none is given. */
+export const DEFAULT_DOVECOT_PASSWORDS = '/etc/dovecot/users';
 
 /**
  * The certificate passdb's lookup key: the login name from the certificate (its subject serialNumber) and nothing
@@ -42,15 +18,21 @@ function assertDovecotSafe(what: string, value: string): void {
   if (/[#%]/.test(value)) throw new Error(`mta-config: ${what} must not contain # or %: ${JSON.stringify(value)}`);
 }
 
-/** Ready-to-paste Dovecot 2.3 configuration for IMAP logins with mailca certificates. Pure: no I/O. */
-export function renderDovecotConfig(opts: DovecotConfigOptions): RenderedDovecotConfig {
-  for (const [name, value] of Object.entries(opts.paths)) assertDovecotSafe(`paths.${name}`, value);
+/**
+ * Ready-to-paste Dovecot 2.3 configuration for IMAP logins with mailca certificates (no submission policy). Pure: no
+ * I/O. The options were checked by `validateOptions`; Dovecot wants a few more characters kept out.
+ */
+export function renderDovecotConfig(opts: MtaConfigOptions): RenderedDovecotConfig {
+  const paths = { allowlist: opts.paths.dovecotAllowlist, enforcement: opts.paths.dovecotEnforcement, caCrl: opts.paths.caCrl };
+  const passwordFile = opts.dovecotPasswords ?? DEFAULT_DOVECOT_PASSWORDS;
+  assertDovecotSafe('paths.dovecotAllowlist', paths.allowlist);
+  assertDovecotSafe('paths.dovecotEnforcement', paths.enforcement);
+  assertDovecotSafe('paths.caCrl', paths.caCrl);
   assertDovecotSafe('tls.certFile', opts.tls.certFile);
   assertDovecotSafe('tls.keyFile', opts.tls.keyFile);
-  assertDovecotSafe('passwordFile', opts.passwordFile);
+  assertDovecotSafe('dovecotPasswords', passwordFile);
   if (opts.listenAddress !== undefined) assertDovecotSafe('listenAddress', opts.listenAddress);
-  const port = opts.imapsPort ?? 993;
-  assertPort('imapsPort', port);
+  const port = opts.ports?.imaps ?? 993;
 
   const conf = [
     '# TLS: the server certificate; client certificates are asked for and checked against mailca\'s CA and CRLs',
@@ -58,7 +40,7 @@ export function renderDovecotConfig(opts: DovecotConfigOptions): RenderedDovecot
     'ssl = required',
     `ssl_cert = <${opts.tls.certFile}`,
     `ssl_key = <${opts.tls.keyFile}`,
-    `ssl_ca = <${opts.paths.caCrl}`,
+    `ssl_ca = <${paths.caCrl}`,
     'ssl_require_crl = yes',
     'ssl_verify_client_cert = yes',
     '# The login name of a CA-valid certificate is its subject serialNumber (unique per certificate).',
@@ -82,27 +64,27 @@ export function renderDovecotConfig(opts: DovecotConfigOptions): RenderedDovecot
     '#    re-read when it changes: a revoked certificate\'s line is gone at the next login, no reload.',
     'passdb {',
     '  driver = passwd-file',
-    `  args = scheme=PLAIN username_format=${CERTIFICATE_LOGIN_KEY} ${opts.paths.allowlist}`,
+    `  args = scheme=PLAIN username_format=${CERTIFICATE_LOGIN_KEY} ${paths.allowlist}`,
     '}',
     '# 2. Enforced users: a password alone is refused.',
     'passdb {',
     '  driver = passwd-file',
-    `  args = ${opts.paths.enforcement}`,
+    `  args = ${paths.enforcement}`,
     '  deny = yes',
     '}',
     '# 3. Users in grace: their password (or put your own password passdb here: pam, sql, ldap).',
     'passdb {',
     '  driver = passwd-file',
-    `  args = username_format=%u ${opts.passwordFile}`,
+    `  args = username_format=%u ${passwordFile}`,
     '}',
     '',
   ].join('\n');
 
   const notes = [
     'Keep the files current on this host (the passwd-files need no reload; the CA/CRL file does):',
-    `  mailca pull --url URL --token-file FILE --format dovecot --out ${opts.paths.allowlist} \\`,
-    `    --enforcement-out ${opts.paths.enforcement} --ca-crl-out ${opts.paths.caCrl} --watch \\`,
-    `    --then 'case " $MAILCA_PULL_CHANGED " in *" ${opts.paths.caCrl} "*) doveadm reload;; esac'`,
+    `  mailca pull --url URL --token-file FILE --format dovecot --out ${paths.allowlist} \\`,
+    `    --enforcement-out ${paths.enforcement} --ca-crl-out ${paths.caCrl} --watch \\`,
+    `    --then 'case " $MAILCA_PULL_CHANGED " in *" ${paths.caCrl} "*) doveadm reload;; esac'`,
     'Dovecot reads ssl_ca (the CA bundle and CRLs) only at start and reload: revocation works through the',
     'passwd-file line disappearing; the reload keeps the CRLs fresh (with ssl_require_crl = yes an expired CRL',
     'makes every certificate invalid until the next reload).',
@@ -112,5 +94,14 @@ export function renderDovecotConfig(opts: DovecotConfigOptions): RenderedDovecot
     'passdb field check_client_cert_fp=<lower-case SHA-256 hex of the certificate> (fingerprint_sha256_hex in',
     'mailca\'s JSON list); Dovecot 2.3 has neither, so the serialNumber login name binds the login to one certificate.',
   ].join('\n');
-  return { mta: 'dovecot', dovecotConf: conf, notes };
+  return {
+    mta: 'dovecot',
+    title: 'mailca: IMAP login with a client certificate (Dovecot 2.3), e.g. as conf.d/99-mailca.conf',
+    dovecotConf: conf,
+    parts: [{ text: conf }],
+    notes,
+  };
 }
+
+/** Dovecot's configuration generator (linked from the dovecot consumer format). */
+export const dovecotMtaConfig: MtaConfigGenerator<RenderedDovecotConfig> = { policies: false, configures: 'IMAP logins', render: renderDovecotConfig };

@@ -1,6 +1,6 @@
-import { POLICIES } from './policies.ts';
-import type { EximSasl, MtaConfigOptions, RenderedEximConfig } from './types.ts';
-import { enrolMessage, listeningPort } from './validate.ts';
+import { POLICIES, policyTitle, SUBMISSION } from './policies.ts';
+import type { EximSasl, MtaConfigGenerator, SubmissionConfigOptions, RenderedEximConfig } from './types.ts';
+import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
 
 const DEFAULT_EXIM_SASL: EximSasl = { driver: 'dovecot', socket: '/run/dovecot/auth-client' };
 
@@ -13,19 +13,62 @@ const VERIFIED = '{eq{$tls_in_certificate_verified}{1}}{def:tls_in_peercert}';
  * asked of the pull client's policy service (a socketmap lookup in the `certificates` map, per
  * RCPT: an open session sees a revocation at its next RCPT). Unreachable service: empty (unlisted).
  */
-function certificateEntry(opts: MtaConfigOptions): string {
-  if (opts.eximLookup !== 'policy-service') return `\${if and{${VERIFIED}}{\${lookup{\${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}}{}}`;
-  const socket = (opts.policyService ?? 'inet:127.0.0.1:10040').replace(/^unix:/, '');
-  // The request is a netstring of fixed length: "certificates " + 64 hex digits = 77 bytes.
-  const ask = `\${readsocket{${socket}}{77:certificates \${sha256:$tls_in_peercert},}{3s}{}{FAIL}}`;
-  return `\${if and{${VERIFIED}}{\${if match{${ask}}{\\N^\\d+:OK (.+),\$\\N}{\$1}{}}}{}}`;
+function certificateEntry(opts: SubmissionConfigOptions): string {
+  const lookup = opts.eximLookup ?? 'lsearch';
+  switch (lookup) {
+    case 'lsearch':
+      return `\${if and{${VERIFIED}}{\${lookup{\${sha256:$tls_in_peercert}}lsearch,cache=no_rd{MAILCA_ALLOWLIST}}}{}}`;
+    case 'policy-service':
+      // The request is a netstring of fixed length: "certificates " + 64 hex digits = 77 bytes.
+      return `\${if and{${VERIFIED}}{${socketmapLookup(opts, 'certificates', '${sha256:$tls_in_peercert}', 77)}}{}}`;
+    default:
+      return unknownLookup(lookup);
+  }
+}
+
+/** `${readsocket}` of one socketmap lookup at the pull client's policy service: the value after "OK ", or empty. */
+function socketmapLookup(opts: SubmissionConfigOptions, map: string, key: string, fixedLength?: number): string {
+  const socket = policyServiceAddress(opts).replace(/^unix:/, '');
+  const length = fixedLength === undefined ? `\${strlen:${map} ${key}}` : String(fixedLength);
+  const ask = `\${readsocket{${socket}}{${length}:${map} ${key},}{3s}{}{FAIL}}`;
+  return `\${if match{${ask}}{\\N^\\d+:OK (.+),\$\\N}{\$1}{}}`;
+}
+
+/**
+ * Password users (a login other than EXTERNAL) may send only as the addresses mailca gives their login, and the null
+ * sender: the lsearch map `login: owner : alias` (re-read per lookup), or, with the policy-service lookup, the senders
+ * table (sender → logins) the pull client answers from memory, as Postfix's smtpd_sender_login_maps does.
+ */
+function passwordSenderBinding(opts: SubmissionConfigOptions): string[] {
+  const head = [
+    '  # password users may send only as their own addresses and aliases (and the null sender)',
+    '  deny    message = 5.7.1 <$sender_address>: not owned by user $authenticated_id',
+    '          authenticated = !mailca_external : *',
+  ];
+  const lookup = opts.eximLookup ?? 'lsearch';
+  switch (lookup) {
+    case 'lsearch':
+      return [...head, '          !senders = : ${lookup{$authenticated_id}lsearch,cache=no_rd{MAILCA_SENDERS}}'];
+    case 'policy-service':
+      return [
+        ...head,
+        '          !senders = :',
+        `          condition = \${if forany{<, ${socketmapLookup(opts, 'senders', '$sender_address')}}{eqi{$item}{$authenticated_id}}{no}{yes}}`,
+      ];
+    default:
+      return unknownLookup(lookup);
+  }
+}
+
+function unknownLookup(lookup: never): never {
+  throw new Error(`mta-config: unknown Exim lookup ${String(lookup)}`);
 }
 
 /**
  * AUTH EXTERNAL (Thunderbird's and K-9's "TLS certificate" setting): offered once a CA-verified certificate was
  * presented, succeeds when it is listed; the authenticated id is the certificate's owner.
  */
-function externalAuthenticator(opts: MtaConfigOptions): string[] {
+function externalAuthenticator(opts: SubmissionConfigOptions): string[] {
   return [
     'mailca_external:',
     '  driver = external',
@@ -39,7 +82,7 @@ function externalAuthenticator(opts: MtaConfigOptions): string[] {
   ];
 }
 
-function mainSection(opts: MtaConfigOptions): string[] {
+function mainSection(opts: SubmissionConfigOptions): string[] {
   const policy = POLICIES[opts.policy];
   const tlsOnConnect = policy.tls === 'tls-on-connect';
   const port = listeningPort(opts, tlsOnConnect);
@@ -47,6 +90,7 @@ function mainSection(opts: MtaConfigOptions): string[] {
     `# mailca submission policy ${opts.policy}: ${policy.title}`,
     `MAILCA_ALLOWLIST = ${opts.paths.eximAllowlist}`,
     `MAILCA_ENFORCEMENT = ${opts.paths.eximEnforcement}`,
+    `MAILCA_SENDERS = ${opts.paths.eximSenders}`,
     '',
     `primary_hostname = ${opts.hostname}`,
     'domainlist local_domains = @',
@@ -73,7 +117,7 @@ function mainSection(opts: MtaConfigOptions): string[] {
   return lines;
 }
 
-function aclSection(opts: MtaConfigOptions): string[] {
+function aclSection(opts: SubmissionConfigOptions): string[] {
   const policy = POLICIES[opts.policy];
   const lines = ['begin acl', '', 'mailca_acl_mail:'];
   if (policy.tls === 'starttls-mandatory') {
@@ -105,6 +149,7 @@ function aclSection(opts: MtaConfigOptions): string[] {
       `  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`,
       '          authenticated = *',
       '          condition = ${if eq{${lookup{$authenticated_id}lsearch,cache=no_rd{MAILCA_ENFORCEMENT}{$value}}}{enforced}}',
+      ...passwordSenderBinding(opts),
     );
   }
   if (policy.clientCertificates === 'mandatory') {
@@ -120,7 +165,7 @@ function aclSection(opts: MtaConfigOptions): string[] {
   return lines;
 }
 
-function authenticatorSection(opts: MtaConfigOptions): string[] {
+function authenticatorSection(opts: SubmissionConfigOptions): string[] {
   const sasl = opts.eximSasl ?? DEFAULT_EXIM_SASL;
   const lines = ['begin authenticators', ''];
   if (POLICIES[opts.policy].clientCertificates !== 'none') lines.push(...externalAuthenticator(opts));
@@ -181,7 +226,7 @@ function routingSections(): string[] {
   ];
 }
 
-function eximNotes(opts: MtaConfigOptions): string {
+function eximNotes(opts: SubmissionConfigOptions): string {
   const policy = POLICIES[opts.policy];
   const lines = [
     `Policy ${opts.policy}: ${policy.title}.`,
@@ -219,6 +264,18 @@ function eximNotes(opts: MtaConfigOptions): string {
     lines.push(
       'A listed certificate permits mail without a password; otherwise password authentication is needed, except for logins',
       `with the value "enforced" in ${opts.paths.eximEnforcement}, who are refused with the enrolment link.`,
+      ...((opts.eximLookup ?? 'lsearch') === 'lsearch'
+        ? [
+            `Password users may send only as their own addresses and aliases (${opts.paths.eximSenders}: "login: owner : alias";`,
+            'anything else gets "not owned by user LOGIN"). Keep the files with the pull client:',
+            `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format exim --out ${opts.paths.eximAllowlist} \\`,
+            `    --enforcement-out ${opts.paths.eximEnforcement} --senders-out ${opts.paths.eximSenders} --ca-out ${opts.paths.caBundle} \\`,
+            `    --crl-out ${opts.paths.crlPem} --watch --then 'kill -HUP $(cat /run/exim4/exim.pid)'`,
+          ]
+        : [
+            'Password users may send only as their own addresses and aliases: Exim asks the same service\'s senders table',
+            `(run the pull client with --senders-out ${opts.paths.postfixSenders}); anything else gets "not owned by user LOGIN".`,
+          ]),
     );
   }
   if (policy.clientCertificates === 'mandatory') {
@@ -240,7 +297,7 @@ function eximNotes(opts: MtaConfigOptions): string {
   return lines.join('\n') + '\n';
 }
 
-export function renderEximConfig(opts: MtaConfigOptions): RenderedEximConfig {
+export function renderEximConfig(opts: SubmissionConfigOptions): RenderedEximConfig {
   const eximConf = [
     ...mainSection(opts),
     '',
@@ -249,5 +306,8 @@ export function renderEximConfig(opts: MtaConfigOptions): RenderedEximConfig {
     ...authenticatorSection(opts),
     ...routingSections(),
   ].join('\n');
-  return { mta: 'exim', eximConf, notes: eximNotes(opts) };
+  return { mta: 'exim', title: policyTitle(opts.policy), eximConf, parts: [{ text: eximConf }], notes: eximNotes(opts) };
 }
+
+/** Exim's configuration generator (linked from the exim consumer format). */
+export const eximMtaConfig: MtaConfigGenerator<RenderedEximConfig> = { policies: true, configures: SUBMISSION, render: renderEximConfig };

@@ -67,3 +67,11 @@ export const POLICIES: Readonly<Record<PolicyNumber, PolicyDescription>> = {
 };
 
 export const POLICY_NUMBERS: readonly PolicyNumber[] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/** The heading of a submission policy's configuration. */
+export function policyTitle(policy: PolicyNumber): string {
+  return `mailca policy ${policy}: ${POLICIES[policy].title}\nWithout a certificate: ${POLICIES[policy].withoutCertificate}`;
+}
+
+/** What submission MTAs' generators say they configure. */
+export const SUBMISSION = 'submission';

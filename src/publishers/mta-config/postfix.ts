@@ -1,5 +1,5 @@
-import { POLICIES } from './policies.ts';
-import type { MtaConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
+import { POLICIES, policyTitle, SUBMISSION } from './policies.ts';
+import type { MtaConfigGenerator, SubmissionConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
 import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
 
 const DEFAULT_POSTFIX_SASL: PostfixSasl = { type: 'dovecot', path: 'private/auth' };
@@ -10,16 +10,16 @@ function rejectWith(text: string): string {
 }
 
 /** The pull client's policy service, with this policy's context (mandatory or optional certificates). */
-function policyServiceCheck(opts: MtaConfigOptions, context: 'mandatory' | 'optional'): string {
+function policyServiceCheck(opts: SubmissionConfigOptions, context: 'mandatory' | 'optional'): string {
   return `check_policy_service { ${policyServiceAddress(opts)}, timeout=5s, policy_context=${context} }`;
 }
 
-function postfixMaps(opts: MtaConfigOptions): PostfixMaps {
+function postfixMaps(opts: SubmissionConfigOptions): PostfixMaps {
   return opts.postfixMaps ?? 'policy-service';
 }
 
 /** smtpd_sender_login_maps for password users: the senders table (sender → login), from memory or from a cdb file. */
-function senderLoginMaps(opts: MtaConfigOptions): string {
+function senderLoginMaps(opts: SubmissionConfigOptions): string {
   switch (postfixMaps(opts)) {
     case 'policy-service':
       return `socketmap:${policyServiceAddress(opts)}:senders`;
@@ -28,7 +28,7 @@ function senderLoginMaps(opts: MtaConfigOptions): string {
   }
 }
 
-function certificateChecks(opts: MtaConfigOptions, context: 'mandatory' | 'optional'): string[] {
+function certificateChecks(opts: SubmissionConfigOptions, context: 'mandatory' | 'optional'): string[] {
   const { paths } = opts;
   switch (postfixMaps(opts)) {
     case 'policy-service':
@@ -40,7 +40,7 @@ function certificateChecks(opts: MtaConfigOptions, context: 'mandatory' | 'optio
   }
 }
 
-function relayRestrictions(opts: MtaConfigOptions): string {
+function relayRestrictions(opts: SubmissionConfigOptions): string {
   switch (POLICIES[opts.policy].clientCertificates) {
     case 'none':
       return ['permit_sasl_authenticated', rejectWith('authentication required')].join(',\n    ');
@@ -57,7 +57,7 @@ function relayRestrictions(opts: MtaConfigOptions): string {
   }
 }
 
-function serviceOverrides(opts: MtaConfigOptions, restrictionsParameter: string, senderMapsParameter: string): string[] {
+function serviceOverrides(opts: SubmissionConfigOptions, restrictionsParameter: string, senderMapsParameter: string): string[] {
   const policy = POLICIES[opts.policy];
   const sasl = opts.postfixSasl ?? DEFAULT_POSTFIX_SASL;
   const wantsCertificate = policy.clientCertificates !== 'none';
@@ -92,7 +92,7 @@ function serviceOverrides(opts: MtaConfigOptions, restrictionsParameter: string,
   return overrides;
 }
 
-function certificateNotes(opts: MtaConfigOptions): string[] {
+function certificateNotes(opts: SubmissionConfigOptions): string[] {
   const policy = POLICIES[opts.policy];
   const { paths } = opts;
   const dir = paths.jsonAllowlist.replace(/\/[^/]*$/, '') || '.';
@@ -147,7 +147,7 @@ function certificateNotes(opts: MtaConfigOptions): string[] {
   }
 }
 
-function postfixNotes(opts: MtaConfigOptions): string {
+function postfixNotes(opts: SubmissionConfigOptions): string {
   const policy = POLICIES[opts.policy];
   const lines = [
     `Policy ${opts.policy}: ${policy.title}.`,
@@ -185,7 +185,7 @@ function postfixNotes(opts: MtaConfigOptions): string {
   return lines.join('\n') + '\n';
 }
 
-export function renderPostfixConfig(opts: MtaConfigOptions): RenderedPostfixConfig {
+export function renderPostfixConfig(opts: SubmissionConfigOptions): RenderedPostfixConfig {
   const policy = POLICIES[opts.policy];
   const restrictionsParameter = `mailca_p${opts.policy}_relay_restrictions`;
   const senderMapsParameter = `mailca_p${opts.policy}_sender_login_maps`;
@@ -206,5 +206,18 @@ export function renderPostfixConfig(opts: MtaConfigOptions): RenderedPostfixConf
     '',
   ].join('\n');
 
-  return { mta: 'postfix', mainCf, masterCf, notes: postfixNotes(opts) };
+  return {
+    mta: 'postfix',
+    title: policyTitle(opts.policy),
+    mainCf,
+    masterCf,
+    parts: [
+      { file: 'main.cf', text: mainCf },
+      { file: 'master.cf', text: masterCf },
+    ],
+    notes: postfixNotes(opts),
+  };
 }
+
+/** Postfix's configuration generator (linked from the postfix consumer format). */
+export const postfixMtaConfig: MtaConfigGenerator<RenderedPostfixConfig> = { policies: true, configures: SUBMISSION, render: renderPostfixConfig };

@@ -24,6 +24,7 @@ export function validateOptions(opts: MtaConfigOptions): void {
   if (opts.listenAddress !== undefined) assertSafe('listenAddress', opts.listenAddress);
   assertPort('ports.tlsOnConnect', opts.ports?.tlsOnConnect ?? 465);
   assertPort('ports.submission', opts.ports?.submission ?? 587);
+  assertPort('ports.imaps', opts.ports?.imaps ?? 993);
   if (opts.policyService !== undefined) {
     assertSafe('policyService', opts.policyService);
     if (!/^(inet:[^:\s]+:\d{1,5}|unix:\/\S+)$/.test(opts.policyService)) {
