@@ -66,6 +66,21 @@ function jsonOnlySameOrigin(publicUrl: string | undefined): RequestHandler {
 }
 
 /** The HTTP tier, on the capabilities main.ts hands it (src/http/capabilities.ts). */
+/** What MTAs and monitoring poll, often, with a bearer token (never a session). */
+const PULL_PATHS = new Set(['/allowlist', '/enforcement', '/senders', '/metrics']);
+
+/**
+ * A bearer token is never combined with the session (`identify` takes the token or refuses), so the
+ * session and passport middleware have nothing to do on the pull endpoints' token requests: they are
+ * skipped there, which makes a conditional re-check cheaper.
+ */
+function unlessBearerPull(middleware: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && PULL_PATHS.has(req.path) && /^Bearer\s/i.test(req.get('authorization') ?? '')) return next();
+    middleware(req, res, next);
+  };
+}
+
 export function createApp(caps: HttpCapabilities, opts: HttpOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -103,7 +118,7 @@ export function createApp(caps: HttpCapabilities, opts: HttpOptions): express.Ex
   api.use(jsonOnlySameOrigin(opts.publicUrl));
   api.use(express.json({ limit: '64kb', strict: true }));
   api.use(
-    session({
+    unlessBearerPull(session({
       name: SESSION_COOKIE,
       secret: opts.sessionSecret,
       // express-session stamps cookie expiry with wall-clock time; the store must judge it by the same clock.
@@ -114,10 +129,10 @@ export function createApp(caps: HttpCapabilities, opts: HttpOptions): express.Ex
       proxy: opts.trustProxy !== false,
       // Secure whenever the request came over HTTPS (directly, or via a trusted proxy).
       cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: opts.sessionIdleMs, path: '/' },
-    }),
+    })),
   );
-  api.use(auth.initialize());
-  api.use(auth.session());
+  api.use(unlessBearerPull(auth.initialize()));
+  api.use(unlessBearerPull(auth.session()));
   api.use(identify(caps.enrolment.authenticateToken));
   api.use(signInRoutes(caps, { password: takesPasswords, redirect: redirectProviders(opts.signInProviders ?? []), webDir: opts.webDir }));
   api.use(sessionRoutes(caps, auth, { password: takesPasswords }));
