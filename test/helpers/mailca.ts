@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificateList } from '@peculiar/asn1-x509';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/clock.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config.ts';
@@ -59,6 +61,24 @@ export async function startServer(overrides: Partial<ConfigInput> = {}, clock = 
       await db.drop();
     },
   };
+}
+
+/**
+ * Resolves once the CRL the server at `url` publishes lists `serial`. A server re-signs its CRL within a
+ * second of a revocation (the allow-lists follow at once), so a test that reads the CRL right after revoking
+ * waits for it here.
+ */
+export async function untilCrlLists(url: string, serial: string, timeoutMs = 10_000): Promise<void> {
+  const want = serial.replace(/^0+/, '').toLowerCase();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pem = await (await fetch(`${url}/crl.pem`)).text();
+    const crls = [...pem.matchAll(/-----BEGIN X509 CRL-----([^-]+)-----END X509 CRL-----/g)].map((m) => AsnConvert.parse(Buffer.from(m[1]!, 'base64'), CertificateList));
+    const serials = crls.flatMap((c) => (c.tbsCertList.revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate).toString('hex').replace(/^0+/, '')));
+    if (serials.includes(want)) return;
+    if (Date.now() > deadline) throw new Error(`the CRL at ${url} does not list ${serial} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export async function addTestUser(m: Mailca, email: string, opts: { admin?: boolean } = {}) {

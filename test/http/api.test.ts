@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, startServer } from '../helpers/mailca.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, opensslCsrForKey, startServer, untilCrlLists } from '../helpers/mailca.ts';
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 
@@ -251,7 +251,8 @@ describe('revocation and the allow-lists', () => {
       expect(r.text).not.toContain(cert.fingerprint_sha256);
     }
 
-    // The CRL lists it with its reason and verifies against the CA.
+    // The CRL lists it (within a second) with its reason and verifies against the CA.
+    await untilCrlLists(srv.url, cert.serial);
     writeFileSync(path.join(dir, 'crl.pem'), await (await fetch(`${srv.url}/crl.pem`)).text());
     writeFileSync(path.join(dir, 'ca.pem'), await (await fetch(`${srv.url}/ca.pem`)).text());
     const crl = execFileSync('openssl', ['crl', '-in', path.join(dir, 'crl.pem'), '-CAfile', path.join(dir, 'ca.pem'), '-verify', '-noout', '-text'], { stdio: 'pipe', encoding: 'utf8' });

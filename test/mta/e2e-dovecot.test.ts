@@ -179,6 +179,7 @@ describe.skipIf(DOVECOT_SKIP_REASON !== undefined)('mailca → pull → Dovecot 
     const master = dovecot.masterPid();
     expectMailbox(await imapList({ certificate: aliceCert, user: ALICE.login, password: 'x' }), 'alice-only');
     await mailca.revoke(aliceCert.serial);
+    await mailca.untilCrlLists(aliceCert.serial);
     const pulled = await mailca.pull(files);
     expect(pulled.stdout).toMatch(/allowlist\.dovecot \(1 entry\)/);
     expect(readFileSync(files.allowlist, 'utf8')).not.toContain(aliceCert.serial);

@@ -130,6 +130,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     const crlBefore = readFileSync(files.crl, 'utf8');
 
     await mailca.revoke(laptop.serial);
+    await mailca.untilCrlLists(laptop.serial);
     // Pull the CRL into the directory Exim reads, but send the allow-list (and the rest) elsewhere: Exim's copy
     // of the allow-list stays stale and still lists the revoked certificate.
     const elsewhere = mailca.pullDirectory('exim', 'scratch');

@@ -19,7 +19,7 @@ import { newSerial } from '../../src/issuance/serial.ts';
 import { POLICIES, type MtaKind, type PolicyNumber, type RenderedEximConfig, type RenderedPostfixConfig } from '../../src/publishers/mta-config/index.ts';
 import { consumerFormat, type AllowlistFormat, type ConsumerFormat } from '../../src/publishers/formats/index.ts';
 import { PUBLISHED_FILES } from '../../src/publishers/publish.ts';
-import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer } from '../helpers/mailca.ts';
+import { addTestToken, addTestUser, HttpClient, opensslCsr, startServer, untilCrlLists } from '../helpers/mailca.ts';
 import { createTestPki, type ClientCertificate, type TestPki } from './certs.ts';
 import { writeEximPasswordFile } from './exim-instance.ts';
 import { policyPorts, policyServicePort } from './ports.ts';
@@ -256,10 +256,15 @@ export class E2eMailca {
     return clientCertificate(login, certFile, keyFile, issued.serial);
   }
 
-  /** Admin revocation over the API; resolves when the response has arrived. */
+  /** Admin revocation over the API; resolves when the response has arrived (the allow-lists already follow it). */
   async revoke(serial: string, reason = 'keyCompromise'): Promise<void> {
     const res = await this.admin.post(`/api/v1/certificates/${serial}/revoke`, { reason });
     if (res.status !== 200) throw new Error(`revoke ${serial}: ${res.status} ${res.text}`);
+  }
+
+  /** Resolves once the server's CRL lists `serial` (re-signed within a second of the revocation). */
+  async untilCrlLists(serial: string): Promise<void> {
+    await untilCrlLists(this.srv.url, serial);
   }
 
   /** A sender alias for `login` through the admin API. */

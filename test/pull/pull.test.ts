@@ -10,7 +10,7 @@ import { enrol } from '../../src/enrolment/enrol.ts';
 import { revoke } from '../../src/enrolment/revoke.ts';
 import { formatFingerprintColons } from '../../src/issuance/encoding.ts';
 import type { User } from '../../src/store/index.ts';
-import { addTestToken, addTestUser, opensslCsr, startServer, testActor } from '../helpers/mailca.ts';
+import { addTestToken, addTestUser, opensslCsr, startServer, testActor, untilCrlLists } from '../helpers/mailca.ts';
 
 const CLIENT = path.resolve(import.meta.dirname, '../../pull/mailca-pull.mjs');
 const BIN = path.resolve(import.meta.dirname, '../../bin/mailca.mjs');
@@ -117,6 +117,7 @@ describe('mailca-pull against a real mailca server', () => {
     expect(lines(f('marker'))).toEqual([expect.any(String), `ran ${f('allowlist.postfix')}`]);
 
     await revoke(srv.m.ctx, testActor, { serial: first.serial, reason: 'superseded' });
+    await untilCrlLists(srv.url, first.serial);
     const r4 = await run(args, { cwd: work });
     expect(r4.code, r4.stderr).toBe(0);
     expect(r4.stdout.trim()).toBe('updated crl.pem (1 CRL), allowlist.postfix (1 entry); unchanged ca.pem');
