@@ -6,9 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../../src/clock.ts';
 import { enrol } from '../../src/enrolment/enrol.ts';
 import { revoke } from '../../src/enrolment/revoke.ts';
+import { encodeCrlEntry } from '../../src/issuance/crl-entry.ts';
+import { newSerial } from '../../src/issuance/serial.ts';
 import { Publisher } from '../../src/publishers/publish.ts';
-import type { User } from '../../src/store/index.ts';
+import { RevokedSet } from '../../src/publishers/revoked-set.ts';
+import type { RevokedForCrl, User } from '../../src/store/index.ts';
 import { addTestUser, opensslCsr, startMailca, testActor } from '../helpers/mailca.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 // Two publishers on one database (two instances): each keeps the revocations in memory, and
 // neither may sign a CRL that misses a revocation the other already committed.
@@ -60,5 +64,43 @@ describe('CRLs from revocations kept in memory', () => {
     const text = execFileSync('openssl', ['crl', '-noout', '-text'], { input: a2.crlPem, encoding: 'utf8' });
     expect(serialsOf(text).sort()).toEqual([certs[0]!.serial, certs[1]!.serial].sort());
     await b.close();
+  });
+});
+
+describe('RevokedSet', () => {
+  it('revocations applied in batches (with repeats and two CAs) give the same ordered entries as one full reload', async () => {
+    const random = seededRandom(0x5eed);
+    const now = new Date('2026-12-01T00:00:00Z');
+    const row = (caId: number, serial: string, reason: 'keyCompromise' | 'superseded'): RevokedForCrl => ({
+      caId,
+      serial,
+      notAfter: new Date(now.getTime() + 86_400_000),
+      entry: { crlEntryDer: encodeCrlEntry({ serial, revokedAt: now, reason }) },
+    });
+    const rows = Array.from({ length: 3_000 }, (_, i) => row(1 + (i % 2), newSerial(), 'superseded'));
+    const seq = await env.m.store.changes.latest();
+
+    const whole = new RevokedSet();
+    // The last word on a serial wins: half the rows come again with another reason.
+    const final = new Map(rows.map((r) => [r.serial, r]));
+    for (const r of rows.slice(0, 1_500)) final.set(r.serial, row(r.caId, r.serial, 'keyCompromise'));
+    whole.reload([...final.values()], seq);
+
+    const batched = new RevokedSet();
+    batched.reload(rows.slice(0, 100), seq);
+    let rest = rows.slice(100);
+    while (rest.length > 0) {
+      const n = 1 + Math.floor(random() * 200);
+      batched.apply(rest.slice(0, n), seq);
+      rest = rest.slice(n);
+    }
+    for (let i = 0; i < 1_500; i += 100) batched.apply(rows.slice(i, i + 100).map((r) => row(r.caId, r.serial, 'keyCompromise')), seq);
+
+    for (const caId of [1, 2]) {
+      const want = await whole.entries(env.m.store, caId, now);
+      const got = await batched.entries(env.m.store, caId, now);
+      expect(got.length).toBe(1_500);
+      expect(got.map((e) => Buffer.from(e).toString('hex'))).toEqual(want.map((e) => Buffer.from(e).toString('hex')));
+    }
   });
 });
