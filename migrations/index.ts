@@ -10,6 +10,7 @@ import * as sessionOwner from './20261201_008_session_owner.ts';
 import * as directoryUsers from './20261201_009_directory_users.ts';
 import * as keyReference from './20261201_010_key_reference.ts';
 import * as pendingIssuances from './20261201_012_pending_issuances.ts';
+import * as crlDer from './20261201_013_crl_der.ts';
 
 /** All migrations, in order. Listed explicitly so they load the same under tsx, vitest and the knex CLI. */
 export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }> = [
@@ -24,6 +25,7 @@ export const migrations: ReadonlyArray<{ name: string; up(knex: Knex): Promise<v
   { name: '20261201_009_directory_users', ...directoryUsers },
   { name: '20261201_010_key_reference', ...keyReference },
   { name: '20261201_012_pending_issuances', ...pendingIssuances },
+  { name: '20261201_013_crl_der', ...crlDer },
 ];
 
 export const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {

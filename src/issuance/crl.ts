@@ -62,7 +62,7 @@ async function assertDistinctSerials(encodedEntries: readonly Uint8Array[], slic
 }
 
 /** PEM armour for a large DER object, written a slice at a time (the same text as encoding.ts's toPem). */
-async function toPemInSlices(der: Uint8Array, label: string, slicer: TimeSlicer): Promise<string> {
+export async function toPemInSlices(der: Uint8Array, label: string, slicer = new TimeSlicer()): Promise<string> {
   const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
   const lines: string[] = [];
   for (let i = 0; i < base64.length; i += 64) {

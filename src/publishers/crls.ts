@@ -2,10 +2,15 @@ import { createHash } from 'node:crypto';
 import { MINUTE_MS, type Clock } from '../clock.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
 import { encodeCrlEntry } from '../issuance/crl-entry.ts';
-import { buildCrlFromEncodedEntries } from '../issuance/crl.ts';
+import { buildCrlFromEncodedEntries, toPemInSlices } from '../issuance/crl.ts';
 import { isRevocationReason } from '../issuance/revocation-reasons.ts';
-import type { CaRecord, CrlRecord, Store, StoredCrlEntry } from '../store/index.ts';
+import type { CaRecord, Store, StoredCrl, StoredCrlEntry } from '../store/index.ts';
 import { TimeSlicer } from '../time-slice.ts';
+
+/** A CA's current CRL: as stored (DER), and as crl.pem carries it. */
+export interface CrlRecord extends StoredCrl {
+  crlPem: string;
+}
 
 export interface CrlPolicy {
   lifetimeMs: number;
@@ -62,7 +67,7 @@ async function crlState(store: Store, ca: CaRecord, policy: CrlPolicy, now: Date
 async function storedCrl(store: Store, caId: number): Promise<CrlRecord> {
   const crl = await store.crls.find(caId);
   if (!crl) throw new Error(`CA ${caId}: its CRL is gone`);
-  return crl;
+  return { ...crl, crlPem: await toPemInSlices(crl.crlDer, 'X509 CRL') };
 }
 
 /** Signs the CRL that follows `current` with these entries (built in slices, off the event loop's critical path). */
@@ -80,7 +85,7 @@ async function signNext(deps: { keyring: CaKeyring }, ca: CaRecord, policy: CrlP
     nextUpdate,
     encodedEntries,
   });
-  return { caId: ca.id, crlNumber, thisUpdate, nextUpdate, crlPem: crl.pem, stateHash: hash };
+  return { caId: ca.id, crlNumber, thisUpdate, nextUpdate, crlDer: crl.der, crlPem: crl.pem, stateHash: hash };
 }
 
 /**

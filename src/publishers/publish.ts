@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { decideEnforcement } from '../enrolment/enforcement-policy.ts';
 import type { CaKeyring } from '../issuance/authority.ts';
-import type { ActiveCertificateRow, CaRecord, CrlRecord, Store } from '../store/index.ts';
-import { crlRefreshDue, ensureCrl } from './crls.ts';
+import type { ActiveCertificateRow, CaRecord, Store } from '../store/index.ts';
+import { crlRefreshDue, ensureCrl, type CrlRecord } from './crls.ts';
 import { RevokedSet } from './revoked-set.ts';
 import { PublishedUsers } from './user-state.ts';
 import { ALLOWLIST_FORMATS, CONSUMER_FORMATS, DOVECOT_FILES, EXIM_FILES, POSTFIX_FILES, type AllowlistEntry, type AllowlistFormat, type ConsumerFormat, type ListContext, type PublishedUser } from './formats/index.ts';
@@ -656,7 +656,7 @@ export class Publisher {
       out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlPem, PEM_TYPE, crlsPem()));
       const activeId = this.#trusted.find((ca) => ca.status === 'active')?.id;
       const activeCrl = activeId === undefined ? undefined : this.#crls.get(activeId);
-      if (activeCrl) out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlDer, 'application/pkix-crl', pemToDer(activeCrl.crlPem)));
+      if (activeCrl) out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.crlDer, 'application/pkix-crl', activeCrl.crlDer));
     }
     if (trustedDirty || crlsChanged || !this.#files.has(PUBLISHED_FILES.caCrlBundle)) {
       out.push(await publishSmallFile(this.deps.dir, PUBLISHED_FILES.caCrlBundle, PEM_TYPE, bundle() + crlsPem()));

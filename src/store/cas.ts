@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ChangeStore } from './changes.ts';
-import type { CaKeyLocation, CaRecord, CaStatus, CrlRecord } from './types.ts';
+import type { CaKeyLocation, CaRecord, CaStatus, StoredCrl } from './types.ts';
 
 interface CaRow {
   id: number;
@@ -112,49 +112,50 @@ interface CrlRow {
   crl_number: number;
   this_update: number;
   next_update: number;
-  crl_pem: string;
+  crl_der: Uint8Array;
   state_hash: string;
 }
 
-const toCrl = (r: CrlRow): CrlRecord => ({
+type CrlMeta = Omit<StoredCrl, 'crlDer'>;
+
+const toCrlMeta = (r: Omit<CrlRow, 'crl_der'>): CrlMeta => ({
   caId: r.ca_id,
   crlNumber: Number(r.crl_number),
-  thisUpdate: new Date(r.this_update),
-  nextUpdate: new Date(r.next_update),
-  crlPem: r.crl_pem,
+  thisUpdate: new Date(Number(r.this_update)),
+  nextUpdate: new Date(Number(r.next_update)),
   stateHash: r.state_hash,
 });
+
+const toCrl = (r: CrlRow): StoredCrl => ({ ...toCrlMeta(r), crlDer: new Uint8Array(r.crl_der) });
 
 export class CrlStore {
   constructor(private readonly db: Knex) {}
 
-  async find(caId: number): Promise<CrlRecord | undefined> {
+  async find(caId: number): Promise<StoredCrl | undefined> {
     const row = await this.db<CrlRow>('crls').where({ ca_id: caId }).first();
     return row && toCrl(row);
   }
 
-  /** The CA's current CRL without its PEM (megabytes at 100k entries): enough to tell whether it needs re-signing. */
-  async findMeta(caId: number): Promise<Omit<CrlRecord, 'crlPem'> | undefined> {
+  /** The CA's current CRL without its bytes (megabytes at 100k entries): enough to tell whether it needs re-signing. */
+  async findMeta(caId: number): Promise<CrlMeta | undefined> {
     const row = await this.db<CrlRow>('crls').select('ca_id', 'crl_number', 'this_update', 'next_update', 'state_hash').where({ ca_id: caId }).first();
-    if (!row) return undefined;
-    const { crlPem: _pem, ...meta } = toCrl({ ...row, crl_pem: '' });
-    return meta;
+    return row && toCrlMeta(row);
   }
 
-  async listForCas(caIds: number[]): Promise<CrlRecord[]> {
+  async listForCas(caIds: number[]): Promise<StoredCrl[]> {
     const rows = await this.db<CrlRow>('crls').whereIn('ca_id', caIds).orderBy('ca_id');
     return rows.map(toCrl);
   }
 
   /** Replaces the CA's current CRL. Callers allocate crlNumber under Store.withLock('crl'). */
-  async save(crl: CrlRecord): Promise<void> {
+  async save(crl: StoredCrl): Promise<void> {
     await this.db('crls')
       .insert({
         ca_id: crl.caId,
         crl_number: crl.crlNumber,
         this_update: crl.thisUpdate.getTime(),
         next_update: crl.nextUpdate.getTime(),
-        crl_pem: crl.crlPem,
+        crl_der: Buffer.from(crl.crlDer.buffer, crl.crlDer.byteOffset, crl.crlDer.byteLength),
         state_hash: crl.stateHash,
       })
       .onConflict('ca_id')

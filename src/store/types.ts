@@ -141,12 +141,13 @@ export interface AuditEvent {
   hash: string;
 }
 
-export interface CrlRecord {
+/** A CA's current CRL as stored: its bytes in DER. */
+export interface StoredCrl {
   caId: number;
   crlNumber: number;
   thisUpdate: Date;
   nextUpdate: Date;
-  crlPem: string;
+  crlDer: Uint8Array;
   stateHash: string;
 }
 

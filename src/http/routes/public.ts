@@ -1,13 +1,13 @@
 import { Router } from 'express';
-import { PUBLISHED_FILES, pemToDer } from '../../publishers/publish.ts';
+import type { CrlRecord } from '../../publishers/crls.ts';
+import { PUBLISHED_FILES } from '../../publishers/publish.ts';
 import { contentEtag } from '../../publishers/published-file.ts';
 import { matches, sendPublishedFile } from '../long-poll.ts';
 import type { Request, Response } from 'express';
 import type { HttpCapabilities } from '../capabilities.ts';
 
 /** Sends a body with a content-hash ETag, or 304 when the client already has it. */
-export function sendWithEtag(req: Request, res: Response, body: string | Uint8Array, contentType: string): void {
-  const etag = contentEtag(body);
+export function sendWithEtag(req: Request, res: Response, body: string | Uint8Array, contentType: string, etag = contentEtag(body)): void {
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'no-cache');
   if (matches(req.get('if-none-match'), etag)) {
@@ -15,6 +15,14 @@ export function sendWithEtag(req: Request, res: Response, body: string | Uint8Ar
     return;
   }
   res.type(contentType).send(typeof body === 'string' ? body : Buffer.from(body));
+}
+
+/** A CRL's ETags, hashed once per signed CRL rather than per request (megabytes at 100k entries). */
+const crlEtags = new WeakMap<CrlRecord, { der: string; pem: string }>();
+function crlEtag(crl: CrlRecord, form: 'der' | 'pem'): string {
+  let etags = crlEtags.get(crl);
+  if (!etags) crlEtags.set(crl, (etags = { der: contentEtag(crl.crlDer), pem: contentEtag(crl.crlPem) }));
+  return etags[form];
 }
 
 /** Unauthenticated: the trust bundle, the CRLs and health. Serves what was published; never signs. */
@@ -36,17 +44,17 @@ export function publicRoutes({ reads, published }: Pick<HttpCapabilities, 'reads
       res.status(404).json({ error: 'no_crl', message: 'no CRL here: see /crl.pem for the CRLs of every trusted CA' });
       return;
     }
-    if (m[2] === 'pem') sendWithEtag(req, res, crl.crlPem, 'application/x-pem-file');
-    else sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
+    if (m[2] === 'pem') sendWithEtag(req, res, crl.crlPem, 'application/x-pem-file', crlEtag(crl, 'pem'));
+    else sendWithEtag(req, res, crl.crlDer, 'application/pkix-crl', crlEtag(crl, 'der'));
   });
+  // The issuing CA's CRL.
   r.get('/crl.der', async (req, res) => {
     const active = (await published.trustedCas()).find((ca) => ca.status === 'active');
-    const crl = (await published.currentCrls()).find((c) => c.caId === active?.id);
-    if (!crl) {
+    if (!active) {
       res.status(404).json({ error: 'no_crl', message: 'no CA has been created yet' });
       return;
     }
-    sendWithEtag(req, res, pemToDer(crl.crlPem), 'application/pkix-crl');
+    sendPublishedFile(req, res, await published.file(PUBLISHED_FILES.crlDer));
   });
   return r;
 }
