@@ -139,7 +139,10 @@ export async function issueCertificate(
       },
     );
   } catch (e) {
-    await recordFailure(ctx, actor, serial, e);
+    // A check that refused to store the signed certificate (the user was disabled, or the predecessor
+    // renewed, meanwhile) is a routine outcome, not a failure to watch for.
+    if (e instanceof Forbidden || e instanceof Conflict) await recordDiscard(ctx, actor, serial, e);
+    else await recordFailure(ctx, actor, serial, e);
     throw e;
   }
   await ctx.publish();
@@ -156,6 +159,20 @@ async function recordFailure(ctx: EnrolmentContext, actor: Actor, serial: string
     );
   } catch (e) {
     ctx.log.error({ err: e, serial, failure }, 'could not record the failure of an issuance; its pending record stays open');
+  }
+}
+
+/**
+ * A signed certificate that a check refused to store: audited with the reason and its pending record closed.
+ * It was never stored nor handed out, so it is on no list and needs no revocation.
+ */
+async function recordDiscard(ctx: EnrolmentContext, actor: Actor, serial: string, refusal: Forbidden | Conflict): Promise<void> {
+  try {
+    await audited(ctx, actor, { action: 'certificate.discarded', target: serial, details: () => ({ reason: refusal.code, message: refusal.message }) }, (tx) =>
+      tx.pendingIssuances.complete(serial),
+    );
+  } catch (e) {
+    ctx.log.error({ err: e, serial, reason: refusal.code }, 'could not record a discarded issuance; its pending record stays open');
   }
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnrolmentContext } from '../../src/enrolment/context.ts';
 import { enrol, unfinishedIssuances } from '../../src/enrolment/enrol.ts';
+import { disableUser } from '../../src/enrolment/users.ts';
 import type { CaKeyring } from '../../src/issuance/authority.ts';
 import type { Signer } from '../../src/issuance/signer.ts';
 import { addTestUser, opensslCsr, startMailca, testActor } from '../helpers/mailca.ts';
@@ -72,6 +73,23 @@ describe('record, then sign', () => {
     expect(unfinished[0]!.failedAt).not.toBeNull();
     const events = (await env.m.store.audit.list({ limit: 10, offset: 0, target: unfinished[0]!.serial })).items.map((e) => e.action);
     expect(events).toEqual(['certificate.sign_failed', 'certificate.sign']);
+  });
+
+  it('a certificate signed for a user disabled meanwhile is discarded: audited, not stored, and not counted as unfinished', async () => {
+    const user = await addTestUser(env.m, 'disabled-meanwhile@example.test');
+    const ctx = contextWithSigner(async () => {
+      await disableUser(env.m.ctx, testActor, user.email);
+    });
+    await expect(enrol(ctx, testActor, { user, csr: opensslCsr(dir, 'disabled-meanwhile').csrPem })).rejects.toMatchObject({ code: 'user_disabled' });
+    expect(await env.m.store.certificates.listForUser(user.id)).toEqual([]);
+    expect((await unfinishedIssuances(env.m.ctx)).filter((p) => p.userId === user.id)).toEqual([]);
+    env.clock.advance(61_000);
+    expect((await unfinishedIssuances(env.m.ctx)).filter((p) => p.userId === user.id)).toEqual([]);
+    const signed = (await env.m.store.audit.list({ limit: 50, offset: 0 })).items.find((e) => e.action === 'certificate.sign' && e.details?.email === user.email);
+    expect(signed).toBeDefined();
+    const events = (await env.m.store.audit.list({ limit: 10, offset: 0, target: signed!.target! })).items;
+    expect(events.map((e) => e.action)).toEqual(['certificate.discarded', 'certificate.sign']);
+    expect(events[0]!.details).toMatchObject({ reason: 'user_disabled' });
   });
 
   it('an issuance interrupted between recording and storing is reported once it is a minute old', async () => {
