@@ -264,8 +264,8 @@ function passwordSenderNotes(opts: SubmissionConfigOptions): string[] {
             'user LOGIN". Run it next to Exim (e.g. as a systemd service):',
             pullCommand('json', paths.jsonAllowlist),
             `    --senders-out ${paths.postfixSenders} --watch --policy-listen ${policyServiceAddress(opts)}`,
-            'If the service is unreachable, password users can send only with the null sender. Certificates are neither asked',
-            'for nor used.',
+            'If the service is unreachable, every sender but the null sender is refused ("not owned by user LOGIN"). Certificates',
+            'are neither asked for nor used.',
           ];
     default:
       return unknownLookup(lookup);

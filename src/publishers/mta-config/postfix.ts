@@ -167,8 +167,8 @@ function passwordSenderNotes(opts: SubmissionConfigOptions): string[] {
         'to Postfix (e.g. as a systemd service):',
         pullCommand('json', paths.jsonAllowlist),
         `    --senders-out ${paths.postfixSenders} --watch --policy-listen ${policyServiceAddress(opts)}`,
-        'It loads the files at start, so it keeps answering while mailca is unreachable. If it is down, Postfix defers the',
-        'mail (a 4xx reply), never lets it through. Certificates are neither asked for nor used.',
+        'It loads the files at start, so it keeps answering while mailca is unreachable. If it is down, Postfix defers every',
+        'sender but the null sender ("451 4.3.0 <sender>: Temporary lookup failure"). Certificates are neither asked for nor used.',
       ];
     case 'cdb':
       return [
