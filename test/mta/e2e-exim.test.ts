@@ -9,6 +9,7 @@ import type { PolicyNumber } from '../../src/publishers/mta-config/index.ts';
 import { POLICIES } from '../../src/publishers/mta-config/index.ts';
 import {
   describeCertificatePolicies,
+  itBindsPasswordUsersToTheirSenders,
   itRefusesEnforcedUserAfterGrace,
   E2eMailca,
   eximFromCli,
@@ -28,6 +29,9 @@ import { ALICE, BOB } from './users.ts';
 
 const PORT_BASE = 22200;
 const CERTIFICATE_POLICIES: readonly PolicyNumber[] = [2, 3, 5, 7, 8];
+/** No client certificates: a password alone sends, bound to the login's senders (senders.exim). */
+const PASSWORD_POLICIES: readonly PolicyNumber[] = [1, 4, 6];
+const ALL_POLICIES: readonly PolicyNumber[] = [...CERTIFICATE_POLICIES, ...PASSWORD_POLICIES];
 /**
  * swaks exit codes of a refusal by the server: MAIL, RCPT, DATA, AUTH refused (23, 24, 25, 28), TLS failed (29), or
  * 6, "remote host closed connection unexpectedly": how Exim's tls_verify_hosts ends a session whose client
@@ -49,7 +53,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     expect(SMTP_REFUSAL.has(r.exitCode), `a refusal, not a connection problem\n${explain(policy, r)}`).toBe(true),
   );
   /** After a SIGHUP the daemons close their sockets, re-exec and listen again. */
-  const daemonsListening = () => Promise.all(CERTIFICATE_POLICIES.map((policy) => waitListening(listener(PORT_BASE, policy).port)));
+  const daemonsListening = () => Promise.all(ALL_POLICIES.map((policy) => waitListening(listener(PORT_BASE, policy).port)));
   /** One-shot pull; --then sends the daemons SIGHUP when a file changed (for the CRL; lsearch is read per connection). */
   const pull = async () => {
     const r = await mailca.pull(files, { then: hangUp });
@@ -62,10 +66,10 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     aliceCert = await mailca.enrol(ALICE.login);
     bobCert = await mailca.enrol(BOB.login);
     files = mailca.pullDirectory('exim');
-    const outputs = await Promise.all(CERTIFICATE_POLICIES.map((policy) => mailca.mtaConfig('exim', policy, PORT_BASE, files)));
+    const outputs = await Promise.all(ALL_POLICIES.map((policy) => mailca.mtaConfig('exim', policy, PORT_BASE, files)));
     const first = await mailca.pull(files, { via: 'mailca' });
     expect(first.stdout).toMatch(/updated .*allowlist\.exim \(2 entries\)/);
-    for (const [i, policy] of CERTIFICATE_POLICIES.entries()) {
+    for (const [i, policy] of ALL_POLICIES.entries()) {
       const instance = new EximInstance(join(mailca.dir, `exim-p${policy}`));
       instance.writeConfig(eximFromCli(outputs[i] ?? ''));
       const check = instance.check();
@@ -82,11 +86,18 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
   });
 
   it('Exim runs the CLI output, which points at the pulled files', () => {
-    for (const instance of daemons.values()) {
+    for (const [policy, instance] of daemons) {
       const conf = readFileSync(instance.configFile, 'utf8');
       expect(conf).toContain(`MAILCA_ALLOWLIST = ${files.allowlist}`);
-      expect(conf).toContain(`tls_verify_certificates = ${files.ca}`);
-      expect(conf).toContain(`tls_crl = ${files.crl}`);
+      expect(conf).toContain(`MAILCA_SENDERS = ${files.senderLogins}`);
+      // A password alone sends (no or optional certificates): bound to the login's senders.
+      if (certificateMode(policy) !== 'mandatory') expect(conf).toContain('lsearch,cache=no_rd{MAILCA_SENDERS}');
+      if (certificateMode(policy) === 'none') {
+        expect(conf).not.toContain('tls_verify_certificates');
+      } else {
+        expect(conf).toContain(`tls_verify_certificates = ${files.ca}`);
+        expect(conf).toContain(`tls_crl = ${files.crl}`);
+      }
     }
   });
 
@@ -122,6 +133,9 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     // Mandatory certificates: a password alone never sends, whatever the address.
     for (const policy of CERTIFICATE_POLICIES.filter((p) => certificateMode(p) === 'mandatory')) await expectOutcome(policy, { auth: BOB, from: BOB.login }, false);
   });
+
+  // No client certificates: the same binding of password users, from the same senders.exim.
+  itBindsPasswordUsersToTheirSenders(PASSWORD_POLICIES, () => ({ mailca, expectOutcome, explain, pull }), (sender, login) => `550 5.7.1 <${sender}>: not owned by user ${login}`);
 
   it('tls_crl alone refuses a revoked certificate that a stale allow-list still lists (after SIGHUP)', async () => {
     const laptop = await mailca.enrol(ALICE.login, 'alice-laptop');

@@ -634,3 +634,42 @@ export function itRefusesEnforcedUserAfterGrace(
     for (const policy of policies) await expectOutcome(policy, { certificate: aliceCert }, true);
   });
 }
+
+/** What the password-sender case needs besides the SMTP outcomes. */
+export interface PasswordSenderCase {
+  mailca: E2eMailca;
+  expectOutcome(policy: PolicyNumber, request: SmtpRequest, accepted: boolean): Promise<SmtpResult>;
+  explain(policy: PolicyNumber, r: SmtpResult): string;
+  /** Makes the MTA see the new senders table: a one-shot pull, or waiting for a watching policy service. */
+  pull(): Promise<unknown>;
+}
+
+/**
+ * bob with his password may send as his own address, as an alias added through the API (once pulled) and with the
+ * null sender; alice's address is refused with the MTA's text, `refusal(sender, login)`. For the policies where a
+ * password alone sends.
+ */
+export function itBindsPasswordUsersToTheirSenders(
+  policies: readonly PolicyNumber[],
+  get: () => PasswordSenderCase,
+  refusal: (sender: string, login: string) => string,
+): void {
+  it(`policies ${policies.join(', ')}: a password user sends as their own address, an alias and the null sender; another user's address is refused`, async () => {
+    const { mailca, expectOutcome, explain, pull } = get();
+    expect(policies.length).toBeGreaterThan(0);
+    const alias = 'robert@example.test';
+    await mailca.addAlias(BOB.login, alias);
+    await pull();
+    for (const policy of policies) {
+      await expectOutcome(policy, { auth: BOB, from: BOB.login }, true);
+      await expectOutcome(policy, { auth: BOB, from: alias }, true);
+      await expectOutcome(policy, { auth: BOB, from: '<>' }, true);
+      const other = await expectOutcome(policy, { auth: BOB, from: ALICE.login }, false);
+      expect(other.exitCode, explain(policy, other)).toBe(24);
+      expect(other.transcript, explain(policy, other)).toContain(refusal(ALICE.login, BOB.login));
+      // The alias is bob's: alice may not use it either.
+      const aliasOfOther = await expectOutcome(policy, { auth: ALICE, from: alias }, false);
+      expect(aliasOfOther.transcript, explain(policy, aliasOfOther)).toContain(refusal(alias, ALICE.login));
+    }
+  });
+}

@@ -11,6 +11,7 @@ import { MTA_SKIP_REASON } from './environment.ts';
 import { policyServicePort } from './ports.ts';
 import {
   describeCertificatePolicies,
+  itBindsPasswordUsersToTheirSenders,
   itRefusesEnforcedUserAfterGrace,
   E2eMailca,
   ENROL_MESSAGE,
@@ -35,9 +36,11 @@ const PORT_BASE = 22000;
  */
 const CONTRACT = MTA_SKIP_REASON === undefined && (await serverPublishesSenderContract());
 if (MTA_SKIP_REASON === undefined && !CONTRACT) {
-  console.warn('e2e Postfix: policies 2, 5 and 7 skipped: this mailca server does not publish senders/enforced_users (GET /api/v1/senders?format=postfix)');
+  console.warn('e2e Postfix: policies 1, 2, 4, 5, 6 and 7 skipped: this mailca server does not publish senders/enforced_users (GET /api/v1/senders?format=postfix)');
 }
 const CERTIFICATE_POLICIES: readonly PolicyNumber[] = CONTRACT ? [2, 3, 5, 7, 8] : [3, 8];
+/** No client certificates: a password alone sends, bound to the login's senders (the policy service's socketmap). */
+const PASSWORD_POLICIES: readonly PolicyNumber[] = CONTRACT ? [1, 4, 6] : [];
 const SENDERS = { senders: CONTRACT };
 
 describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull (policy service) → Postfix (generated config)', () => {
@@ -62,7 +65,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull (policy service)
     files = mailca.pullDirectory('postfix');
     postfix = new PostfixInstance(join(mailca.dir, 'postfix'));
 
-    const outputs = await Promise.all(CERTIFICATE_POLICIES.map((policy) => mailca.mtaConfig('postfix', policy, PORT_BASE, files)));
+    const outputs = await Promise.all([...CERTIFICATE_POLICIES, ...PASSWORD_POLICIES].map((policy) => mailca.mtaConfig('postfix', policy, PORT_BASE, files)));
     // The CA bundle Postfix verifies against, with `mailca pull` itself; then the policy service.
     const first = await mailca.pull(files, { via: 'mailca' });
     expect(first.stdout).toMatch(/updated .*ca\.pem/);
@@ -81,6 +84,10 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull (policy service)
     const masterCf = readFileSync(join(postfix.configDir, 'master.cf'), 'utf8');
     expect(mainCf).toContain(`check_policy_service { inet:127.0.0.1:${policyServicePort(PORT_BASE)},`);
     if (CONTRACT) expect(mainCf).toContain(`socketmap:inet:127.0.0.1:${policyServicePort(PORT_BASE)}:senders`);
+    for (const p of PASSWORD_POLICIES) {
+      expect(mainCf).toContain(`mailca_p${p}_sender_login_maps = socketmap:inet:127.0.0.1:${policyServicePort(PORT_BASE)}:senders`);
+      expect(masterCf).toContain(`-o smtpd_sender_login_maps=$mailca_p${p}_sender_login_maps`);
+    }
     expect(mainCf).not.toContain('texthash');
     expect(masterCf).toContain(`smtpd_tls_CAfile=${files.ca}`);
     expect(postfix.log()).not.toMatch(/fatal|panic|warning/);
@@ -91,6 +98,11 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull (policy service)
   describeCertificatePolicies(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome }));
 
   itRefusesEnforcedUserAfterGrace(CERTIFICATE_POLICIES, () => ({ mailca, files, aliceCert, bobCert, expectOutcome, pull, explain }));
+
+  // No client certificates: password users bound by the same socketmap as on 2, 5 and 7.
+  if (PASSWORD_POLICIES.length > 0) {
+    itBindsPasswordUsersToTheirSenders(PASSWORD_POLICIES, () => ({ mailca, expectOutcome, explain, pull }), (sender, login) => `553 5.7.1 <${sender}>: Sender address rejected: not owned by user ${login}`);
+  }
 
   it('a certificate revoked through the API is refused at the next RCPT via the policy service, no reload (time measured)', async () => {
     const phone = await mailca.enrol(BOB.login, 'bob-phone');

@@ -116,6 +116,18 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       expect(enforced.transcript).toContain(`client certificate required - enrol at ${PORTAL_URL}`);
     });
 
+    it.each([1, 4, 6] as const)('policy %i (no certificates): a password sends as its own address and alias only (senders.exim); the enforcement map does not apply', (policy) => {
+      for (const [user, from] of [[BOB, BOB.login], [BOB, BOB_ALIAS], [BOB, '<>'], [ALICE, ALIAS]] as const) {
+        const r = swaks({ port: port(policy), tls: tlsOf(policy), auth: user, from });
+        expect(r.accepted, explain(policy, r.transcript)).toBe(true);
+      }
+      for (const from of [ALICE.login, ALIAS]) {
+        const other = swaks({ port: port(policy), tls: tlsOf(policy), auth: BOB, from });
+        expect(other.exitCode, explain(policy, other.transcript)).toBe(24);
+        expect(other.transcript).toContain(`550 5.7.1 <${from}>: not owned by user ${BOB.login}`);
+      }
+    });
+
   it.each([2, 3, 5, 7, 8] as const)('policy %i: the portal wording for the MAILCA_SUBMISSION_AUTH the notes recommend matches the AUTH line advertised', (p) => {
       const { notes } = renderMtaConfig({ ...environment.renderOptions('exim', p, PORT_BASE), mta: 'exim' });
       const wording = authenticationWording(recommendedSubmissionAuth(notes));
@@ -132,8 +144,10 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
     let policy: PolicyService;
     let exim: EximInstance;
     let optionalExim: EximInstance;
+    let passwordExim: EximInstance;
     const lookupPort = policyPorts(LOOKUP_BASE, 3).tlsOnConnect;
     const optionalPort = policyPorts(LOOKUP_BASE, 7).submission;
+    const passwordPort = policyPorts(LOOKUP_BASE, 6).submission;
     const listAlice = () => environment.published.writeAllowlist([{ certificate: environment.pki.listed, senders: [ALICE.login, ALIAS] }]);
 
     beforeAll(async () => {
@@ -148,24 +162,32 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Exim runs the generated configs'
       optionalExim = new EximInstance(join(environment.dir, 'exim-lookup-p7'));
       optionalExim.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', 7, LOOKUP_BASE), mta: 'exim', eximLookup: 'policy-service' }));
       await optionalExim.start();
+      passwordExim = new EximInstance(join(environment.dir, 'exim-lookup-p6'));
+      passwordExim.writeConfig(renderMtaConfig({ ...environment.renderOptions('exim', 6, LOOKUP_BASE), mta: 'exim', eximLookup: 'policy-service' }));
+      await passwordExim.start();
     });
     afterAll(async () => {
+      passwordExim?.stop();
       optionalExim?.stop();
       exim?.stop();
       await policy?.stop();
     });
 
-    it('policy 7: a grace user\'s password sends as their own address and alias only (the service\'s senders table)', () => {
-      const explainHere = (t: string) => `${t}\n--- exim log ---\n${optionalExim.log().split('\n').slice(-10).join('\n')}\n--- pull ---\n${policy.output().split('\n').slice(-6).join('\n')}`;
+    it.each([7, 6] as const)('policy %i: a password user (in grace on 7) sends as their own address and alias only (the service\'s senders table)', (p) => {
+      const [instance, port] = p === 7 ? [optionalExim, optionalPort] : [passwordExim, passwordPort];
+      const explainHere = (t: string) => `${t}\n--- exim log ---\n${instance.log().split('\n').slice(-10).join('\n')}\n--- pull ---\n${policy.output().split('\n').slice(-6).join('\n')}`;
       for (const from of [BOB.login, BOB_ALIAS, '<>']) {
-        const r = swaks({ port: optionalPort, tls: 'starttls', auth: BOB, from });
+        const r = swaks({ port, tls: 'starttls', auth: BOB, from });
         expect(r.accepted, explainHere(r.transcript)).toBe(true);
       }
-      const other = swaks({ port: optionalPort, tls: 'starttls', auth: BOB, from: ALICE.login });
+      const other = swaks({ port, tls: 'starttls', auth: BOB, from: ALICE.login });
       expect(other.exitCode, explainHere(other.transcript)).toBe(24);
       expect(other.transcript).toContain(`550 5.7.1 <${ALICE.login}>: not owned by user ${BOB.login}`);
-      const certificate = swaks({ port: optionalPort, tls: 'starttls', certificate: environment.pki.listed, from: ALIAS });
-      expect(certificate.accepted, explainHere(certificate.transcript)).toBe(true);
+      // Policy 6 asks for no certificate; on 7 a listed one sends as its owner's alias.
+      if (p === 7) {
+        const certificate = swaks({ port, tls: 'starttls', certificate: environment.pki.listed, from: ALIAS });
+        expect(certificate.accepted, explainHere(certificate.transcript)).toBe(true);
+      }
     });
 
     it('owner and alias accepted, another sender refused; a certificate the pull drops is refused at the next RCPT of an open session', async () => {

@@ -85,6 +85,18 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix runs the generated confi
     expect(enforced.transcript).toContain(`554 5.7.1 <someone@example.org>: Recipient address rejected: ${ENROL}`);
   });
 
+  it.each([1, 4, 6] as const)('policy %i (no certificates): a password sends as its own address, an alias and the null sender; another user\'s address is refused', (p) => {
+    for (const from of [ALICE.login, ALIAS, '<>']) {
+      const r = swaks({ port: port(p), tls: tlsOf(p), auth: ALICE, from });
+      expect(r.accepted, explain(r.transcript)).toBe(true);
+    }
+    for (const from of [ALICE.login, ALIAS]) {
+      const other = swaks({ port: port(p), tls: tlsOf(p), auth: BOB, from });
+      expect(other.exitCode, explain(other.transcript)).toBe(24);
+      expect(other.transcript).toContain(`553 5.7.1 <${from}>: Sender address rejected: not owned by user ${BOB.login}`);
+    }
+  });
+
   it('msmtp (auth off, tls_cert_file/tls_key_file) and curl smtps:// / smtp:// --cert: owner accepted, another address refused', () => {
     const base = { caFile: environment.pki.caFile, certificate: environment.pki.listed };
     for (const p of [3, 8] as const) {
@@ -156,7 +168,7 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix with --postfix-maps cdb 
     environment = new MtaTestEnvironment('postfix-cdb');
     environment.published.writeSenders({ [ALICE.login]: [ALICE.login, ALIAS], [BOB.login]: [BOB.login] });
     postfix = new PostfixInstance(join(environment.dir, 'postfix'));
-    postfix.writeConfig(([3, 7] as const).map((p) => renderMtaConfig({ ...environment.renderOptions('postfix', p, CDB_PORT_BASE), postfixMaps: 'cdb', mta: 'postfix' })));
+    postfix.writeConfig(([3, 6, 7] as const).map((p) => renderMtaConfig({ ...environment.renderOptions('postfix', p, CDB_PORT_BASE), postfixMaps: 'cdb', mta: 'postfix' })));
     postmapAll();
     postfix.start();
   });
@@ -190,5 +202,15 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('Postfix with --postfix-maps cdb 
     const enforced = swaks({ port: port(7), tls: 'starttls', auth: ALICE, from: ALICE.login });
     expect(enforced.exitCode, explain(enforced.transcript)).toBe(24);
     expect(enforced.transcript).toContain(ENROL);
+  });
+
+  it('policy 6 (no certificates): password users bound by the same cdb: senders map; the enforcement map does not apply', () => {
+    for (const from of [ALICE.login, ALIAS, '<>']) {
+      const r = swaks({ port: port(6), tls: 'starttls', auth: ALICE, from });
+      expect(r.accepted, explain(r.transcript)).toBe(true);
+    }
+    const other = swaks({ port: port(6), tls: 'starttls', auth: BOB, from: ALIAS });
+    expect(other.exitCode, explain(other.transcript)).toBe(24);
+    expect(other.transcript).toContain(`553 5.7.1 <${ALIAS}>: Sender address rejected: not owned by user ${BOB.login}`);
   });
 });

@@ -62,7 +62,95 @@ describe('renderMtaConfig (pure)', () => {
     for (const policy of [1, 4, 6] as const) {
       const rendered = renderMtaConfig({ ...base, mta: 'postfix', policy });
       expect(rendered.mainCf).not.toContain('check_ccert_access');
+      expect(rendered.mainCf).not.toContain('check_policy_service');
+      expect(rendered.mainCf).not.toContain('check_sasl_access');
       expect(rendered.masterCf).not.toContain('smtpd_tls_ask_ccert');
+      expect(rendered.masterCf).not.toContain('smtpd_tls_CAfile');
+    }
+  });
+
+  it.each([1, 4, 6] as const)('postfix policy %i: password users are bound to their senders like on 2, 5 and 7 (policy service, or cdb)', (policy) => {
+    const rendered = renderMtaConfig({ ...base, mta: 'postfix', policy });
+    expect(rendered.mainCf).toContain(
+      [
+        `mailca_p${policy}_relay_restrictions =`,
+        '    reject_authenticated_sender_login_mismatch,',
+        '    permit_sasl_authenticated,',
+        '    check_client_access static:{REJECT 5.7.1 authentication required}, reject',
+        `mailca_p${policy}_sender_login_maps = socketmap:inet:127.0.0.1:10040:senders`,
+      ].join('\n'),
+    );
+    expect(rendered.mainCf).not.toContain('reject_sender_login_mismatch');
+    expect(rendered.masterCf).toContain(`-o smtpd_sender_login_maps=$mailca_p${policy}_sender_login_maps`);
+    // The same map as the optional-certificate policy of the same TLS mode.
+    const optional = renderMtaConfig({ ...base, mta: 'postfix', policy: (policy + 1) as 2 | 5 | 7 });
+    expect(optional.mainCf).toContain(`mailca_p${policy + 1}_sender_login_maps = socketmap:inet:127.0.0.1:10040:senders`);
+    expect(rendered.notes).toContain('reject_authenticated_sender_login_mismatch');
+    expect(rendered.notes).toContain(`--format json --out ${paths.jsonAllowlist} \\\n    --senders-out ${paths.postfixSenders} --watch --policy-listen inet:127.0.0.1:10040`);
+    expect(rendered.notes).toContain('not owned by user LOGIN');
+
+    const unix = renderMtaConfig({ ...base, mta: 'postfix', policy, policyService: 'unix:/run/mailca/policy' });
+    expect(unix.mainCf).toContain(`mailca_p${policy}_sender_login_maps = socketmap:unix:/run/mailca/policy:senders`);
+    expect(unix.notes).toContain('--policy-listen unix:/run/mailca/policy');
+
+    const cdb = renderMtaConfig({ ...base, mta: 'postfix', policy, postfixMaps: 'cdb' });
+    expect(cdb.mainCf).toContain(`mailca_p${policy}_sender_login_maps = cdb:${paths.postfixSenders}`);
+    expect(cdb.mainCf).toContain('reject_authenticated_sender_login_mismatch');
+    expect(cdb.mainCf).not.toContain('check_sasl_access');
+    expect(cdb.masterCf).toContain(`-o smtpd_sender_login_maps=$mailca_p${policy}_sender_login_maps`);
+    expect(cdb.notes).toContain(`--format postfix --out ${paths.postfixAllowlist} \\\n    --senders-out ${paths.postfixSenders} --watch --then 'postmap cdb:${paths.postfixSenders}'`);
+  });
+
+  it.each([3, 8] as const)('postfix policy %i (mandatory certificates): no senders map, a password alone never sends', (policy) => {
+    const rendered = renderMtaConfig({ ...base, mta: 'postfix', policy });
+    expect(rendered.mainCf).not.toContain('sender_login');
+    expect(rendered.masterCf).not.toContain('smtpd_sender_login_maps');
+    expect(rendered.mainCf).not.toContain('permit_sasl_authenticated');
+  });
+
+  it.each([1, 4, 6] as const)('exim policy %i: password users send only as their own addresses and aliases (senders.exim, or the policy service)', (policy) => {
+    const rendered = renderMtaConfig({ ...base, mta: 'exim', policy });
+    expect(rendered.eximConf).toContain(
+      [
+        'mailca_acl_rcpt:',
+        '  # password users may send only as their own addresses and aliases (and the null sender)',
+        '  deny    message = 5.7.1 <$sender_address>: not owned by user $authenticated_id',
+        '          authenticated = *',
+        '          !senders = : ${lookup{$authenticated_id}lsearch,cache=no_rd{MAILCA_SENDERS}}',
+        '  accept  authenticated = *',
+        '          control = submission',
+        '  deny    message = 5.7.1 authentication required',
+      ].join('\n'),
+    );
+    expect(rendered.eximConf).toContain(`MAILCA_SENDERS = ${paths.eximSenders}`);
+    // Certificates are neither asked for nor used, and the enforcement map does not apply.
+    expect(rendered.eximConf).not.toContain('MAILCA_ENFORCEMENT}');
+    expect(rendered.eximConf).not.toContain('MAILCA_ALLOWLIST}');
+    expect(rendered.eximConf).not.toContain('mailca_external');
+    expect(rendered.notes).toContain(`--format exim --out ${paths.eximAllowlist} \\\n    --senders-out ${paths.eximSenders} --watch\n`);
+    expect(rendered.notes).toContain('"not owned by user LOGIN"');
+
+    const service = renderMtaConfig({ ...base, mta: 'exim', policy, eximLookup: 'policy-service' });
+    expect(service.eximConf).toContain(
+      [
+        '          authenticated = *',
+        '          !senders = :',
+        '          condition = ${if forany{<, ${if match{${readsocket{inet:127.0.0.1:10040}{${strlen:senders $sender_address}:senders $sender_address,}{3s}{}{FAIL}}}{\\N^\\d+:OK (.+),$\\N}{$1}{}}}{eqi{$item}{$authenticated_id}}{no}{yes}}',
+      ].join('\n'),
+    );
+    expect(service.eximConf).not.toContain('MAILCA_SENDERS}');
+    expect(service.notes).toContain(`--format json --out ${paths.jsonAllowlist} \\\n    --senders-out ${paths.postfixSenders} --watch --policy-listen inet:127.0.0.1:10040`);
+  });
+
+  it('exim: the password binding of 1, 4 and 6 is that of 2, 5 and 7, without the EXTERNAL exception', () => {
+    const binding = (text: string) => text.slice(text.indexOf('  # password users may send only'), text.indexOf('  accept  authenticated ='));
+    for (const eximLookup of ['lsearch', 'policy-service'] as const) {
+      for (const [none, optional] of [[1, 2], [4, 5], [6, 7]] as const) {
+        const withoutCertificates = binding(renderMtaConfig({ ...base, mta: 'exim', policy: none, eximLookup }).eximConf);
+        const withCertificates = binding(renderMtaConfig({ ...base, mta: 'exim', policy: optional, eximLookup }).eximConf);
+        expect(withoutCertificates.length).toBeGreaterThan(100);
+        expect(withoutCertificates).toBe(withCertificates.replace('authenticated = !mailca_external : *', 'authenticated = *'));
+      }
     }
   });
 

@@ -1,6 +1,6 @@
-import { POLICIES, policyTitle, SUBMISSION } from './policies.ts';
+import { bindsPasswordSenders, POLICIES, policyTitle, SUBMISSION } from './policies.ts';
 import type { EximSasl, MtaConfigGenerator, SubmissionConfigOptions, RenderedEximConfig } from './types.ts';
-import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
+import { enrolMessage, listeningPort, policyServiceAddress, pullCommand } from './validate.ts';
 
 const DEFAULT_EXIM_SASL: EximSasl = { driver: 'dovecot', socket: '/run/dovecot/auth-client' };
 
@@ -43,7 +43,7 @@ function passwordSenderBinding(opts: SubmissionConfigOptions): string[] {
   const head = [
     '  # password users may send only as their own addresses and aliases (and the null sender)',
     '  deny    message = 5.7.1 <$sender_address>: not owned by user $authenticated_id',
-    '          authenticated = !mailca_external : *',
+    `          authenticated = ${passwordAuthenticators(opts)}`,
   ];
   const lookup = opts.eximLookup ?? 'lsearch';
   switch (lookup) {
@@ -58,6 +58,11 @@ function passwordSenderBinding(opts: SubmissionConfigOptions): string[] {
     default:
       return unknownLookup(lookup);
   }
+}
+
+/** The authenticators that check a password: all of them, except EXTERNAL where the policy offers it (certificates). */
+function passwordAuthenticators(opts: SubmissionConfigOptions): string {
+  return POLICIES[opts.policy].clientCertificates === 'none' ? '*' : '!mailca_external : *';
 }
 
 function unknownLookup(lookup: never): never {
@@ -149,15 +154,15 @@ function aclSection(opts: SubmissionConfigOptions): string[] {
       `  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`,
       '          authenticated = *',
       '          condition = ${if eq{${lookup{$authenticated_id}lsearch,cache=no_rd{MAILCA_ENFORCEMENT}{$value}}}{enforced}}',
-      ...passwordSenderBinding(opts),
     );
   }
+  if (bindsPasswordSenders(opts.policy)) lines.push(...passwordSenderBinding(opts));
   if (policy.clientCertificates === 'mandatory') {
     lines.push(`  deny    message = 5.7.1 ${enrolMessage(opts.portalUrl)}`);
   } else {
     lines.push(
       // EXTERNAL authenticated the certificate at AUTH time; it counts only while the certificate is listed (above).
-      `  accept  authenticated = ${policy.clientCertificates === 'none' ? '*' : '!mailca_external : *'}`,
+      `  accept  authenticated = ${passwordAuthenticators(opts)}`,
       '          control = submission',
       `  deny    message = 5.7.1 authentication${policy.clientCertificates === 'optional' ? ' or a client certificate' : ''} required`,
     );
@@ -226,6 +231,47 @@ function routingSections(): string[] {
   ];
 }
 
+/** Where the senders that bind password users come from, and the pull that keeps them. */
+function passwordSenderNotes(opts: SubmissionConfigOptions): string[] {
+  const { paths } = opts;
+  const withCertificates = POLICIES[opts.policy].clientCertificates !== 'none';
+  const lookup = opts.eximLookup ?? 'lsearch';
+  switch (lookup) {
+    case 'lsearch':
+      return [
+        `Password users may send only as their own addresses and aliases (${paths.eximSenders}: "login: owner : alias";`,
+        `anything else gets "not owned by user LOGIN"). Keep the file${withCertificates ? 's' : ''} with the pull client:`,
+        pullCommand('exim', paths.eximAllowlist),
+        ...(withCertificates
+          ? [
+              `    --enforcement-out ${paths.eximEnforcement} --senders-out ${paths.eximSenders} --ca-out ${paths.caBundle} \\`,
+              `    --crl-out ${paths.crlPem} --watch --then 'kill -HUP $(cat /run/exim4/exim.pid)'`,
+            ]
+          : [
+              `    --senders-out ${paths.eximSenders} --watch`,
+              `Exim re-reads ${paths.eximSenders} at each lookup (lsearch,cache=no_rd): no reload is needed after a pull.`,
+            ]),
+      ];
+    case 'policy-service':
+      return withCertificates
+        ? [
+            'Password users may send only as their own addresses and aliases: Exim asks the same service\'s senders table',
+            `(run the pull client with --senders-out ${paths.postfixSenders}); anything else gets "not owned by user LOGIN".`,
+          ]
+        : [
+            'Password users may send only as their own addresses and aliases (and the null sender): Exim asks the senders table',
+            `of the pull client's policy service (${policyServiceAddress(opts)}) at each RCPT; anything else gets "not owned by`,
+            'user LOGIN". Run it next to Exim (e.g. as a systemd service):',
+            pullCommand('json', paths.jsonAllowlist),
+            `    --senders-out ${paths.postfixSenders} --watch --policy-listen ${policyServiceAddress(opts)}`,
+            'If the service is unreachable, every sender but the null sender is refused ("not owned by user LOGIN"). Certificates',
+            'are neither asked for nor used.',
+          ];
+    default:
+      return unknownLookup(lookup);
+  }
+}
+
 function eximNotes(opts: SubmissionConfigOptions): string {
   const policy = POLICIES[opts.policy];
   const lines = [
@@ -264,20 +310,9 @@ function eximNotes(opts: SubmissionConfigOptions): string {
     lines.push(
       'A listed certificate permits mail without a password; otherwise password authentication is needed, except for logins',
       `with the value "enforced" in ${opts.paths.eximEnforcement}, who are refused with the enrolment link.`,
-      ...((opts.eximLookup ?? 'lsearch') === 'lsearch'
-        ? [
-            `Password users may send only as their own addresses and aliases (${opts.paths.eximSenders}: "login: owner : alias";`,
-            'anything else gets "not owned by user LOGIN"). Keep the files with the pull client:',
-            `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format exim --out ${opts.paths.eximAllowlist} \\`,
-            `    --enforcement-out ${opts.paths.eximEnforcement} --senders-out ${opts.paths.eximSenders} --ca-out ${opts.paths.caBundle} \\`,
-            `    --crl-out ${opts.paths.crlPem} --watch --then 'kill -HUP $(cat /run/exim4/exim.pid)'`,
-          ]
-        : [
-            'Password users may send only as their own addresses and aliases: Exim asks the same service\'s senders table',
-            `(run the pull client with --senders-out ${opts.paths.postfixSenders}); anything else gets "not owned by user LOGIN".`,
-          ]),
     );
   }
+  if (bindsPasswordSenders(opts.policy)) lines.push(...passwordSenderNotes(opts));
   if (policy.clientCertificates === 'mandatory') {
     lines.push(
       'tls_verify_hosts = * makes the TLS handshake fail without a CA-verified certificate; a verified but unlisted one is',

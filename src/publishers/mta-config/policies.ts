@@ -73,5 +73,21 @@ export function policyTitle(policy: PolicyNumber): string {
   return `mailca policy ${policy}: ${POLICIES[policy].title}\nWithout a certificate: ${POLICIES[policy].withoutCertificate}`;
 }
 
+/**
+ * Whether a password alone permits mail under the policy (no or optional client certificates). Then password users
+ * may send only as their own addresses and aliases (and the null sender): the MTAs look the login up in mailca's
+ * senders table.
+ */
+export function bindsPasswordSenders(policy: PolicyNumber): boolean {
+  const mode = POLICIES[policy].clientCertificates;
+  switch (mode) {
+    case 'none':
+    case 'optional':
+      return true;
+    case 'mandatory':
+      return false;
+  }
+}
+
 /** What submission MTAs' generators say they configure. */
 export const SUBMISSION = 'submission';

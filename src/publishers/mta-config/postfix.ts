@@ -1,6 +1,6 @@
-import { POLICIES, policyTitle, SUBMISSION } from './policies.ts';
+import { bindsPasswordSenders, POLICIES, policyTitle, SUBMISSION } from './policies.ts';
 import type { MtaConfigGenerator, SubmissionConfigOptions, PostfixMaps, PostfixSasl, RenderedPostfixConfig } from './types.ts';
-import { enrolMessage, listeningPort, policyServiceAddress } from './validate.ts';
+import { enrolMessage, listeningPort, policyServiceAddress, pullCommand } from './validate.ts';
 
 const DEFAULT_POSTFIX_SASL: PostfixSasl = { type: 'dovecot', path: 'private/auth' };
 
@@ -40,16 +40,17 @@ function certificateChecks(opts: SubmissionConfigOptions, context: 'mandatory' |
   }
 }
 
+/** Password users may send only as the addresses the senders table gives their login; then a password permits mail. */
+const PASSWORD_USERS = ['reject_authenticated_sender_login_mismatch', 'permit_sasl_authenticated'];
+
 function relayRestrictions(opts: SubmissionConfigOptions): string {
   switch (POLICIES[opts.policy].clientCertificates) {
     case 'none':
-      return ['permit_sasl_authenticated', rejectWith('authentication required')].join(',\n    ');
+      return [...PASSWORD_USERS, rejectWith('authentication required')].join(',\n    ');
     case 'optional':
       return [
         ...certificateChecks(opts, 'optional'),
-        // Password users may send only as the addresses the senders table gives their login.
-        'reject_authenticated_sender_login_mismatch',
-        'permit_sasl_authenticated',
+        ...PASSWORD_USERS,
         rejectWith('authentication or a client certificate required'),
       ].join(',\n    ');
     case 'mandatory':
@@ -83,7 +84,7 @@ function serviceOverrides(opts: SubmissionConfigOptions, restrictionsParameter: 
     'smtpd_helo_restrictions=',
     'smtpd_sender_restrictions=',
   );
-  if (policy.clientCertificates === 'optional') overrides.push(`smtpd_sender_login_maps=$${senderMapsParameter}`);
+  if (bindsPasswordSenders(opts.policy)) overrides.push(`smtpd_sender_login_maps=$${senderMapsParameter}`);
   overrides.push(
     `smtpd_relay_restrictions=$${restrictionsParameter}`,
     'smtpd_recipient_restrictions=',
@@ -91,6 +92,8 @@ function serviceOverrides(opts: SubmissionConfigOptions, restrictionsParameter: 
   );
   return overrides;
 }
+
+const RUN_PULL_FIRST = 'Run the pull once (and postmap) before starting Postfix: a missing .cdb file gives "451 4.3.5 Server configuration error".';
 
 function certificateNotes(opts: SubmissionConfigOptions): string[] {
   const policy = POLICIES[opts.policy];
@@ -109,7 +112,7 @@ function certificateNotes(opts: SubmissionConfigOptions): string[] {
         `Certificates are decided by the policy service of the pull client (${policyServiceAddress(opts)}), which answers`,
         'from memory and swaps in each list as it lands: a revocation applies at the next RCPT, even in an open session,',
         'with no postfix reload. Run it next to Postfix (e.g. as a systemd service):',
-        `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format json --out ${paths.jsonAllowlist} \\`,
+        pullCommand('json', paths.jsonAllowlist),
         `    --senders-out ${paths.postfixSenders} --ca-out ${paths.caBundle} --watch --policy-listen ${policyServiceAddress(opts)}`,
         'It loads the files at start, so it keeps answering while mailca is unreachable. If it is down, Postfix answers',
         '"451 4.3.5 Server configuration problem" (default_action): mail is deferred, never let through.',
@@ -130,10 +133,10 @@ function certificateNotes(opts: SubmissionConfigOptions): string[] {
       return [
         'The maps are cdb: files rebuilt by postmap after each pull (package postfix-cdb); Postfix notices a replaced cdb',
         'file before the next connection, with no postfix reload:',
-        `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format postfix --out ${paths.postfixAllowlist} \\`,
+        pullCommand('postfix', paths.postfixAllowlist),
         `    --enforcement-out ${paths.postfixEnforcement} --senders-out ${paths.postfixSenders} --ca-out ${paths.caBundle} --watch \\`,
         `    --then 'postmap cdb:${paths.postfixAllowlist} && postmap cdb:${paths.postfixEnforcement} && postmap cdb:${paths.postfixSenders}'`,
-        'Run the pull once (and postmap) before starting Postfix: a missing .cdb file gives "451 4.3.5 Server configuration error".',
+        RUN_PULL_FIRST,
         'Without the policy service a listed certificate may send with any sender address (Postfix maps cannot bind a',
         'certificate to MAIL FROM); use the policy service (the default) for that.',
         ...(policy.clientCertificates === 'optional'
@@ -143,6 +146,38 @@ function certificateNotes(opts: SubmissionConfigOptions): string[] {
             ]
           : []),
         ...common,
+      ];
+  }
+}
+
+/** Policies without client certificates: where the senders table that binds password users comes from. */
+function passwordSenderNotes(opts: SubmissionConfigOptions): string[] {
+  const { paths } = opts;
+  const binding = [
+    'Password users may send only as their own addresses and aliases (and the null sender): smtpd_sender_login_maps =',
+    `${senderLoginMaps(opts)} with reject_authenticated_sender_login_mismatch; any other sender gets Postfix's`,
+    '"553 5.7.1 <sender>: Sender address rejected: not owned by user LOGIN".',
+  ];
+  switch (postfixMaps(opts)) {
+    case 'policy-service':
+      return [
+        ...binding,
+        `The senders table is answered from memory by the policy service of the pull client (${policyServiceAddress(opts)}), which`,
+        'swaps in each table as it lands: a changed alias applies at the next RCPT, with no postfix reload. Run it next',
+        'to Postfix (e.g. as a systemd service):',
+        pullCommand('json', paths.jsonAllowlist),
+        `    --senders-out ${paths.postfixSenders} --watch --policy-listen ${policyServiceAddress(opts)}`,
+        'It loads the files at start, so it keeps answering while mailca is unreachable. If it is down, Postfix defers every',
+        'sender but the null sender ("451 4.3.0 <sender>: Temporary lookup failure"). Certificates are neither asked for nor used.',
+      ];
+    case 'cdb':
+      return [
+        ...binding,
+        'The map is a cdb: file rebuilt by postmap after each pull (package postfix-cdb); Postfix notices a replaced cdb',
+        'file before the next connection, with no postfix reload:',
+        pullCommand('postfix', paths.postfixAllowlist),
+        `    --senders-out ${paths.postfixSenders} --watch --then 'postmap cdb:${paths.postfixSenders}'`,
+        RUN_PULL_FIRST,
       ];
   }
 }
@@ -157,7 +192,7 @@ function postfixNotes(opts: SubmissionConfigOptions): string {
     'The parameters are prefixed mailca_pN_, so entries of two policies (e.g. 2 on 465 and 7 on 587) can live side by side.',
     'The service runs without chroot (5th column n), so the published files and SASL socket paths are used as given.',
   ];
-  if (policy.clientCertificates !== 'none') lines.push(...certificateNotes(opts));
+  lines.push(...(policy.clientCertificates === 'none' ? passwordSenderNotes(opts) : certificateNotes(opts)));
   if (policy.clientCertificates !== 'none') {
     lines.push('Postfix offers no AUTH EXTERNAL: set MAILCA_SUBMISSION_AUTH=none, so the portal tells users "No authentication".');
   }
@@ -193,7 +228,7 @@ export function renderPostfixConfig(opts: SubmissionConfigOptions): RenderedPost
     `# mailca submission policy ${opts.policy}: ${policy.title}`,
     `${restrictionsParameter} =`,
     `    ${relayRestrictions(opts)}`,
-    ...(policy.clientCertificates === 'optional' ? [`${senderMapsParameter} = ${senderLoginMaps(opts)}`] : []),
+    ...(bindsPasswordSenders(opts.policy) ? [`${senderMapsParameter} = ${senderLoginMaps(opts)}`] : []),
     '',
   ].join('\n');
 

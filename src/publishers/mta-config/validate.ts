@@ -47,3 +47,8 @@ export const DEFAULT_POLICY_SERVICE = 'inet:127.0.0.1:10040';
 export function policyServiceAddress(opts: MtaConfigOptions): string {
   return opts.policyService ?? DEFAULT_POLICY_SERVICE;
 }
+
+/** The first line of a pull-client command in the notes, continued on the next line (` \\`). */
+export function pullCommand(format: 'json' | 'postfix' | 'exim', out: string): string {
+  return `  mailca-pull --url <mailca URL> --token-file /etc/mailca/mta-token --format ${format} --out ${out} \\`;
+}
