@@ -156,8 +156,8 @@ describe.skipIf(MTA_SKIP_REASON !== undefined)('mailca → pull → Exim (genera
     const crlText = await runAsync('openssl', ['crl', '-in', files.crl, '-noout', '-text']);
     expect(crlText.stdout.toUpperCase()).toContain(`SERIAL NUMBER: ${laptop.serial.toUpperCase()}`);
 
-    // The daemons read the CRL at start only: until SIGHUP the revoked certificate still gets through.
-    await expectOutcome(8, { certificate: laptop }, true);
+    // Exim reads the CRL at start (4.96 may also reload it by itself a little after the file changed, so
+    // whether the revoked certificate still gets through until then is Exim's timing); SIGHUP makes sure.
     const hup = await runAsync('/bin/sh', ['-c', hangUp]);
     expect(hup.status, hup.stderr).toBe(0);
     await daemonsListening();
