@@ -25,7 +25,7 @@ import { EximInstance, mtaUnavailable, portInUse, PostfixInstance, waitListening
 import { spawnTracked, stopChild } from './lib/processes.ts';
 import { errorText, fmt, notAvailable, row, type Row } from './lib/report.ts';
 import { benchConfig, startServerProcess } from './lib/server.ts';
-import { SmtpSession, type ClientIdentity } from './lib/smtp.ts';
+import { openSmtpSession, type ClientIdentity, type SmtpSession } from './lib/smtp.ts';
 import type { MtaKind } from '../src/publishers/mta-config/index.ts';
 
 const M = 'mta';
@@ -249,7 +249,7 @@ function classify(reply: { code: number; text: string }): Attempt {
 async function freshAttempt(port: number, client: ClientIdentity, owner: string): Promise<Attempt> {
   let session: SmtpSession;
   try {
-    session = await SmtpSession.open(port, client);
+    session = await openSmtpSession(port, client);
   } catch (e) {
     return { kind: 'handshake-refused', text: errorText(e) };
   }
@@ -308,7 +308,7 @@ async function untilPulled(pulled: Pulled, target: Target, revokedAt: number): P
 }
 
 async function measureOne(ctx: BenchContext, fx: Fixture, port: number, pulled: Pulled, target: Target, samples: Samples, revocations: number): Promise<void> {
-  const open = await SmtpSession.open(port, target);
+  const open = await openSmtpSession(port, target);
   try {
     const mail = await open.command(`MAIL FROM:<${fx.owner}>`);
     const first = await open.command(`RCPT TO:<${RECIPIENT}>`);
