@@ -21,7 +21,7 @@ import { p256KeyAndCsrPem } from './lib/csr.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { httpRequest, keepAliveAgent, percentile } from './lib/http.ts';
 import { expectStatus, prepareCa, revokeOverHttp, signIn } from './lib/instance.ts';
-import { EximInstance, mtaUnavailable, portInUse, PostfixInstance, waitListening, writeEximPasswordFile } from './lib/mta.ts';
+import { EximInstance, mtaUnavailable, portInUse, startPostfix, waitListening, writeEximPasswordFile } from './lib/mta.ts';
 import { spawnTracked, stopChild } from './lib/processes.ts';
 import { errorText, fmt, notAvailable, row, type Row } from './lib/report.ts';
 import { benchConfig, startServerProcess } from './lib/server.ts';
@@ -391,11 +391,8 @@ interface RunningMta {
 
 async function startMta(mta: Variant['mta'], dir: string, config: string): Promise<RunningMta> {
   switch (mta) {
-    case 'postfix': {
-      const postfix = new PostfixInstance(dir);
-      postfix.start(config);
-      return postfix;
-    }
+    case 'postfix':
+      return startPostfix(dir, config);
     case 'exim': {
       const exim = new EximInstance(dir);
       await exim.start(config);
