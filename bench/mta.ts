@@ -21,11 +21,11 @@ import { p256KeyAndCsrPem } from './lib/csr.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { httpRequest, keepAliveAgent, percentile } from './lib/http.ts';
 import { expectStatus, prepareCa, revokeOverHttp, signIn } from './lib/instance.ts';
-import { EximInstance, mtaUnavailable, portInUse, PostfixInstance, waitListening, writeEximPasswordFile } from './lib/mta.ts';
+import { EximInstance, mtaUnavailable, portInUse, startPostfix, waitListening, writeEximPasswordFile } from './lib/mta.ts';
 import { spawnTracked, stopChild } from './lib/processes.ts';
 import { errorText, fmt, notAvailable, row, type Row } from './lib/report.ts';
 import { benchConfig, startServerProcess } from './lib/server.ts';
-import { SmtpSession, type ClientIdentity } from './lib/smtp.ts';
+import { openSmtpSession, type ClientIdentity, type SmtpSession } from './lib/smtp.ts';
 import type { MtaKind } from '../src/publishers/mta-config/index.ts';
 
 const M = 'mta';
@@ -249,7 +249,7 @@ function classify(reply: { code: number; text: string }): Attempt {
 async function freshAttempt(port: number, client: ClientIdentity, owner: string): Promise<Attempt> {
   let session: SmtpSession;
   try {
-    session = await SmtpSession.open(port, client);
+    session = await openSmtpSession(port, client);
   } catch (e) {
     return { kind: 'handshake-refused', text: errorText(e) };
   }
@@ -308,7 +308,7 @@ async function untilPulled(pulled: Pulled, target: Target, revokedAt: number): P
 }
 
 async function measureOne(ctx: BenchContext, fx: Fixture, port: number, pulled: Pulled, target: Target, samples: Samples, revocations: number): Promise<void> {
-  const open = await SmtpSession.open(port, target);
+  const open = await openSmtpSession(port, target);
   try {
     const mail = await open.command(`MAIL FROM:<${fx.owner}>`);
     const first = await open.command(`RCPT TO:<${RECIPIENT}>`);
@@ -391,11 +391,8 @@ interface RunningMta {
 
 async function startMta(mta: Variant['mta'], dir: string, config: string): Promise<RunningMta> {
   switch (mta) {
-    case 'postfix': {
-      const postfix = new PostfixInstance(dir);
-      postfix.start(config);
-      return postfix;
-    }
+    case 'postfix':
+      return startPostfix(dir, config);
     case 'exim': {
       const exim = new EximInstance(dir);
       await exim.start(config);

@@ -1,16 +1,16 @@
 // Bench-only: private Postfix and Exim instances run from the configuration `mailca mta-config` prints, with
-// test-only settings added (loopback, every message discarded, spool and logs in a temp dir). The minimum of
-// test/mta/postfix-instance.ts and exim-instance.ts that a running instance needs, without the test framework.
+// bench-only settings added (loopback, every message discarded, spool and logs in a temp dir). Postfix is the tests'
+// own private instance (test/mta/private-postfix.ts); Exim is the minimum of test/mta/exim-instance.ts that a running
+// instance needs, without the test framework.
 
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
+import { POSTFIX_BIN, PrivatePostfix, SASLPASSWD2, type PrivatePostfixOptions } from '../../test/mta/private-postfix.ts';
 
-export const POSTFIX_BIN = '/usr/sbin/postfix';
 export const EXIM_BIN = '/opt/mailca-exim/usr/sbin/exim4';
 const EXIM_USER = 'Debian-exim';
-const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
 
 function runOk(command: string, args: readonly string[], input?: string): string {
   const r = spawnSync(command, args, { encoding: 'utf8', input, timeout: 60_000 });
@@ -37,91 +37,32 @@ function postfixSections(output: string): { mainCf: string; masterCf: string } {
   return { mainCf: output.slice(main, master), masterCf: output.slice(master) };
 }
 
-/** The internal services a private instance needs; chroot off, mail ends in `discard`. */
-const POSTFIX_BASE_MASTER_CF = `
-pickup     unix  n       -       n       60      1       pickup
-cleanup    unix  n       -       n       -       0       cleanup
-qmgr       unix  n       -       n       300     1       qmgr
-tlsmgr     unix  -       -       n       1000?   1       tlsmgr
-rewrite    unix  -       -       n       -       -       trivial-rewrite
-bounce     unix  -       -       n       -       0       bounce
-defer      unix  -       -       n       -       0       bounce
-trace      unix  -       -       n       -       0       bounce
-verify     unix  -       -       n       -       1       verify
-flush      unix  n       -       n       1000?   0       flush
-proxymap   unix  -       -       n       -       -       proxymap
-proxywrite unix  -       -       n       -       1       proxymap
-showq      unix  n       -       n       -       -       showq
-error      unix  -       -       n       -       -       error
-retry      unix  -       -       n       -       -       error
-discard    unix  -       -       n       -       -       discard
-anvil      unix  -       -       n       -       1       anvil
-scache     unix  -       -       n       -       1       scache
-postlog    unix-dgram n  -       n       -       1       postlogd
-`.trimStart();
+const BENCH_POSTFIX: PrivatePostfixOptions = {
+  purpose: 'bench',
+  // The generated `--postfix-sasl cyrus:smtpd` needs a working sasldb; nobody authenticates in the bench.
+  saslUsers: [{ login: 'bench@example.test', password: 'bench password' }],
+};
 
-/** A private Postfix in `dir` (config in dir/conf) running one generated policy. */
-export class PostfixInstance {
-  readonly configDir: string;
+/** An error's first line and the last two lines of the output it quotes, as one line (for a bench row). */
+function oneLine(e: unknown): Error {
+  const [first = '', ...rest] = (e instanceof Error ? e.message : String(e)).trim().split('\n');
+  const tail = rest.map((l) => l.trim()).filter(Boolean).slice(-2);
+  return new Error(tail.length ? `${first}: ${tail.join(' | ')}` : first);
+}
 
-  constructor(readonly dir: string) {
-    this.configDir = path.join(dir, 'conf');
+/**
+ * A private Postfix in `dir` (config in dir/conf, see test/mta/private-postfix.ts) running the main.cf/master.cf that
+ * `mailca mta-config --mta postfix` printed.
+ */
+export function startPostfix(dir: string, mtaConfigOutput: string): PrivatePostfix {
+  const postfix = new PrivatePostfix(dir, BENCH_POSTFIX);
+  try {
+    postfix.writeConfig([postfixSections(mtaConfigOutput)]);
+    postfix.start();
+  } catch (e) {
+    throw oneLine(e);
   }
-
-  /**
-   * main.cf/master.cf from the CLI output plus test-only settings; the generated `--postfix-sasl cyrus:smtpd` gets a
-   * Cyrus sasldb with one user (nobody authenticates in the bench, but smtpd needs a working SASL backend).
-   */
-  start(mtaConfigOutput: string): void {
-    const { mainCf, masterCf } = postfixSections(mtaConfigOutput);
-    for (const sub of ['conf/sasl', 'queue', 'data']) mkdirSync(path.join(this.dir, sub), { recursive: true, mode: 0o755 });
-    runOk('chown', ['postfix:postfix', path.join(this.dir, 'data')]);
-    chmodSync(this.dir, 0o755);
-    const saslDir = path.join(this.configDir, 'sasl');
-    const sasldb = path.join(saslDir, 'sasldb2');
-    runOk(SASLPASSWD2, ['-c', '-p', '-f', sasldb, '-u', 'example.test', 'bench'], 'bench password');
-    chmodSync(sasldb, 0o644);
-    writeFileSync(path.join(saslDir, 'smtpd.conf'), ['pwcheck_method: auxprop', 'auxprop_plugin: sasldb', `sasldb_path: ${sasldb}`, 'mech_list: PLAIN LOGIN', ''].join('\n'));
-    const benchMain = [
-      '# bench-only settings of a private instance: loopback only, every message discarded',
-      'compatibility_level = 3.6',
-      `queue_directory = ${path.join(this.dir, 'queue')}`,
-      `data_directory = ${path.join(this.dir, 'data')}`,
-      'inet_interfaces = 127.0.0.1',
-      'inet_protocols = ipv4',
-      'myhostname = mx.example.test',
-      'mydomain = example.test',
-      'mydestination =',
-      'default_transport = discard:mailca-bench',
-      'relay_transport = discard:mailca-bench',
-      'local_transport = discard:mailca-bench',
-      'virtual_transport = discard:mailca-bench',
-      'alias_maps =',
-      'alias_database =',
-      `maillog_file = ${path.join(this.dir, 'maillog')}`,
-      `maillog_file_prefixes = ${this.dir}`,
-      `cyrus_sasl_config_path = ${saslDir}`,
-      '',
-    ].join('\n');
-    writeFileSync(path.join(this.configDir, 'main.cf'), benchMain + mainCf);
-    writeFileSync(path.join(this.configDir, 'master.cf'), POSTFIX_BASE_MASTER_CF + masterCf);
-    const r = spawnSync(POSTFIX_BIN, ['-c', this.configDir, 'start'], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`postfix start exited ${r.status}: ${this.log().trim().split('\n').slice(-2).join(' | ')}`);
-  }
-
-  /** How many times this instance was reloaded (its log says "reload"). */
-  reloads(): number {
-    return (this.log().match(/reload/g) ?? []).length;
-  }
-
-  stop(): void {
-    if (existsSync(path.join(this.dir, 'queue', 'pid', 'master.pid'))) spawnSync(POSTFIX_BIN, ['-c', this.configDir, 'stop'], { timeout: 60_000 });
-  }
-
-  log(): string {
-    const file = path.join(this.dir, 'maillog');
-    return existsSync(file) ? readFileSync(file, 'utf8') : '';
-  }
+  return postfix;
 }
 
 /** `login: CRYPT-HASH` for the generated lsearch-crypteq authenticators (nobody authenticates in the bench). */
