@@ -68,7 +68,8 @@ export class RevokedSet {
     const out: Uint8Array[] = [];
     const t = now.getTime();
     const slicer = new TimeSlicer();
-    for (const serial of ca.serials.slice()) {
+    // apply() and reload() replace the array rather than change it, so this one stays as it is across the yields.
+    for (const serial of ca.serials) {
       const e = ca.entries.get(serial)!;
       if (e.notAfter > t) out.push(e.der);
       if (slicer.due()) await slicer.yield();
